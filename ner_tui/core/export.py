@@ -1,0 +1,250 @@
+"""Turn predictions into text: token table, entity list, JSON, JSONL and CoNLL.
+
+Used by ``ner-tui predict`` and by the TUI's export command, so both write the same thing.
+No Textual, no heavy imports (only the prediction types).
+
+Choices made here:
+
+- The token table is vLLM's example client's ``token -> label`` (the tokenizer's token strings,
+  special tokens skipped by ``special_tokens_mask``), with the label's probability added and a
+  ``rejected`` mark on tokens a strict decoder dropped.
+- JSON tokens skip special tokens too; their ``index`` is the row in the model's output.
+- CoNLL writes one *word* per line when the aggregation gives every subword of a word one label
+  (``first``, ``average``, ``max``), and one *token* per line otherwise (``none``, ``simple``),
+  as the original text's characters (``text[start:end]``), not the tokenizer's ``##`` pieces.
+- Control characters and line/paragraph separators in tokens and entity text are shown as
+  visible symbols (``⇥`` for tab, ``↵`` for newline, control pictures for the rest) in every
+  line-based format, so one token is always one line. JSON keeps the exact text.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from ner_tui.core.types import Prediction, TokenPrediction
+
+ExportFormat = Literal["table", "entities", "json", "jsonl", "conll"]
+EXPORT_FORMATS: tuple[ExportFormat, ...] = ("table", "entities", "json", "jsonl", "conll")
+WORD_LEVEL_AGGREGATIONS = frozenset({"first", "average", "max"})
+_SUFFIXES: dict[str, ExportFormat] = {
+    ".json": "json",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".conll": "conll",
+    ".conll03": "conll",
+    ".iob": "conll",
+    ".bio": "conll",
+    ".tsv": "table",
+    ".txt": "table",
+}
+_VISIBLE = {
+    "\t": "⇥",
+    "\n": "↵",
+    "\r": "␍",
+    "\x1b": "␛",
+    "\x7f": "␡",
+    "\u2028": "␤",
+    "\u2029": "¶",
+    "\x85": "␤",
+}
+
+
+def visible(text: str) -> str:
+    """``text`` with tabs, newlines and other control characters as visible symbols."""
+    if text.isprintable() and "\u2028" not in text and "\u2029" not in text:
+        return text
+    out = []
+    for char in text:
+        if char in _VISIBLE:
+            out.append(_VISIBLE[char])
+        elif ord(char) < 0x20:
+            out.append(chr(0x2400 + ord(char)))  # control pictures: ␀ ␁ ...
+        elif 0x80 <= ord(char) < 0xA0:
+            out.append(f"\\x{ord(char):02x}")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def format_for_path(path: str | Path) -> ExportFormat | None:
+    """The export format a file name asks for (``.json``, ``.jsonl``, ``.conll``...), if any."""
+    return _SUFFIXES.get(Path(path).suffix.lower())
+
+
+def _score(value: float) -> float:
+    return round(float(value), 6)
+
+
+def content_tokens(prediction: Prediction) -> list[TokenPrediction]:
+    """The tokens a person reads: special tokens dropped by mask, never by string."""
+    return [token for token in prediction.tokens if not token.special]
+
+
+def token_table(prediction: Prediction) -> str:
+    """One line per content token: ``token → label score`` (vLLM's example client, plus scores)."""
+    rows = content_tokens(prediction)
+    width = max([15, *(len(visible(t.text)) for t in rows)])
+    label_width = max([5, *(len(t.label) for t in rows)])
+    lines = []
+    for token in rows:
+        line = f"{visible(token.text):{width}} → {token.label:{label_width}} {token.score:.3f}"
+        if token.rejected:
+            line += "  rejected"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def entity_lines(prediction: Prediction) -> str:
+    """One line per entity: ``label  start-end  score  text``; ``(no entities)`` when empty."""
+    if not prediction.entities:
+        return "(no entities)"
+    label_width = max(len(e.label) for e in prediction.entities)
+    span_width = max(len(f"{e.start}-{e.end}") for e in prediction.entities)
+    return "\n".join(
+        f"{e.label:{label_width}}  {f'{e.start}-{e.end}':>{span_width}}  {e.score:.3f}  "
+        f"{visible(e.text)}"
+        for e in prediction.entities
+    )
+
+
+def to_document(prediction: Prediction, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """One JSON-ready document: text, model, entities and content tokens with offsets.
+
+    ``extra`` keys (e.g. the input ``line``) are added first, so they lead the object."""
+    scored = prediction.scored
+    document: dict[str, Any] = dict(extra or {})
+    document.update(
+        text=scored.text,
+        model=scored.model,
+        aggregation=prediction.options.aggregation,
+        mode=prediction.options.mode,
+        scheme=prediction.scheme,
+        entities=[
+            {
+                "start": e.start,
+                "end": e.end,
+                "label": e.label,
+                "score": _score(e.score),
+                "min_score": _score(e.min_score),
+                "text": e.text,
+            }
+            for e in prediction.entities
+        ],
+        tokens=[
+            {
+                "index": t.index,
+                "token": t.text,
+                "start": t.start,
+                "end": t.end,
+                "word": t.word,
+                "label": t.label,
+                "score": _score(t.score),
+                **({"rejected": True} if t.rejected else {}),
+            }
+            for t in content_tokens(prediction)
+        ],
+        chunks=len(scored.chunks),
+    )
+    if prediction.warnings:
+        document["warnings"] = list(prediction.warnings)
+    return document
+
+
+def to_json(prediction: Prediction, extra: Mapping[str, Any] | None = None) -> str:
+    """One document as indented JSON (non-ASCII text kept as is)."""
+    return json.dumps(to_document(prediction, extra), ensure_ascii=False, indent=2)
+
+
+def to_jsonl_line(prediction: Prediction, extra: Mapping[str, Any] | None = None) -> str:
+    """One document as a single JSON line (newlines inside the text are escaped by JSON)."""
+    return json.dumps(to_document(prediction, extra), ensure_ascii=False, separators=(",", ":"))
+
+
+def conll_rows(prediction: Prediction) -> list[tuple[str, str]]:
+    """``(surface, label)`` per token, or per word under word-level aggregations."""
+    text = prediction.text
+    tokens = content_tokens(prediction)
+    if prediction.options.aggregation not in WORD_LEVEL_AGGREGATIONS:
+        return [(_conll_surface(text[t.start : t.end] or t.text), t.label) for t in tokens]
+    rows: list[tuple[str, str]] = []
+    current_word: int | None = None
+    start = end = 0
+    label = ""
+    for token in tokens:
+        if token.word is not None and token.word == current_word:
+            start, end = min(start, token.start), max(end, token.end)
+            continue
+        if current_word is not None:
+            rows.append((_conll_surface(text[start:end]), label))
+        current_word, start, end, label = token.word, token.start, token.end, token.label
+        if token.word is None:  # a token outside any word stands alone
+            rows.append((_conll_surface(text[start:end] or token.text), label))
+            current_word = None
+    if current_word is not None:
+        rows.append((_conll_surface(text[start:end]), label))
+    return rows
+
+
+def _conll_surface(surface: str) -> str:
+    # One token per line, columns split on spaces: whitespace inside a token must not survive.
+    return visible(surface).replace(" ", "·") or "∅"
+
+
+def to_conll(prediction: Prediction) -> str:
+    """``token label`` per line for one document (no trailing blank line)."""
+    return "\n".join(f"{surface} {label}" for surface, label in conll_rows(prediction))
+
+
+def render(
+    predictions: Iterable[Prediction],
+    fmt: ExportFormat,
+    extras: Sequence[Mapping[str, Any] | None] | None = None,
+) -> str:
+    """Several documents in one format, ready to write to a file (ends with a newline).
+
+    ``json`` gives one object for one document and an array for several; ``jsonl`` one line
+    each; ``conll`` a blank line between documents; ``table``/``entities`` a blank line too."""
+    docs = list(predictions)
+    meta = list(extras) if extras is not None else [None] * len(docs)
+    if fmt == "json":
+        if len(docs) == 1:
+            return to_json(docs[0], meta[0]) + "\n"
+        payload = [to_document(p, m) for p, m in zip(docs, meta, strict=True)]
+        return json.dumps(payload, ensure_ascii=False, indent=2) + "\n"
+    if fmt == "jsonl":
+        return "".join(to_jsonl_line(p, m) + "\n" for p, m in zip(docs, meta, strict=True))
+    if fmt == "conll":
+        return "".join(to_conll(p) + "\n\n" for p in docs)
+    if fmt == "table":
+        return "\n\n".join(token_table(p) for p in docs) + "\n"
+    if fmt == "entities":
+        return "\n\n".join(entity_lines(p) for p in docs) + "\n"
+    raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(EXPORT_FORMATS)}")
+
+
+def write_export(path: str | Path, predictions: Iterable[Prediction], fmt: ExportFormat) -> Path:
+    """Write ``render(predictions, fmt)`` to ``path`` as UTF-8 and return the path."""
+    target = Path(path).expanduser()
+    target.write_text(render(predictions, fmt), encoding="utf-8")
+    return target
+
+
+__all__ = [
+    "EXPORT_FORMATS",
+    "ExportFormat",
+    "conll_rows",
+    "content_tokens",
+    "entity_lines",
+    "format_for_path",
+    "render",
+    "to_conll",
+    "to_document",
+    "to_json",
+    "to_jsonl_line",
+    "token_table",
+    "visible",
+    "write_export",
+]
