@@ -31,16 +31,46 @@ from pathlib import Path
 LABELS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
 
 PEOPLE = [
-    "Barack Obama", "Angela Merkel", "Marie Curie", "John Smith", "Ada Lovelace", "Alan Turing",
-    "Serena Williams", "Nelson Mandela", "Emma Watson", "Jacinda Ardern", "Li Wei", "Kofi Annan",
+    "Barack Obama",
+    "Angela Merkel",
+    "Marie Curie",
+    "John Smith",
+    "Ada Lovelace",
+    "Alan Turing",
+    "Serena Williams",
+    "Nelson Mandela",
+    "Emma Watson",
+    "Jacinda Ardern",
+    "Li Wei",
+    "Kofi Annan",
 ]
 ORGS = [
-    "Microsoft", "Apple", "Google", "the United Nations", "Siemens", "Reuters", "Toyota",
-    "the World Bank", "Deutsche Bank", "Airbus", "Nokia", "BBC",
+    "Microsoft",
+    "Apple",
+    "Google",
+    "the United Nations",
+    "Siemens",
+    "Reuters",
+    "Toyota",
+    "the World Bank",
+    "Deutsche Bank",
+    "Airbus",
+    "Nokia",
+    "BBC",
 ]
 PLACES = [
-    "Seattle", "Berlin", "Paris", "New York", "Tokyo", "London", "Cape Town", "Sydney",
-    "Brazil", "Germany", "Canada", "Kenya",
+    "Seattle",
+    "Berlin",
+    "Paris",
+    "New York",
+    "Tokyo",
+    "London",
+    "Cape Town",
+    "Sydney",
+    "Brazil",
+    "Germany",
+    "Canada",
+    "Kenya",
 ]
 MISC = ["English", "German", "French", "Olympic", "Japanese", "Nobel", "Christmas", "Dutch"]
 
@@ -132,8 +162,11 @@ def _train_tokenizer(corpus: list[str], out: Path) -> None:
     # Keep only what a fast tokenizer needs (no vocab.txt duplicate is required, but it is
     # tiny and lets slow-tokenizer code paths work too).
     smap = {
-        "cls_token": "[CLS]", "mask_token": "[MASK]", "pad_token": "[PAD]",
-        "sep_token": "[SEP]", "unk_token": "[UNK]",
+        "cls_token": "[CLS]",
+        "mask_token": "[MASK]",
+        "pad_token": "[PAD]",
+        "sep_token": "[SEP]",
+        "unk_token": "[UNK]",
     }
     (out / "special_tokens_map.json").write_text(json.dumps(smap, indent=2) + "\n")
 
@@ -256,7 +289,10 @@ def _export_onnx(model, tokenizer, out: Path) -> None:  # type: ignore[no-untype
             input_names=["input_ids", "attention_mask", "token_type_ids"],
             output_names=["logits"],
             dynamic_axes={
-                "input_ids": dyn, "attention_mask": dyn, "token_type_ids": dyn, "logits": dyn,
+                "input_ids": dyn,
+                "attention_mask": dyn,
+                "token_type_ids": dyn,
+                "logits": dyn,
             },
             opset_version=17,
             dynamo=False,

@@ -1,0 +1,223 @@
+"""The local engine against transformers' own scores (reference.npz, computed once with torch)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ner_tui.core.backend import PoolingBackend
+from ner_tui.core.engine import InvalidPrompt, LocalEngine
+from ner_tui.core.errors import InputTooLong, ModelLoadError, UnknownModel
+
+TINY = Path(__file__).parent / "fixtures" / "tiny-bert-ner"
+REF = np.load(TINY / "reference.npz")
+TEXTS = [str(t) for t in REF["texts"]]
+N = len(TEXTS)
+
+
+@pytest.fixture(scope="module")
+def engine() -> LocalEngine:
+    eng = LocalEngine.load(TINY, threads=1)
+    yield eng
+    eng.close()
+
+
+def _copy_model(tmp_path: Path, *, weights: tuple[str, ...] = ()) -> Path:
+    """Config + tokenizer files of the tiny model, plus the named weight files."""
+    out = tmp_path / "model"
+    out.mkdir()
+    for name in (
+        "config.json",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "special_tokens_map.json",
+    ):
+        shutil.copy(TINY / name, out / name)
+    for rel in weights:
+        (out / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(TINY / rel, out / rel)
+    return out
+
+
+def test_is_a_pooling_backend(engine: LocalEngine) -> None:
+    assert isinstance(engine, PoolingBackend)
+    assert engine.describe == "local engine · ONNX Runtime · model.onnx · 1 threads"
+    assert engine.id2label[:3] == ("O", "B-PER", "I-PER")
+    assert engine.max_model_len == 128
+
+
+def test_rows_equal_transformers_softmax(engine: LocalEngine) -> None:
+    rows = engine.score(TEXTS)
+    for i, row in enumerate(rows):
+        expected = REF[f"probs_{i}"]
+        assert row.dtype == np.float32
+        assert row.shape == expected.shape  # one row per token, [CLS] and [SEP] included
+        np.testing.assert_allclose(row, expected, atol=1e-4, rtol=0)
+
+
+def test_tokenizer_matches_transformers(engine: LocalEngine) -> None:
+    for i, text in enumerate(TEXTS):
+        assert engine.tokenize(text) == REF[f"ids_{i}"].tolist()
+        assert engine.tokenize(text, add_special_tokens=False) == REF[f"ids_{i}"].tolist()[1:-1]
+
+
+async def test_pool_logits_vs_probs(engine: LocalEngine) -> None:
+    logits = await engine.pool(TEXTS, use_activation=False)
+    probs = await engine.pool(TEXTS)
+    assert logits.model == probs.model == str(TINY)
+    assert logits.prompt_tokens == sum(len(REF[f"ids_{i}"]) for i in range(N))
+    for i in range(N):
+        np.testing.assert_allclose(logits.rows[i], REF[f"logits_{i}"], atol=1e-4, rtol=0)
+        np.testing.assert_allclose(probs.rows[i], REF[f"probs_{i}"], atol=1e-4, rtol=0)
+        assert not np.allclose(logits.rows[i].sum(-1), 1.0)
+        np.testing.assert_allclose(probs.rows[i].sum(-1), 1.0, atol=1e-5)
+
+
+async def test_str_and_id_prompts_agree(engine: LocalEngine) -> None:
+    by_text = await engine.pool(TEXTS)
+    by_ids = await engine.pool([REF[f"ids_{i}"].tolist() for i in range(N)])
+    for a, b in zip(by_text.rows, by_ids.rows, strict=True):
+        np.testing.assert_array_equal(a, b)
+    # ids are used as given: no special tokens are added around them
+    inner = REF["ids_0"].tolist()[1:-1]
+    (row,) = engine.run_ids([inner])
+    assert row.shape[0] == len(inner)
+
+
+def test_padding_invariance(engine: LocalEngine) -> None:
+    """A short text scores the same alone and padded into a batch of longer texts."""
+    alone = engine.score(["Hi"])[0]
+    long = "Shares of Toyota fell after Li Wei resigned, Reuters reported from Tokyo. " * 3
+    together = engine.score([long, "Hi", long + long, TEXTS[0]])
+    np.testing.assert_allclose(together[1], alone, atol=1e-4, rtol=0)
+    np.testing.assert_allclose(together[3], REF["probs_0"], atol=1e-4, rtol=0)
+
+
+def test_sub_batches_keep_prompt_order(
+    engine: LocalEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(engine, "max_batch_rows", 2)
+    prompts = [TEXTS[i % N] for i in range(11)]
+    rows = engine.score(prompts)
+    for k, row in enumerate(rows):
+        np.testing.assert_allclose(row, REF[f"probs_{k % N}"], atol=1e-4, rtol=0)
+
+
+def test_too_long_input(engine: LocalEngine) -> None:
+    with pytest.raises(InputTooLong, match="maximum context length is 128 tokens"):
+        engine.run_ids([[5] * 129])
+    (row,) = engine.run_ids([[5] * 128])  # exactly the limit is fine
+    assert row.shape == (128, 9)
+
+
+def test_max_model_len_option(tmp_path: Path) -> None:
+    eng = LocalEngine.load(TINY, max_model_len=8, served_model_name="tiny")
+    assert eng.model_card().id == "tiny" and eng.model_card().max_model_len == 8
+    with pytest.raises(InputTooLong, match="maximum context length"):
+        eng.score([TEXTS[0]])
+    with pytest.raises(ModelLoadError, match="larger than the model's 128 positions"):
+        LocalEngine.load(TINY, max_model_len=4096)
+
+
+def test_bad_prompts(engine: LocalEngine) -> None:
+    with pytest.raises(InvalidPrompt, match="out of vocabulary"):
+        engine.run_ids([[2, 10**6, 3]])
+    with pytest.raises(InvalidPrompt, match="out of vocabulary"):
+        engine.run_ids([[-1]])
+    with pytest.raises(InvalidPrompt, match="no tokens"):
+        engine.run_ids([[]])
+
+
+async def test_unknown_model_and_empty_batch(engine: LocalEngine) -> None:
+    with pytest.raises(UnknownModel, match=r"The model `nope` does not exist\."):
+        await engine.pool(["x"], model="nope")
+    with pytest.raises(InvalidPrompt, match="at least one prompt"):
+        await engine.pool([])
+
+
+def test_missing_weights_message(tmp_path: Path) -> None:
+    model = _copy_model(tmp_path)
+    with pytest.raises(ModelLoadError) as info:
+        LocalEngine.load(model)
+    assert "onnx/model.onnx" in str(info.value) and "model.safetensors" in str(info.value)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("torch") is not None, reason="torch is installed")
+def test_safetensors_only_without_torch_says_how(tmp_path: Path) -> None:
+    model = _copy_model(tmp_path, weights=("model.safetensors",))
+    with pytest.raises(ModelLoadError, match="torch is not installed") as info:
+        LocalEngine.load(model)
+    assert "pip install" in info.value.hint and "optimum-cli export onnx" in info.value.hint
+
+
+def test_not_a_model_directory(tmp_path: Path) -> None:
+    with pytest.raises(ModelLoadError, match="No such model directory"):
+        LocalEngine.load(tmp_path / "nothing-here")
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "bert"}))
+    with pytest.raises(ModelLoadError, match="no id2label"):
+        LocalEngine.load(tmp_path)
+
+
+def test_onnx_preference_order(tmp_path: Path) -> None:
+    model = _copy_model(tmp_path)
+    (model / "onnx").mkdir()
+    shutil.copy(TINY / "onnx" / "model.onnx", model / "onnx" / "model_quantized.onnx")
+    assert LocalEngine.load(model).runtime == "ONNX Runtime · model_quantized.onnx"
+    shutil.copy(TINY / "onnx" / "model.onnx", model / "model.onnx")
+    assert LocalEngine.load(model).runtime == "ONNX Runtime · model.onnx"
+    eng = LocalEngine.load(model, onnx_file="model_quantized.onnx")
+    assert eng.runtime.endswith("model_quantized.onnx")
+    with pytest.raises(ModelLoadError, match="No ONNX file"):
+        LocalEngine.load(model, onnx_file="model_fp16.onnx")
+
+
+def test_graph_without_token_type_ids(engine: LocalEngine) -> None:
+    eng = LocalEngine.load(TINY, onnx_file="onnx/model_no_token_type_ids.onnx")
+    for a, b in zip(eng.score(TEXTS), engine.score(TEXTS), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize(
+    ("problem_type", "expected"),
+    [
+        ("multi_label_classification", lambda x: 1 / (1 + np.exp(-x))),
+        ("regression", lambda x: x),
+    ],
+)
+def test_activation_follows_problem_type(tmp_path: Path, problem_type: str, expected) -> None:  # type: ignore[no-untyped-def]
+    model = _copy_model(tmp_path, weights=("onnx/model.onnx",))
+    config = json.loads((model / "config.json").read_text())
+    config["problem_type"] = problem_type
+    (model / "config.json").write_text(json.dumps(config))
+    eng = LocalEngine.load(model)
+    for i, row in enumerate(eng.score(TEXTS)):
+        np.testing.assert_allclose(row, expected(REF[f"logits_{i}"]), atol=1e-4, rtol=0)
+    np.testing.assert_allclose(
+        eng.score(TEXTS[:1], use_activation=False)[0], REF["logits_0"], atol=1e-4, rtol=0
+    )
+
+
+def test_dynamic_int8_runs_each_sequence_alone(tmp_path: Path) -> None:
+    """Dynamic quantization scales activations per batch, so such graphs run unbatched and
+    a text's scores never depend on its batch neighbours."""
+    pytest.importorskip("onnx")
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    model = _copy_model(tmp_path)
+    (model / "onnx").mkdir()
+    quantize_dynamic(
+        str(TINY / "onnx" / "model.onnx"),
+        str(model / "onnx" / "model_quantized.onnx"),
+        weight_type=QuantType.QInt8,
+    )
+    eng = LocalEngine.load(model)
+    assert not eng.batch_invariant and eng.max_batch_rows == 1
+    alone = [eng.score([t])[0] for t in TEXTS]
+    together = eng.score([*TEXTS, "Nokia " * 60])
+    for a, b in zip(alone, together, strict=False):
+        np.testing.assert_array_equal(a, b)
