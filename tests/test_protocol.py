@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import struct
 
 import numpy as np
@@ -146,3 +147,320 @@ def test_codec_rejects_unknown_literals() -> None:
         p.encode_array(np.zeros(2), "int8")
     with pytest.raises(ValueError, match="endianness must be one of"):
         p.decode_array(b"", "float32", "middle")
+
+
+# --- requests -------------------------------------------------------------------------------
+
+
+def test_request_sends_only_what_differs_from_the_protocol_defaults() -> None:
+    assert p.PoolingRequest(input="hi").to_json() == {"input": "hi"}
+    body = p.PoolingRequest(
+        input=[101, 7, 102], model="m", task="token_classify", use_activation=False
+    ).to_json()
+    assert body == {
+        "input": [101, 7, 102],
+        "model": "m",
+        "task": "token_classify",
+        "use_activation": False,
+    }
+    body = p.PoolingRequest(input=["a"], encoding_format="base64", embed_dtype="bfloat16").to_json()
+    assert body == {"input": ["a"], "encoding_format": "base64", "embed_dtype": "bfloat16"}
+
+
+def test_request_from_json_round_trips_and_ignores_unknown_fields() -> None:
+    req = p.PoolingRequest(
+        input=[[1, 2], [3]],
+        model="m",
+        task="token_classify",
+        encoding_format="bytes",
+        embed_dtype="fp8_e5m2",
+        endianness="big",
+        use_activation=False,
+        add_special_tokens=False,
+        truncate_prompt_tokens=-1,
+        truncation_side="left",
+        request_id="r1",
+        priority=3,
+        padding="do_not_pad",
+    )
+    assert p.PoolingRequest.from_json({**req.to_json(), "something_new": 1}) == req
+    assert req.prompts == [[1, 2], [3]]
+    assert p.PoolingRequest(input=[5, 6]).prompts == [[5, 6]]
+    assert p.PoolingRequest(input="x").prompts == ["x"]
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ({"input": "x", "encoding_format": "npy"}, "literal_error"),
+        ({"input": "x", "embed_dtype": "int8"}, "literal_error"),
+        ({"input": "x", "endianness": "middle"}, "literal_error"),
+        ({"input": "x", "task": "encode"}, "literal_error"),
+        ({"input": "x", "padding": "longest"}, "literal_error"),
+        ({"input": []}, "You must pass at least one prompt"),
+        ({"model": "m"}, "Field required"),
+        ({"input": "x", "dimensions": 8}, "dimensions is currently not supported"),
+        ({"input": ["a", 1]}, "not a mixture"),
+        ({"input": [1, True]}, "not a mixture"),
+        ({"input": {"text": "x"}}, "input must be"),
+        ({"input": "x", "use_activation": "yes"}, "use_activation must be true or false"),
+        ({"input": "x", "truncate_prompt_tokens": -2}, "truncate_prompt_tokens"),
+        ([1, 2], "must be a JSON object"),
+    ],
+)
+def test_request_validation_names_the_problem(body: object, expected: str) -> None:
+    with pytest.raises(p.InvalidRequest, match=expected):
+        p.PoolingRequest.from_json(body)
+
+
+def test_literal_error_lists_the_allowed_values() -> None:
+    with pytest.raises(p.InvalidRequest) as info:
+        p.PoolingRequest.from_json({"input": "x", "encoding_format": "npy"})
+    assert "'float', 'base64', 'bytes' or 'bytes_only'" in str(info.value)
+    assert "input_value='npy'" in str(info.value)
+
+
+def test_tokenize_and_detokenize_requests() -> None:
+    req = p.TokenizeRequest("Hi there", model="m", return_token_strs=True)
+    assert req.to_json() == {
+        "prompt": "Hi there",
+        "model": "m",
+        "add_special_tokens": True,
+        "return_token_strs": True,
+    }
+    assert p.TokenizeRequest.from_json(req.to_json()) == req
+    with pytest.raises(p.InvalidRequest, match="prompt must be a string"):
+        p.TokenizeRequest.from_json({"prompt": 3})
+    assert p.DetokenizeRequest([1, 2]).to_json() == {"tokens": [1, 2]}
+    assert p.DetokenizeRequest.from_json({"tokens": [1, 2], "model": "m"}).model == "m"
+    with pytest.raises(p.InvalidRequest, match="tokens must be a list of integers"):
+        p.DetokenizeRequest.from_json({"tokens": ["a"]})
+
+
+# --- responses ------------------------------------------------------------------------------
+
+
+def _response(*shapes: tuple[int, int]) -> p.PoolingResponse:
+    rng = np.random.default_rng(sum(a * b for a, b in shapes))
+    data = [rng.random(shape, dtype=np.float32) for shape in shapes]
+    tokens = sum(s[0] for s in shapes)
+    return p.PoolingResponse(
+        data=data,
+        model="tiny",
+        id="pooling-abc",
+        created=1764201600,
+        usage=p.Usage(prompt_tokens=tokens, total_tokens=tokens),
+    )
+
+
+def test_float_response_round_trip_through_json_text() -> None:
+    resp = _response((5, 9), (1, 9))
+    body = json.dumps(resp.to_json()).encode()
+    doc = json.loads(body)
+    assert doc["object"] == "list" and doc["data"][1] == {
+        "index": 1,
+        "object": "pooling",
+        "data": resp.data[1].tolist(),
+    }
+    assert doc["usage"]["prompt_tokens"] == 6 and doc["usage"]["completion_tokens"] == 0
+    back = p.parse_pooling_response(body, expected_items=2)
+    assert (back.model, back.id, back.created, back.usage) == (
+        "tiny",
+        "pooling-abc",
+        1764201600,
+        resp.usage,
+    )
+    for a, b in zip(back.data, resp.data, strict=True):
+        assert a.dtype == np.float32
+        np.testing.assert_array_equal(a, b)
+
+
+def test_items_are_put_back_in_index_order() -> None:
+    doc = _response((2, 3), (4, 3)).to_json()
+    doc["data"] = list(reversed(doc["data"]))  # type: ignore[call-overload]
+    back = p.parse_pooling_response(doc)
+    assert [a.shape for a in back.data] == [(2, 3), (4, 3)]
+
+
+@pytest.mark.parametrize("dtype", p.EMBED_DTYPES)
+@pytest.mark.parametrize("endianness", p.ENDIANNESS)
+def test_base64_response_recovers_rows_from_usage(dtype: str, endianness: str) -> None:
+    resp = _response((5, 9), (3, 9))
+    doc = resp.to_json("base64", dtype, endianness)
+    assert isinstance(doc["data"][0]["data"], str)  # type: ignore[index]
+    back = p.parse_pooling_response(doc, embed_dtype=dtype, endianness=endianness)
+    assert [a.shape for a in back.data] == [(5, 9), (3, 9)]
+    for a, b in zip(back.data, resp.data, strict=True):
+        np.testing.assert_allclose(a, b, atol=0.07)  # fp8_e5m2 keeps 2 mantissa bits
+
+
+def test_base64_rows_from_token_counts_or_num_labels() -> None:
+    resp = _response((4, 6))
+    doc = resp.to_json("base64")
+    doc["usage"] = {}  # a server that sends no usage
+    assert p.parse_pooling_response(doc, token_counts=[4]).data[0].shape == (4, 6)
+    assert p.parse_pooling_response(doc, num_labels=6).data[0].shape == (4, 6)
+    with pytest.raises(MalformedResponse, match="no shape"):
+        p.parse_pooling_response(doc)
+    with pytest.raises(MalformedResponse, match=r"96 bytes of base64 do not hold whole rows of 5"):
+        p.parse_pooling_response(doc, num_labels=5)
+    with pytest.raises(MalformedResponse, match="24 values do not split into rows for 5 tokens"):
+        p.parse_pooling_response(doc, token_counts=[5])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16", "fp8_e4m3"])
+def test_bytes_response_with_metadata_header(dtype: str) -> None:
+    resp = _response((3, 4), (2, 4))
+    body, metadata = resp.to_bytes(dtype, "big")
+    meta = json.loads(metadata)
+    assert meta["data"][1]["start"] == meta["data"][0]["end"] == 3 * 4 * p.ITEMSIZE[dtype]
+    assert meta["data"][1]["shape"] == [2, 4] and meta["data"][1]["endianness"] == "big"
+    back = p.parse_pooling_bytes(body, metadata, expected_items=2)
+    assert back.model == "tiny" and back.usage.prompt_tokens == 5
+    for a, b in zip(back.data, resp.data, strict=True):
+        np.testing.assert_allclose(a, b, atol=0.07)
+
+
+def test_bytes_only_response_needs_token_counts_for_several_items() -> None:
+    resp = _response((3, 4), (2, 4))
+    body, _ = resp.to_bytes("float16", "little")
+    back = p.parse_pooling_bytes(
+        body,
+        None,
+        embed_dtype="float16",
+        endianness="little",
+        expected_items=2,
+        token_counts=[3, 2],
+    )
+    assert [a.shape for a in back.data] == [(3, 4), (2, 4)]
+    np.testing.assert_allclose(back.data[1], resp.data[1], rtol=2**-10)
+    with pytest.raises(MalformedResponse, match="token count of every prompt is needed"):
+        p.parse_pooling_bytes(body, None, embed_dtype="float16", expected_items=2)
+    one, _ = _response((3, 4)).to_bytes()
+    assert p.parse_pooling_bytes(one, None, num_labels=4).data[0].shape == (3, 4)
+    assert p.parse_pooling_bytes(one, None, token_counts=[3]).data[0].shape == (3, 4)
+    with pytest.raises(MalformedResponse, match="cannot be recovered"):
+        p.parse_pooling_bytes(one, None)
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b"<html>oops</html>", "expected JSON, got '<html>oops</html>'"),
+        (b"", "expected JSON, got 'an empty body'"),
+        (b"\xff\xfe", "undecodable bytes"),
+        ([1, 2], "expected a JSON object"),
+        ({"object": "list"}, r"expected a 'data' list, got keys \['object'\]"),
+        ({"data": {"x": 1}}, "'data' should be a list"),
+        ({"data": [{"index": 0}]}, r"data\[0\] should be an object with a 'data' field"),
+        ({"data": [{"index": 0, "data": [[0.1, 0.2], [0.3]]}]}, r"ragged rows"),
+        ({"data": [{"index": 0, "data": [0.1, 0.2]}]}, r"2-D\), got a 1-D array \[2\]"),
+        ({"data": [{"index": 0, "data": []}]}, r"got an empty list"),
+        ({"data": [{"index": 0, "data": [[[0.1]]]}]}, r"got a 3-D array"),
+        ({"data": [{"index": 0, "data": [["0.1", "0.9"]]}]}, "expected numbers"),
+        ({"data": [{"index": 0, "data": [[0.1, None]]}]}, "expected numbers"),
+        ({"data": [{"index": 0, "data": 0.5}]}, "expected a list of rows"),
+        ({"data": [{"index": 3, "data": [[1.0]]}]}, r"indexes should be 0..0 once each"),
+        ({"data": [{"index": 0, "data": "@@@"}]}, "do not decode"),
+        (
+            {"data": [{"index": 0, "data": [[1.0]]}], "usage": {"prompt_tokens": "x"}},
+            "usage.prompt_tokens",
+        ),
+    ],
+)
+def test_malformed_pooling_responses_say_what_arrived(body: object, expected: str) -> None:
+    with pytest.raises(MalformedResponse, match=expected):
+        p.parse_pooling_response(body)
+
+
+def test_item_count_must_match_the_prompts() -> None:
+    doc = _response((2, 3)).to_json()
+    with pytest.raises(MalformedResponse, match=r"expected 2 item\(s\), one per prompt, got 1"):
+        p.parse_pooling_response(doc, expected_items=2)
+
+
+@pytest.mark.parametrize(
+    ("patch", "expected"),
+    [
+        ({"start": 0, "end": 999}, "do not lie within"),
+        ({"shape": [12]}, "expected a 2-D shape"),
+        ({"shape": [5, 5]}, r"cannot be shaped \[5, 5\]"),
+        ({"embed_dtype": "int4"}, "unknown embed_dtype"),
+    ],
+)
+def test_malformed_bytes_metadata(patch: dict[str, object], expected: str) -> None:
+    body, metadata = _response((3, 4)).to_bytes()
+    meta = json.loads(metadata)
+    meta["data"][0].update(patch)
+    with pytest.raises(MalformedResponse, match=expected):
+        p.parse_pooling_bytes(body, json.dumps(meta))
+    with pytest.raises(MalformedResponse, match="metadata header: expected JSON"):
+        p.parse_pooling_bytes(body, "not json")
+
+
+def test_tokenize_detokenize_and_model_list_bodies() -> None:
+    tok = p.TokenizeResponse.from_json(
+        b'{"count": 3, "max_model_len": 512, "tokens": [101, 7, 102], "token_strs": null}'
+    )
+    assert tok == p.TokenizeResponse(tokens=[101, 7, 102], count=3, max_model_len=512)
+    assert p.TokenizeResponse.from_json(tok.to_json()) == tok
+    with pytest.raises(MalformedResponse, match="'tokens' as a list of integers"):
+        p.TokenizeResponse.from_json({"tokens": "101 7"})
+    with pytest.raises(MalformedResponse, match="'token_strs' should be 1 strings"):
+        p.TokenizeResponse.from_json({"tokens": [1], "token_strs": ["a", "b"]})
+    assert p.parse_detokenize_response(b'{"prompt": "hello"}') == "hello"
+    with pytest.raises(MalformedResponse, match="detokenize response"):
+        p.parse_detokenize_response({"text": "hello"})
+    cards = [p.ModelCard("a", root="/models/a", max_model_len=512), p.ModelCard("b")]
+    doc = p.model_list_json(cards)
+    assert doc["data"][0]["owned_by"] == "vllm"  # type: ignore[index]
+    assert p.parse_model_list(json.dumps(doc)) == [cards[0], p.ModelCard("b", root="b")]
+    with pytest.raises(MalformedResponse, match="string 'id'"):
+        p.parse_model_list({"data": [{"name": "a"}]})
+    with pytest.raises(MalformedResponse, match="model list"):
+        p.parse_model_list({"models": []})
+
+
+# --- errors ---------------------------------------------------------------------------------
+
+
+def test_parse_error_reads_both_envelopes() -> None:
+    nested = p.error_json("The model `x` does not exist.", "NotFoundError", 404)
+    assert p.parse_error(404, json.dumps(nested).encode()) == (
+        "The model `x` does not exist.",
+        "NotFoundError",
+        404,
+    )
+    flat = p.error_json("too long", "BadRequestError", 400, flat=True)
+    assert flat["object"] == "error"
+    assert p.parse_error(400, flat) == ("too long", "BadRequestError", 400)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b'{"detail": "Not Found"}', "Not Found"),
+        (
+            b'{"detail": [{"loc": ["body", "input"], "msg": "Field required"}]}',
+            "input: Field required",
+        ),
+        (b"Internal Server Error", "Internal Server Error"),
+        (b"", "HTTP 502 with an empty body"),
+        (b'{"error": "rate limited"}', "rate limited"),
+        (b"\xff\x00 garbage", "garbage"),
+    ],
+)
+def test_parse_error_handles_other_shapes(body: bytes, message: str) -> None:
+    text, err_type, code = p.parse_error(502, body)
+    assert message in text and err_type is None and code == 502
+
+
+def test_parse_error_clips_huge_bodies() -> None:
+    text, _, _ = p.parse_error(500, b"x" * 10_000)
+    assert len(text) <= 303 and text.endswith("...")
+
+
+def test_fastapi_not_found_is_recognised() -> None:
+    assert p.is_fastapi_not_found(b'{"detail":"Not Found"}')
+    assert not p.is_fastapi_not_found(json.dumps(p.error_json("nope", "NotFoundError", 404)))
+    assert not p.is_fastapi_not_found(b"<html>")
