@@ -1,0 +1,253 @@
+"""The ``ner-tui`` command: the TUI (no subcommand), ``predict`` and ``serve``.
+
+Only argparse and the settings module are imported here, so ``ner-tui --help`` is instant;
+each subcommand imports what it needs (transformers, onnxruntime, Textual) when it runs.
+Every error ner-tui knows about is printed as its message and a hint, without a traceback,
+and exits with the code listed in :data:`EXIT_CODES`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from ner_tui import __version__
+from ner_tui.config import AGGREGATION_CHOICES, ConfigError, Settings, load_settings
+from ner_tui.core import errors
+
+EXIT_OK = 0
+EXIT_ERROR = 1  # an error of a kind not listed below
+EXIT_USAGE = 2  # bad flags, config or input (argparse uses 2 too)
+EXIT_PARTIAL = 3  # predict: some documents failed, the others were written
+EXIT_INTERRUPTED = 130
+
+#: Exit code per failure kind, most specific first (AuthenticationFailed is a ServerError).
+EXIT_CODES: tuple[tuple[type[errors.NerTuiError], int], ...] = (
+    (ConfigError, EXIT_USAGE),
+    (errors.ServerUnreachable, 10),
+    (errors.RequestTimeout, 11),
+    (errors.UnknownModel, 12),
+    (errors.AuthenticationFailed, 13),
+    (errors.ServerError, 14),
+    (errors.MalformedResponse, 15),
+    (errors.RowMismatch, 16),
+    (errors.InputTooLong, 17),
+    (errors.ModelLoadError, 18),
+)
+
+EXIT_CODES_HELP = """\
+exit codes:
+  0   success
+  1   other error
+  2   bad flags, config or input
+  3   some documents failed (the others were written)
+  10  no server at that address
+  11  the server did not answer in time
+  12  unknown model
+  13  authentication failed (--api-key)
+  14  the server answered with an HTTP error
+  15  malformed response
+  16  score rows do not match tokens
+  17  input too long
+  18  model or tokenizer could not be loaded"""
+
+
+def exit_code_for(error: BaseException) -> int:
+    """The process exit code for a failure of this kind."""
+    for kind, code in EXIT_CODES:
+        if isinstance(error, kind):
+            return code
+    return EXIT_ERROR
+
+
+def report_error(error: errors.NerTuiError, *, prefix: str = "error") -> None:
+    """Print ``error: message`` and ``hint: ...`` on stderr."""
+    print(f"ner-tui: {prefix}: {error.message}", file=sys.stderr)
+    if error.hint:
+        print(f"  hint: {error.hint}", file=sys.stderr)
+
+
+def _connection_arguments() -> argparse.ArgumentParser:
+    """Flags shared by the TUI and ``predict`` (vLLM's example client: --host/--port/--model).
+
+    Defaults are SUPPRESS so only flags actually given override the config file and env."""
+    parent = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
+    group = parent.add_argument_group("server (or NER_TUI_* variables, or config.toml)")
+    group.add_argument("--host", help="server host (default: localhost)")
+    group.add_argument("--port", type=int, help="server port (default: 8000)")
+    group.add_argument("--url", help="server base URL, e.g. http://gpu-box:8000 (wins over host)")
+    group.add_argument(
+        "--model",
+        help="served model name (default: discovered from /v1/models); "
+        "with --local, a model directory (default: the bundled model)",
+    )
+    group.add_argument(
+        "--tokenizer",
+        metavar="DIR_OR_ID",
+        help="where to load the tokenizer and labels from (default: the served model's "
+        "root or id, as vLLM's example client does)",
+    )
+    group.add_argument("--api-key", dest="api_key", help="bearer key for the server")
+    group.add_argument("--timeout", type=float, help="seconds to wait for an answer (default 30)")
+    group.add_argument(
+        "--local",
+        action="store_true",
+        help="use the embedded engine (no server): the bundled model or --model DIR",
+    )
+    group.add_argument("--threads", type=int, help="CPU threads for the local engine")
+    decode = parent.add_argument_group("decoding")
+    decode.add_argument(
+        "--aggregation",
+        choices=AGGREGATION_CHOICES,
+        help="word grouping, as transformers' pipeline (default: simple)",
+    )
+    decode.add_argument(
+        "--strict",
+        dest="mode",
+        action="store_const",
+        const="strict",
+        help="strict BIO decoding: drop invalid sequences instead of repairing them",
+    )
+    decode.add_argument(
+        "--threshold", type=float, help="drop entities whose mean score is below this (0-1)"
+    )
+    return parent
+
+
+def _add_predict_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "text", nargs="?", metavar="TEXT", help="the text to label (default: --file or stdin)"
+    )
+    parser.add_argument(
+        "--file",
+        "-f",
+        metavar="PATH",
+        help="read documents from PATH, one per line (or JSONL); `-` is stdin",
+    )
+    parser.add_argument(
+        "--input-format",
+        choices=("auto", "lines", "jsonl"),
+        default="auto",
+        help="how --file/stdin is read: one text per line, or JSONL objects (default: auto, "
+        "JSONL when the first non-blank line is a JSON object)",
+    )
+    parser.add_argument(
+        "--jsonl-field",
+        default="text",
+        metavar="NAME",
+        help="the JSONL field holding the text (default: text)",
+    )
+    parser.add_argument(
+        "--format",
+        "-o",
+        dest="output_format",
+        choices=("table", "entities", "json", "jsonl", "conll"),
+        default="table",
+        help="output: vLLM-style token table (default), entity list, JSON, JSONL, CoNLL",
+    )
+    parser.add_argument(
+        "--concurrency",
+        dest="max_concurrency",
+        type=int,
+        help="documents in flight at once for --file/stdin (default 16)",
+    )
+    parser.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bar on stderr (default: only when stderr is a terminal)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full ``ner-tui`` parser (subcommand parsers included, ``serve`` as a stub)."""
+    connection = _connection_arguments()
+    parser = argparse.ArgumentParser(
+        prog="ner-tui",
+        description="Look at what a token-classification (NER) model sees: a terminal app, "
+        "`predict` for scripts, and `serve`, a vLLM-compatible pooling server.",
+        parents=[connection],
+        argument_default=argparse.SUPPRESS,
+        epilog="Run without a command to open the app. Settings: $XDG_CONFIG_HOME/ner-tui/"
+        "config.toml (or NER_TUI_CONFIG_FILE), then NER_TUI_* variables, then flags.",
+    )
+    parser.add_argument("--version", action="version", version=f"ner-tui {__version__}")
+    parser.add_argument("--theme", help="Textual theme for the app")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    predict = commands.add_parser(
+        "predict",
+        parents=[connection],
+        argument_default=argparse.SUPPRESS,
+        help="label text from an argument, a file or stdin and print the result",
+        description="Label text and print tokens, entities, JSON, JSONL or CoNLL. Input: TEXT, "
+        "or --file/stdin with one document per line, or JSONL with a text field.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_predict_arguments(predict)
+    commands.add_parser(
+        "serve",
+        help="serve a model over vLLM's pooling protocol (see `ner-tui serve --help`)",
+        add_help=False,
+    )
+    return parser
+
+
+def _settings_from(args: argparse.Namespace) -> Settings:
+    return load_settings(vars(args))
+
+
+def _run_serve(argv: Sequence[str]) -> int:
+    from ner_tui.server.cli import add_serve_arguments, run_serve
+
+    parser = argparse.ArgumentParser(
+        prog="ner-tui serve",
+        description="Serve a token-classification model over vLLM's /pooling protocol.",
+    )
+    add_serve_arguments(parser)
+    result = run_serve(parser.parse_args(list(argv)))
+    return int(result or 0)
+
+
+def _run_tui(settings: Settings) -> int:
+    """Open the app; the one place that knows run_app's signature."""
+    from ner_tui.ui.app import run_app
+
+    result: Any = run_app(settings)
+    return int(result or 0)
+
+
+def _dispatch(argv: list[str]) -> int:
+    if argv[:1] == ["serve"]:
+        return _run_serve(argv[1:])
+    args = build_parser().parse_args(argv)
+    settings = _settings_from(args)
+    command = getattr(args, "command", None)
+    if command == "predict":
+        from ner_tui.predict import run_predict_command
+
+        return run_predict_command(args, settings)
+    if command == "serve":
+        # Flags before `serve` (`ner-tui --timeout 3 serve`) are not serve's flags.
+        print("ner-tui: error: give serve's flags after `serve`", file=sys.stderr)
+        return EXIT_USAGE
+    return _run_tui(settings)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``ner-tui`` console script; returns the exit code."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _dispatch(arguments)
+    except errors.NerTuiError as error:
+        report_error(error)
+        return exit_code_for(error)
+    except KeyboardInterrupt:
+        print("ner-tui: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
