@@ -1,0 +1,405 @@
+"""Probability rows -> labels, confidences and entities with exact character spans.
+
+Pure numpy, no transformers: the TUI re-decodes (aggregation, strict mode, threshold) on every
+keypress, on documents of tens of thousands of tokens.
+
+Word aggregation follows transformers' ``TokenClassificationPipeline``, with word boundaries
+taken from ``word_ids`` (never the "preceded by a space" heuristic):
+
+- ``none``: every token keeps its argmax label; every non-O token is its own entity.
+- ``simple``: token argmax labels, then B-/I- decoding over tokens.
+- ``first`` / ``average`` / ``max``: every token of a word takes the word's label (the first
+  token's argmax / the argmax of the mean probability vector / the label of the most confident
+  token), then B-/I- decoding over words.
+
+Scores: :func:`aggregate` gives every token its word's score, as the pipeline does (first: the
+first token's probability of its label; average: the mean probability of the label; max: the
+top token's probability). An entity's score is the mean of its members' scores (tokens, or
+words under first/average/max) and ``min_score`` their minimum. ``TokenPrediction.score`` is the
+token's own probability of the label it ended up with, and its alternatives are the token's own
+runner-up labels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+
+import numpy as np
+
+from ner_tui.core.labels import OUT, LabelSet
+from ner_tui.core.tagging import decode_codes, decode_tags
+from ner_tui.core.types import (
+    AGGREGATIONS,
+    DecodeOptions,
+    Entity,
+    Prediction,
+    ScoredText,
+    TokenPrediction,
+)
+
+__all__ = [
+    "aggregate",
+    "decode",
+    "decode_tags",
+    "label_set",
+    "looks_like_probabilities",
+    "softmax",
+    "top_k",
+    "word_units",
+]
+
+WORD_AGGREGATIONS = ("first", "average", "max")
+PREFIXLESS_WARNING = (
+    "Labels have no B-/I- prefixes: adjacent entities of the same type cannot be told apart."
+)
+
+
+def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Numerically stable softmax (float32 in, float32 out; float64 stays float64)."""
+    x = np.asarray(x)
+    if not np.issubdtype(x.dtype, np.floating):
+        x = x.astype(np.float32)
+    if x.size == 0:
+        return x.copy()
+    shifted = x - np.max(x, axis=axis, keepdims=True)
+    e = np.exp(shifted)
+    out: np.ndarray = e / np.sum(e, axis=axis, keepdims=True)
+    return out
+
+
+def looks_like_probabilities(rows: np.ndarray, atol: float = 1e-3) -> bool:
+    """True when every row is non-negative and sums to 1 (within ``atol``): rows a server
+    already passed through softmax. Empty input counts as probabilities."""
+    rows = np.asarray(rows)
+    if rows.size == 0:
+        return True
+    if rows.ndim == 1:
+        rows = rows[None, :]
+    if not np.all(np.isfinite(rows)) or np.any(rows < 0):
+        return False
+    return bool(np.all(np.abs(rows.sum(axis=-1, dtype=np.float64) - 1.0) <= atol))
+
+
+def top_k(probs: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(indices, values)`` of the ``k`` largest entries of every row, best first; ties
+    keep the lower index first. ``k`` is capped at the number of columns."""
+    probs = np.asarray(probs)
+    n, m = probs.shape
+    k = max(0, min(int(k), m))
+    if k == 0 or n == 0:
+        return np.zeros((n, k), dtype=np.int64), np.zeros((n, k), dtype=probs.dtype)
+    order = np.argsort(-probs, axis=1, kind="stable")[:, :k]
+    return order, np.take_along_axis(probs, order, axis=1)
+
+
+def word_units(word_ids: Sequence[int | None], special: np.ndarray) -> np.ndarray:
+    """Start index of every word: runs of consecutive tokens with the same ``word_id``.
+    A special token, or one whose ``word_id`` is None, is a unit of its own."""
+    n = len(word_ids)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    wid = np.fromiter((-1 if w is None else w for w in word_ids), dtype=np.int64, count=n)
+    alone = np.asarray(special, dtype=bool) | (wid < 0)
+    new = np.ones(n, dtype=bool)
+    new[1:] = (wid[1:] != wid[:-1]) | alone[1:] | alone[:-1]
+    return np.flatnonzero(new)
+
+
+def aggregate(
+    probs: np.ndarray,
+    word_ids: Sequence[int | None],
+    special: np.ndarray,
+    strategy: str,
+    labels: LabelSet | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-token ``(label_ids, scores)`` under an aggregation strategy (module docstring).
+
+    Under first/average/max every token of a word carries the word's label and score."""
+    probs = np.asarray(probs)
+    if probs.ndim != 2:
+        raise ValueError(f"probabilities must be a 2-D array, got shape {probs.shape}")
+    n, m = probs.shape
+    if strategy not in AGGREGATIONS:
+        raise ValueError(f"unknown aggregation {strategy!r}; use one of {', '.join(AGGREGATIONS)}")
+    if len(word_ids) != n or len(special) != n:
+        raise ValueError(
+            f"{n} probability rows but {len(word_ids)} word ids / {len(special)} special flags"
+        )
+    if labels is not None and len(labels) != m:
+        raise ValueError(f"{m} probability columns but {len(labels)} labels")
+    if n == 0 or m == 0:
+        return np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.float32)
+    rows = np.arange(n)
+    if strategy in ("none", "simple"):
+        ids = probs.argmax(axis=1)
+        return ids, probs[rows, ids]
+    starts = word_units(word_ids, special)
+    is_start = np.zeros(n, dtype=bool)
+    is_start[starts] = True
+    unit_of = np.cumsum(is_start) - 1
+    if strategy == "first":
+        unit_ids = probs[starts].argmax(axis=1)
+        unit_scores = probs[starts, unit_ids]
+    elif strategy == "average":
+        sizes = np.diff(np.append(starts, n))
+        means = np.add.reduceat(probs.astype(np.float64), starts, axis=0) / sizes[:, None]
+        unit_ids = means.argmax(axis=1)
+        unit_scores = means[np.arange(len(starts)), unit_ids].astype(probs.dtype)
+    else:  # max: the single most confident token decides (first one on ties)
+        best = probs.max(axis=1)
+        unit_best = np.maximum.reduceat(best, starts)
+        candidate = np.where(best == unit_best[unit_of], rows, n)
+        top = np.minimum.reduceat(candidate, starts)
+        top = np.where(top >= n, starts, top)  # NaN rows: fall back to the first token
+        unit_ids = probs[top].argmax(axis=1)
+        unit_scores = best[top]
+    return unit_ids[unit_of], unit_scores[unit_of]
+
+
+@lru_cache(maxsize=32)
+def label_set(id2label: tuple[str, ...]) -> LabelSet:
+    """The (cached) :class:`LabelSet` of a ScoredText's ``id2label``, scheme auto-detected."""
+    return LabelSet.from_names(id2label)
+
+
+def _segment_reduce(
+    ufunc: np.ufunc, values: np.ndarray, starts: np.ndarray, ends: np.ndarray
+) -> np.ndarray:
+    """``ufunc.reduce(values[s:e])`` for every non-empty ``[s, e)``, in one call."""
+    if len(starts) == 0:
+        return np.zeros(0, dtype=values.dtype)
+    padded = np.append(values, values[:1])  # makes index len(values) legal for reduceat
+    idx = np.empty(2 * len(starts), dtype=np.int64)
+    idx[0::2], idx[1::2] = starts, ends
+    out: np.ndarray = ufunc.reduceat(padded, idx)[0::2]
+    return out
+
+
+def decode(
+    scored: ScoredText,
+    options: DecodeOptions | None = None,
+    *,
+    labels: LabelSet | None = None,
+) -> Prediction:
+    """Labels, scores and entities of a scored text under ``options``.
+
+    ``labels`` overrides the label set parsed from ``scored.id2label`` (e.g. to force
+    ``scheme="IOB1"``). Entities are sorted, non-overlapping, non-empty and lie inside the
+    text, with ``entity.text == text[start:end]``. Raises ``ValueError`` only when the arrays
+    of ``scored`` disagree in length or the number of labels."""
+    options = options or DecodeOptions()
+    labels = labels or label_set(tuple(scored.id2label))
+    probs = np.asarray(scored.probs)
+    n = len(scored.token_strs)
+    _check_shapes(scored, probs, n, labels)
+    text = scored.text
+    special = np.asarray(scored.special, dtype=bool).reshape(n)
+    offsets = np.clip(np.asarray(scored.offsets, dtype=np.int64).reshape(n, 2), 0, len(text))
+    warnings = list(labels.notes)
+    if labels.scheme == "IO":
+        warnings.append(PREFIXLESS_WARNING)
+    if n and not looks_like_probabilities(probs):
+        warnings.append(
+            "Score rows are not probabilities (negative or not summing to 1): "
+            "were logits passed without softmax?"
+        )
+
+    label_ids, scores = aggregate(probs, scored.word_ids, special, options.aggregation, labels)
+    by_word = options.aggregation in WORD_AGGREGATIONS
+    u_start = word_units(scored.word_ids, special) if by_word else np.arange(n)
+    u_end = np.append(u_start[1:], n)
+    u_label = label_ids[u_start]
+    codes = labels.codes[u_label]
+    codes[special[u_start]] = OUT  # special tokens break entities and never join one
+    types = labels.type_ids[u_label]
+    starts, ends, rejected_units = decode_codes(codes, types, labels.scheme, options.mode)
+    if options.aggregation == "none":
+        # The pipeline's "none": every labelled token on its own.
+        starts = np.flatnonzero((codes != OUT) & ~rejected_units)
+        ends = starts + 1
+
+    entities, trimmed = _entities(
+        text,
+        offsets,
+        special,
+        u_start,
+        u_end,
+        scores[u_start],
+        starts,
+        ends,
+        types,
+        labels,
+        options.threshold,
+    )
+    if trimmed:
+        warnings.append(
+            f"{trimmed} entit{'y' if trimmed == 1 else 'ies'} shared characters "
+            "with the previous one and were trimmed or dropped."
+        )
+
+    rejected = np.zeros(n, dtype=bool)
+    if rejected_units.any():
+        rejected = np.repeat(rejected_units, u_end - u_start)
+    tokens = _tokens(scored, probs, offsets, special, label_ids, rejected, labels, options.top_k)
+    return Prediction(
+        scored=scored,
+        options=options,
+        scheme=labels.scheme,
+        tokens=tokens,
+        entities=entities,
+        warnings=tuple(warnings),
+    )
+
+
+def _check_shapes(scored: ScoredText, probs: np.ndarray, n: int, labels: LabelSet) -> None:
+    problems = []
+    if probs.ndim != 2 or probs.shape[0] != n:
+        problems.append(f"probability rows have shape {probs.shape}, expected ({n}, labels)")
+    elif probs.shape[1] != len(labels) or len(labels) == 0:
+        problems.append(f"{probs.shape[1]} score columns but {len(labels)} labels")
+    for name in ("token_ids", "offsets", "special", "word_ids"):
+        value = getattr(scored, name)
+        if len(value) != n:
+            problems.append(f"{name} has {len(value)} entries for {n} tokens")
+    if problems:
+        raise ValueError("inconsistent ScoredText: " + "; ".join(problems))
+
+
+def _entities(
+    text: str,
+    offsets: np.ndarray,
+    special: np.ndarray,
+    u_start: np.ndarray,
+    u_end: np.ndarray,
+    u_score: np.ndarray,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    types: np.ndarray,
+    labels: LabelSet,
+    threshold: float,
+) -> tuple[tuple[Entity, ...], int]:
+    """Entities for unit ranges ``[starts, ends)``; returns them and how many were trimmed
+    because their characters overlapped the previous entity's."""
+    if len(starts) == 0:
+        return (), 0
+    scores = u_score.astype(np.float64)
+    sums = np.concatenate(([0.0], np.cumsum(scores)))
+    mean = (sums[ends] - sums[starts]) / (ends - starts)
+    low = _segment_reduce(np.minimum, scores, starts, ends)
+    tok_start, tok_end = u_start[starts], u_end[ends - 1]
+    # Character span: members with a non-empty range (byte-level whitespace tokens have none).
+    has_chars = (offsets[:, 1] > offsets[:, 0]) & ~special
+    big = len(text) + 1
+    first_char = _segment_reduce(
+        np.minimum, np.where(has_chars, offsets[:, 0], big), tok_start, tok_end
+    )
+    last_char = _segment_reduce(
+        np.maximum, np.where(has_chars, offsets[:, 1], -1), tok_start, tok_end
+    )
+    keep = (first_char < last_char) & (mean >= threshold)
+    kept = np.flatnonzero(keep)
+    kept = kept[np.lexsort((last_char[kept], first_char[kept]))]
+    entity_types = labels.entity_types
+    out: list[Entity] = []
+    trimmed = 0
+    prev_end = 0
+    for k, s, e, ts, te, sc, lo, ty in zip(
+        kept.tolist(),
+        first_char[kept].tolist(),
+        last_char[kept].tolist(),
+        tok_start[kept].tolist(),
+        tok_end[kept].tolist(),
+        mean[kept].tolist(),
+        low[kept].tolist(),
+        types[starts[kept]].tolist(),
+        strict=True,
+    ):
+        del k
+        if s < prev_end:  # several tokens sharing one character range
+            trimmed += 1
+            s = prev_end
+            if s >= e:
+                continue
+        out.append(
+            Entity(
+                label=entity_types[ty],
+                start=s,
+                end=e,
+                text=text[s:e],
+                score=sc,
+                min_score=lo,
+                token_start=ts,
+                token_end=te,
+            )
+        )
+        prev_end = e
+    return tuple(out), trimmed
+
+
+def _tokens(
+    scored: ScoredText,
+    probs: np.ndarray,
+    offsets: np.ndarray,
+    special: np.ndarray,
+    label_ids: np.ndarray,
+    rejected: np.ndarray,
+    labels: LabelSet,
+    k: int,
+) -> tuple[TokenPrediction, ...]:
+    n = len(label_ids)
+    if n == 0:
+        return ()
+    rows = np.arange(n)
+    own = probs[rows, label_ids].tolist()
+    alt_ids, alt_scores = _alternatives(probs, label_ids, k)
+    names = labels.names
+    alt_names = [[names[i] for i in row] for row in alt_ids.tolist()]
+    alternatives = [
+        tuple(zip(a, s, strict=True)) for a, s in zip(alt_names, alt_scores.tolist(), strict=True)
+    ]
+    chunk_of = np.asarray(scored.chunk_of).reshape(-1)
+    chunks = chunk_of.tolist() if len(chunk_of) == n else [0] * n
+    return tuple(
+        TokenPrediction(
+            index=i,
+            text=t,
+            start=s,
+            end=e,
+            word=w,
+            label=names[lab],
+            score=sc,
+            alternatives=alt,
+            special=sp,
+            rejected=rj,
+            chunk=ch,
+        )
+        for i, (t, (s, e), w, lab, sc, alt, sp, rj, ch) in enumerate(
+            zip(
+                scored.token_strs,
+                offsets.tolist(),
+                scored.word_ids,
+                label_ids.tolist(),
+                own,
+                alternatives,
+                special.tolist(),
+                rejected.tolist(),
+                chunks,
+                strict=True,
+            )
+        )
+    )
+
+
+def _alternatives(probs: np.ndarray, chosen: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` best labels of each row other than ``chosen``, best first."""
+    n, m = probs.shape
+    want = max(0, min(k, m - 1))
+    if want == 0:
+        return np.zeros((n, 0), dtype=np.int64), np.zeros((n, 0), dtype=np.float64)
+    idx, _ = top_k(probs, want + 1)
+    keep = idx != chosen[:, None]
+    missing = keep.all(axis=1)  # chosen label not among the top: drop the last one instead
+    keep[missing, -1] = False
+    ids = idx[keep].reshape(n, want)
+    return ids, np.take_along_axis(probs, ids, axis=1).astype(np.float64)
