@@ -9,6 +9,7 @@ and exits with the code listed in :data:`EXIT_CODES`.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -220,6 +221,9 @@ def _run_tui(settings: Settings) -> int:
 
 
 def _dispatch(argv: list[str]) -> int:
+    # transformers' import-time notices ("PyTorch was not found...") are not for our users;
+    # set TRANSFORMERS_VERBOSITY=info to see them again.
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     if argv[:1] == ["serve"]:
         return _run_serve(argv[1:])
     args = build_parser().parse_args(argv)

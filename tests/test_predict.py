@@ -1,0 +1,176 @@
+"""``ner-tui predict``: input reading, and whole runs in-process on the local engine over the
+tiny real fixture model (no server, no network)."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from ner_tui.cli import EXIT_PARTIAL, EXIT_USAGE, main
+from ner_tui.config import Settings
+from ner_tui.core.backend import ModelCard
+from ner_tui.predict import InputError, read_source, split_documents, tokenizer_source
+
+FIXTURE = Path(__file__).parent / "fixtures" / "tiny-bert-ner"
+LOCAL = ["predict", "--local", "--model", str(FIXTURE)]
+TEXT = "Barack Obama visited the Bank in New York."
+
+
+# --------------------------------------------------------------------------- input
+
+
+def test_lines_keep_numbers_skip_blanks_and_keep_inner_separators() -> None:
+    content = "first\r\n\n   \nsecond\u2028half\x0cpage\nthird"
+    docs = split_documents(content)
+    assert [(d.line, d.text) for d in docs] == [
+        (1, "first"),
+        (4, "second\u2028half\x0cpage"),
+        (5, "third"),
+    ]
+
+
+def test_jsonl_is_detected_and_bad_lines_carry_their_own_error() -> None:
+    content = "\n".join(
+        [
+            json.dumps({"id": 1, "text": "Obama in Paris"}),
+            "{not json",
+            json.dumps({"body": "x"}),
+            json.dumps({"text": 3}),
+            json.dumps(["text"]),
+            json.dumps({"text": "Merkel"}),
+        ]
+    )
+    docs = split_documents(content)
+    assert [d.text for d in docs] == ["Obama in Paris", None, None, None, None, "Merkel"]
+    errors = [str(d.error) for d in docs if d.error]
+    assert errors[0].startswith("not valid JSON")
+    assert errors[1] == "no `text` field (fields: body)"
+    assert errors[2] == "`text` is a int, not a string"
+    assert errors[3] == "not a JSON object"
+    assert all(isinstance(d.error, InputError) for d in docs if d.error)
+
+
+def test_jsonl_field_and_forced_formats() -> None:
+    line = json.dumps({"body": "Obama"})
+    assert split_documents(line, field="body")[0].text == "Obama"
+    assert split_documents(line, input_format="lines")[0].text == line
+    assert split_documents("plain", input_format="jsonl")[0].error is not None
+
+
+def test_read_source_errors_are_input_errors(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no such file"):
+        read_source(str(tmp_path / "missing.txt"), io.StringIO())
+    with pytest.raises(InputError, match="is a directory"):
+        read_source(str(tmp_path), io.StringIO())
+    latin = tmp_path / "latin1.txt"
+    latin.write_bytes("Zürich".encode("latin-1"))
+    with pytest.raises(InputError, match="not UTF-8"):
+        read_source(str(latin), io.StringIO())
+    bom = tmp_path / "bom.txt"
+    bom.write_bytes("\ufeffObama".encode())
+    assert read_source(str(bom), io.StringIO()) == "Obama"
+
+
+def test_tokenizer_source_prefers_flag_then_local_dirs_then_hub_like_root() -> None:
+    here = str(FIXTURE)
+    assert tokenizer_source(ModelCard("x", root=here), Settings(tokenizer="tok")) == "tok"
+    assert tokenizer_source(ModelCard("x", root=here), Settings()) == here
+    assert tokenizer_source(ModelCard(here, root="/srv/models/ner"), Settings()) == here
+    hub = ModelCard("ner", root="boltuix/NeuroBERT-NER")
+    assert tokenizer_source(hub, Settings()) == "boltuix/NeuroBERT-NER"
+    server_path = ModelCard("boltuix/NeuroBERT-NER", root="/srv/models/ner")
+    assert tokenizer_source(server_path, Settings()) == "boltuix/NeuroBERT-NER"
+
+
+# --------------------------------------------------------------------------- whole runs
+
+
+def test_text_argument_token_table(capsys) -> None:
+    assert main([*LOCAL, TEXT]) == 0
+    out, err = capsys.readouterr()
+    lines = out.splitlines()
+    assert lines, err
+    assert all(" → " in line for line in lines)
+    assert not any(line.startswith(("[CLS]", "[SEP]")) for line in lines)
+    assert lines[0].split()[0] == "Barack"
+
+
+def test_json_output_spans_are_exact(capsys) -> None:
+    assert main([*LOCAL, "--format", "json", "--aggregation", "first", TEXT]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["text"] == TEXT
+    assert document["aggregation"] == "first"
+    assert document["tokens"], "every content token is listed"
+    for entity in document["entities"]:
+        assert TEXT[entity["start"] : entity["end"]] == entity["text"]
+    for token in document["tokens"]:
+        assert 0 <= token["start"] <= token["end"] <= len(TEXT)
+
+
+def test_file_results_in_input_order_with_line_numbers(tmp_path: Path, capsys) -> None:
+    texts = [f"Obama met Merkel in Berlin number {i}." for i in range(12)]
+    path = tmp_path / "docs.txt"
+    path.write_text("\n".join(texts[:6]) + "\n\n" + "\n".join(texts[6:]) + "\n", encoding="utf-8")
+    assert main([*LOCAL, "--file", str(path), "--format", "jsonl", "--concurrency", "4"]) == 0
+    docs = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [d["text"] for d in docs] == texts
+    assert [d["line"] for d in docs] == [*range(1, 7), *range(8, 14)]
+
+
+def test_a_failing_line_is_reported_and_loses_nothing(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "docs.jsonl"
+    path.write_text(
+        json.dumps({"text": "Obama"}) + "\n{broken\n" + json.dumps({"text": "Merkel"}) + "\n",
+        encoding="utf-8",
+    )
+    assert main([*LOCAL, "--file", str(path), "--format", "conll"]) == EXIT_PARTIAL
+    out, err = capsys.readouterr()
+    documents = [d for d in out.split("\n\n") if d.strip()]
+    assert len(documents) == 2
+    assert documents[0].split()[0] == "Obama"
+    assert documents[1].split()[0] == "Merkel"
+    assert "line 2: not valid JSON" in err
+    assert "1 of 3 documents failed" in err
+
+
+def test_stdin_lines_and_table_headers(monkeypatch, capsys) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("Obama\nParis\n"))
+    assert main([*LOCAL, "--format", "entities"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("# line 1\n")
+    assert "\n# line 2\n" in out
+
+
+def test_long_text_is_chunked_not_truncated(capsys) -> None:
+    text = " ".join(["Obama visited Paris."] * 120)  # far beyond the fixture's 128 positions
+    assert main([*LOCAL, "--format", "json", text]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["chunks"] > 1
+    assert document["tokens"][-1]["token"] == "."
+    assert document["tokens"][-1]["end"] == len(text)  # the last sentence was scored too
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        ([*LOCAL, "--file", "/no/such/file.txt"], "no such file: /no/such/file.txt"),
+        ([*LOCAL, "--file", "x", "text"], "give TEXT or --file, not both"),
+        (["predict", "--local", "--model", "/no/such/model", "hi"], "/no/such/model"),
+    ],
+)
+def test_errors_are_one_message_and_a_hint(argv, fragment, capsys) -> None:
+    code = main(argv)
+    _, err = capsys.readouterr()
+    assert code != 0
+    assert fragment in err
+    assert "hint:" in err
+    assert "Traceback" not in err
+
+
+def test_empty_input_is_a_usage_error(monkeypatch, capsys) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n  \n"))
+    assert main(LOCAL) == EXIT_USAGE
+    assert "no non-blank lines" in capsys.readouterr().err
