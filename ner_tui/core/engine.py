@@ -491,6 +491,10 @@ class LocalEngine:
             start = end
         return [row for row in out if row is not None]
 
+    def activate(self, logits: np.ndarray) -> np.ndarray:
+        """The model's activation (softmax, sigmoid or identity) applied to raw logit rows."""
+        return np.ascontiguousarray(_activate(logits, self.activation), dtype=np.float32)
+
     def score(
         self, prompts: Sequence[Sequence[int]] | Sequence[str], use_activation: bool | None = None
     ) -> list[np.ndarray]:

@@ -1,0 +1,325 @@
+"""The ASGI app of ``ner-tui serve``: vLLM's pooling protocol over a :class:`LocalEngine`.
+
+Routes and their bodies follow ``docs/pooling-protocol.md``: ``/pooling`` (and
+``/invocations``), ``/tokenize``, ``/detokenize``, ``/v1/models``, ``/health``, ``/version``,
+``/metrics``, ``/ping``, ``/load``. Request validation and response encoding come from
+:mod:`ner_tui.core.protocol`, the module the HTTP client uses, so both sides agree byte for byte.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ner_tui import __version__
+from ner_tui.core.engine import InvalidPrompt, LocalEngine
+from ner_tui.core.errors import InputTooLong, NerTuiError, UnknownModel
+from ner_tui.core.protocol import (
+    DetokenizeRequest,
+    InvalidRequest,
+    PoolingRequest,
+    PoolingResponse,
+    TokenizeRequest,
+    TokenizeResponse,
+    Usage,
+    model_list_json,
+)
+from ner_tui.server.batcher import DynamicBatcher
+from ner_tui.server.http import (
+    ApiKeyGuard,
+    HTTPError,
+    bad_request,
+    error_response,
+    json_response,
+    read_json,
+)
+from ner_tui.server.metrics import Metrics
+
+log = logging.getLogger("ner_tui.server")
+
+DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
+DEFAULT_BATCH_WINDOW_MS = 3.0
+DEFAULT_MAX_BATCH = 64
+# Texts longer than this (characters, all prompts together) are tokenized off the event loop.
+_INLINE_TOKENIZE_CHARS = 4096
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+class _Server:
+    """State shared by the routes of one app."""
+
+    def __init__(
+        self,
+        engine: LocalEngine,
+        *,
+        served_model_name: str,
+        max_model_len: int | None,
+        max_body_bytes: int,
+        batch_window_ms: float,
+        max_batch: int,
+    ) -> None:
+        self.engine = engine
+        self.name = served_model_name
+        self.max_model_len = max_model_len
+        self.max_body_bytes = max_body_bytes
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ner-tui-infer")
+        self.batcher = DynamicBatcher(
+            lambda prompts: engine.run_ids(prompts, use_activation=False),
+            self.executor,
+            window_ms=batch_window_ms,
+            max_batch=max_batch,
+        )
+        self.metrics = Metrics()
+        # How many special tokens the tokenizer puts before/after a text (kept by truncation).
+        with_specials = engine.tokenize("a", add_special_tokens=True)
+        plain = engine.tokenize("a", add_special_tokens=False)
+        lead = next(
+            (i for i in range(len(with_specials)) if with_specials[i : i + len(plain)] == plain),
+            0,
+        )
+        self.specials = (lead, len(with_specials) - lead - len(plain))
+
+    # -------------------------------------------------------------- helpers
+
+    def check_model(self, model: str | None) -> None:
+        if model is not None and model != self.name:
+            raise UnknownModel(f"The model `{model}` does not exist.")
+
+    async def tokenize(self, texts: list[str], add_special_tokens: bool) -> list[list[int]]:
+        if sum(len(t) for t in texts) <= _INLINE_TOKENIZE_CHARS:
+            return self.engine.tokenize_batch(texts, add_special_tokens)
+        return await asyncio.to_thread(self.engine.tokenize_batch, texts, add_special_tokens)
+
+    def truncate(
+        self, ids: list[int], k: int, side: str, *, texts_with_specials: bool
+    ) -> list[int]:
+        """Keep ``k`` tokens, like the tokenizer's own truncation: specials stay."""
+        if len(ids) <= k:
+            return ids
+        lead, trail = self.specials if texts_with_specials else (0, 0)
+        keep = max(k - lead - trail, 0)
+        body = ids[lead : len(ids) - trail]
+        body = body[:keep] if side == "right" else body[len(body) - keep :]
+        return ids[:lead] + body + ids[len(ids) - trail :]
+
+    # -------------------------------------------------------------- /pooling
+
+    async def pool(self, body: Any) -> Response:
+        try:
+            req = PoolingRequest.from_json(body)
+        except InvalidRequest as exc:
+            raise bad_request(str(exc)) from None
+        assert isinstance(body, Mapping)
+        _check_extra_fields(body, req)
+        self.check_model(req.model)
+        prompts = req.prompts
+        text_input = bool(prompts) and isinstance(prompts[0], str)
+        if text_input:
+            ids = await self.tokenize(list(prompts), req.add_special_tokens)  # type: ignore[arg-type]
+        else:
+            ids = [list(p) for p in prompts]  # type: ignore[arg-type]
+        if req.truncate_prompt_tokens is not None:
+            k = req.truncate_prompt_tokens
+            if k == -1:
+                k = self.max_model_len if self.max_model_len is not None else 1 << 30
+            elif self.max_model_len is not None and k > self.max_model_len:
+                raise bad_request(
+                    f"truncate_prompt_tokens value ({k}) is greater than max_model_len "
+                    f"({self.max_model_len}). Please request a smaller truncation size.",
+                    "BadRequestError",
+                )
+            side = req.truncation_side or "right"
+            with_specials = text_input and req.add_special_tokens
+            ids = [self.truncate(x, k, side, texts_with_specials=with_specials) for x in ids]
+        self.engine.check_ids(ids)
+
+        self.metrics.in_flight += 1
+        try:
+            logits = await self.batcher.submit(ids)
+        finally:
+            self.metrics.in_flight -= 1
+        rows = logits if req.use_activation is False else [self.engine.activate(r) for r in logits]
+        n_tokens = sum(len(x) for x in ids)
+        self.metrics.prompts += len(ids)
+        self.metrics.prompt_tokens += n_tokens
+        response = PoolingResponse(
+            data=rows,
+            model=self.name,
+            id=f"pooling-{req.request_id or uuid.uuid4().hex}",
+            created=int(time.time()),
+            usage=Usage(prompt_tokens=n_tokens, total_tokens=n_tokens),
+        )
+        if req.encoding_format in ("float", "base64"):
+            return json_response(
+                response.to_json(req.encoding_format, req.embed_dtype, req.endianness)
+            )
+        payload, metadata = response.to_bytes(req.embed_dtype, req.endianness)
+        headers = {"metadata": metadata} if req.encoding_format == "bytes" else None
+        return Response(payload, media_type="application/octet-stream", headers=headers)
+
+
+_UNSUPPORTED_CACHE_SALT = ("@", "/", "\\", "\x00")
+
+
+def _check_extra_fields(body: Mapping[str, Any], req: PoolingRequest) -> None:
+    """What vLLM checks beyond the field types: the task, normalize, cache_salt."""
+    if req.task not in (None, "token_classify"):
+        raise bad_request(
+            f"Unsupported task: {req.task!r} Supported tasks: ['token_classify']",
+            "BadRequestError",
+        )
+    if body.get("normalize") is not None:
+        raise bad_request(
+            "normalize is not supported for token classification; use use_activation.",
+        )
+    salt = req.cache_salt
+    if salt is not None and (len(salt) > 128 or any(c in salt for c in _UNSUPPORTED_CACHE_SALT)):
+        raise bad_request(
+            "cache_salt must be at most 128 characters without '@', '/', '\\' or NUL."
+        )
+
+
+def create_app(
+    engine: LocalEngine,
+    *,
+    served_model_name: str | None = None,
+    api_key: str | None = None,
+    max_model_len: int | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    batch_window_ms: float = DEFAULT_BATCH_WINDOW_MS,
+    max_batch: int = DEFAULT_MAX_BATCH,
+) -> Any:
+    """A Starlette app serving ``engine`` over vLLM's pooling protocol.
+
+    ``served_model_name``/``max_model_len`` default to the engine's; a smaller
+    ``max_model_len`` than the engine's lowers the limit. ``api_key`` guards every route but
+    ``/health``. ``batch_window_ms <= 0`` or ``max_batch <= 1`` turns dynamic batching off."""
+    if max_model_len is not None and engine.max_model_len is not None:
+        max_model_len = min(max_model_len, engine.max_model_len)
+    if max_model_len is not None and max_model_len != engine.max_model_len:
+        engine.max_model_len = max_model_len
+    state = _Server(
+        engine,
+        served_model_name=served_model_name or engine.served_model_name,
+        max_model_len=engine.max_model_len,
+        max_body_bytes=max_body_bytes,
+        batch_window_ms=batch_window_ms,
+        max_batch=max_batch,
+    )
+
+    def route(path: str, handler: Handler, methods: list[str]) -> Route:
+        async def endpoint(request: Request) -> Response:
+            try:
+                response = await handler(request)
+            except HTTPError as exc:
+                response = error_response(exc.status, exc.message, exc.error_type)
+            except UnknownModel as exc:
+                response = error_response(404, exc.message, "NotFoundError")
+            except (InputTooLong, InvalidPrompt) as exc:
+                response = error_response(400, exc.message, "BadRequestError")
+            except NerTuiError as exc:
+                log.error("request failed: %s", exc)
+                response = error_response(500, exc.message, "InternalServerError")
+            except Exception as exc:
+                log.exception("request failed")
+                response = error_response(
+                    500, f"{type(exc).__name__}: {exc}", "InternalServerError"
+                )
+            state.metrics.observe(path, response.status_code)
+            return response
+
+        return Route(path, endpoint, methods=methods)
+
+    async def pooling(request: Request) -> Response:
+        return await state.pool(await read_json(request, state.max_body_bytes))
+
+    async def tokenize(request: Request) -> Response:
+        try:
+            req = TokenizeRequest.from_json(await read_json(request, state.max_body_bytes))
+        except InvalidRequest as exc:
+            raise bad_request(str(exc)) from None
+        state.check_model(req.model)
+        (tokens,) = await state.tokenize([req.prompt], req.add_special_tokens)
+        strs = state.engine.token_strs(tokens) if req.return_token_strs else None
+        return json_response(
+            TokenizeResponse(tokens, len(tokens), state.max_model_len, strs).to_json()
+        )
+
+    async def detokenize(request: Request) -> Response:
+        try:
+            req = DetokenizeRequest.from_json(await read_json(request, state.max_body_bytes))
+        except InvalidRequest as exc:
+            raise bad_request(str(exc)) from None
+        state.check_model(req.model)
+        bad = [t for t in req.tokens if not 0 <= t < state.engine.vocab_size]
+        if bad:
+            raise bad_request(f"Token id {bad[0]} is out of vocabulary.", "BadRequestError")
+        return json_response({"prompt": state.engine.detokenize(req.tokens)})
+
+    async def models(request: Request) -> Response:
+        card = state.engine.model_card()
+        doc = model_list_json([card], created=int(state.metrics.started))
+        data = doc["data"]
+        assert isinstance(data, list)
+        data[0]["id"] = state.name
+        return json_response(doc)
+
+    async def health(request: Request) -> Response:
+        return Response(status_code=200 if state.batcher.alive else 503)
+
+    async def version(request: Request) -> Response:
+        return json_response({"version": __version__})
+
+    async def metrics(request: Request) -> Response:
+        text = state.metrics.render(state.batcher.stats, state.batcher.waiting, state.name)
+        return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    async def load(request: Request) -> Response:
+        return json_response({"server_load": state.metrics.in_flight})
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        return json_response({"detail": exc.detail}, exc.status_code)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        state.batcher.start()
+        try:
+            yield
+        finally:
+            await state.batcher.stop()
+            state.executor.shutdown(wait=False, cancel_futures=True)
+
+    app = Starlette(
+        routes=[
+            route("/pooling", pooling, ["POST"]),
+            route("/invocations", pooling, ["POST"]),
+            route("/tokenize", tokenize, ["POST"]),
+            route("/detokenize", detokenize, ["POST"]),
+            route("/v1/models", models, ["GET"]),
+            route("/health", health, ["GET"]),
+            route("/ping", health, ["GET", "POST"]),
+            route("/version", version, ["GET"]),
+            route("/metrics", metrics, ["GET"]),
+            route("/load", load, ["GET"]),
+        ],
+        exception_handlers={404: not_found, 405: not_found},
+        lifespan=lifespan,
+    )
+    app.state.ner_tui = state
+    if api_key:
+        return ApiKeyGuard(app, api_key)
+    return app

@@ -1,0 +1,117 @@
+"""``ner-tui serve``'s flags, for the main CLI to mount (and ``python -m ner_tui.server``)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from ner_tui.core.errors import NerTuiError
+
+_DEFAULT_MAX_BODY = 16 * 1024 * 1024
+
+
+def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add serve's flags to ``parser`` (vLLM's names where vLLM has the flag)."""
+    parser.add_argument(
+        "--model",
+        help="model directory in the Hugging Face layout, or a hub id when online "
+        "(default: the bundled English model)",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="bind address (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    parser.add_argument(
+        "--served-model-name",
+        dest="served_model_name",
+        help="name clients use in 'model' (default: --model exactly as given)",
+    )
+    parser.add_argument(
+        "--api-key",
+        dest="api_key",
+        default=os.environ.get("NER_TUI_API_KEY") or None,
+        help="require 'Authorization: Bearer KEY' on every endpoint but /health "
+        "(default: $NER_TUI_API_KEY; unlike vLLM, /pooling and /tokenize are guarded too)",
+    )
+    parser.add_argument(
+        "--max-model-len",
+        dest="max_model_len",
+        type=int,
+        help="longest input in tokens (default: the model's position limit)",
+    )
+    parser.add_argument("--threads", type=int, help="CPU threads per forward pass")
+    parser.add_argument(
+        "--onnx-file",
+        dest="onnx_file",
+        help="ONNX file to use, e.g. onnx/model_quantized.onnx (default: the first of "
+        "onnx/model.onnx, model.onnx, onnx/model_quantized.onnx, onnx/model_int8.onnx, ...)",
+    )
+    parser.add_argument(
+        "--max-body-bytes",
+        dest="max_body_bytes",
+        type=int,
+        default=_DEFAULT_MAX_BODY,
+        help=f"largest request body; bigger ones get 413 (default: {_DEFAULT_MAX_BODY})",
+    )
+    parser.add_argument(
+        "--batch-window-ms",
+        dest="batch_window_ms",
+        type=float,
+        default=3.0,
+        help="how long a request waits for others to share its forward pass; 0 turns "
+        "dynamic batching off (default: 3)",
+    )
+    parser.add_argument(
+        "--max-batch",
+        dest="max_batch",
+        type=int,
+        default=64,
+        help="most prompts in one dynamic batch (default: 64)",
+    )
+    parser.add_argument(
+        "--log-level",
+        dest="log_level",
+        default="info",
+        choices=["critical", "error", "warning", "info", "debug"],
+    )
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """Serve until interrupted; returns the exit code. Raises NerTuiError if the model fails
+    to load (before the port is bound)."""
+    from ner_tui.server.serve import serve
+
+    serve(
+        args.model,
+        host=args.host,
+        port=args.port,
+        served_model_name=args.served_model_name,
+        api_key=args.api_key,
+        max_model_len=args.max_model_len,
+        threads=args.threads,
+        onnx_file=args.onnx_file,
+        max_body_bytes=args.max_body_bytes,
+        batch_window_ms=args.batch_window_ms,
+        max_batch=args.max_batch,
+        log_level=args.log_level,
+    )
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m ner_tui.server``: the same as ``ner-tui serve``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m ner_tui.server",
+        description="Serve a token-classification model over vLLM's /pooling protocol.",
+    )
+    add_serve_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return run_serve(args)
+    except NerTuiError as exc:
+        print(f"ner-tui serve: {exc}", file=sys.stderr)
+        if exc.hint:
+            print(f"  hint: {exc.hint}", file=sys.stderr)
+        return 18
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,106 @@
+"""HTTP plumbing shared by the routes: vLLM's error envelope, JSON bodies with a size limit,
+and the API-key guard."""
+
+from __future__ import annotations
+
+import hmac
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from ner_tui.core.protocol import error_json
+
+
+class HTTPError(Exception):
+    """An answer other than 2xx, carried up to the route wrapper."""
+
+    def __init__(self, status: int, message: str, error_type: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.error_type = error_type
+
+
+def bad_request(message: str, error_type: str = "Bad Request") -> HTTPError:
+    return HTTPError(400, message, error_type)
+
+
+def json_response(doc: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    body = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+    return Response(body, status_code=status, media_type="application/json", headers=headers)
+
+
+def error_response(status: int, message: str, error_type: str) -> Response:
+    """vLLM's nested error envelope (>= 0.10.1), ``code`` equal to the HTTP status."""
+    return json_response(error_json(message, error_type, status), status)
+
+
+async def read_json(request: Request, max_bytes: int) -> Any:
+    """The decoded JSON body, or HTTPError 400 (not JSON) / 413 (over ``max_bytes``)."""
+    content_type = request.headers.get("content-type", "")
+    if content_type.split(";")[0].strip().lower() != "application/json":
+        raise bad_request(
+            f"Unsupported content type {content_type or '(none)'!r}: send application/json."
+        )
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+        raise _too_large(max_bytes)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise _too_large(max_bytes)
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        detail = str(exc) if isinstance(exc, ValueError) else "nested too deeply"
+        raise bad_request(
+            f"[{{'type': 'json_invalid', 'loc': ('body', 0), 'msg': 'JSON decode error', "
+            f"'ctx': {{'error': {detail!r}}}}}]"
+        ) from None
+
+
+def _too_large(max_bytes: int) -> HTTPError:
+    return HTTPError(
+        413,
+        f"Request body is larger than the server's limit of {max_bytes} bytes "
+        "(ner-tui serve --max-body-bytes).",
+        "Request Entity Too Large",
+    )
+
+
+class ApiKeyGuard:
+    """ASGI middleware: every path but ``/health`` needs ``Authorization: Bearer <key>``.
+
+    (vLLM guards only ``/v1``-style paths; ner-tui's server guards ``/pooling`` and
+    ``/tokenize`` too.)"""
+
+    def __init__(self, app: ASGIApp, api_key: str) -> None:
+        self.app = app
+        self.expected = f"Bearer {api_key}".encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("path") == "/health":
+            await self.app(scope, receive, send)
+            return
+        given = b""
+        for name, value in scope.get("headers", []):
+            if name == b"authorization":
+                given = value
+                break
+        if not hmac.compare_digest(given, self.expected):
+            response = error_response(
+                401,
+                "Unauthorized: send the server's API key as 'Authorization: Bearer KEY'.",
+                "Unauthorized",
+            )
+            response.headers["WWW-Authenticate"] = "Bearer"
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)

@@ -1,0 +1,73 @@
+"""A few real counters for ``GET /metrics``, in Prometheus' text format (no client library)."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+from ner_tui.server.batcher import BatchStats
+
+
+@dataclass
+class Metrics:
+    started: float = field(default_factory=time.time)
+    requests: Counter[tuple[str, int]] = field(default_factory=Counter)  # (path, status)
+    prompts: int = 0
+    prompt_tokens: int = 0
+    inference_seconds: float = 0.0
+    in_flight: int = 0
+
+    def observe(self, path: str, status: int) -> None:
+        self.requests[(path, status)] += 1
+
+    def render(self, batch: BatchStats, waiting: int, model: str) -> str:
+        label = model.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
+        lines = [
+            "# HELP ner_tui_requests_total HTTP requests answered, by path and status.",
+            "# TYPE ner_tui_requests_total counter",
+        ]
+        for (path, status), n in sorted(self.requests.items()):
+            lines.append(f'ner_tui_requests_total{{path="{path}",status="{status}"}} {n}')
+        gauges = [
+            ("prompts_total", "counter", "Prompts scored.", self.prompts),
+            (
+                "prompt_tokens_total",
+                "counter",
+                "Tokens scored, specials included.",
+                self.prompt_tokens,
+            ),
+            (
+                "forward_batches_total",
+                "counter",
+                "Forward passes submitted by the batcher.",
+                batch.forward_batches,
+            ),
+            (
+                "batched_requests_total",
+                "counter",
+                "Requests served by those passes.",
+                batch.batched_requests,
+            ),
+            (
+                "largest_batch_prompts",
+                "gauge",
+                "Most prompts in one batch so far.",
+                batch.largest_batch,
+            ),
+            ("requests_waiting", "gauge", "Requests queued for the next batch.", waiting),
+            ("requests_running", "gauge", "Pooling requests in flight.", self.in_flight),
+            (
+                "uptime_seconds",
+                "gauge",
+                "Seconds since the server started.",
+                round(time.time() - self.started, 3),
+            ),
+        ]
+        for name, kind, help_text, value in gauges:
+            lines += [
+                f"# HELP ner_tui_{name} {help_text}",
+                f"# TYPE ner_tui_{name} {kind}",
+                f'ner_tui_{name}{{model_name="{label}"}} {value}',
+            ]
+        return "\n".join(lines) + "\n"

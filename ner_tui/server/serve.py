@@ -1,0 +1,75 @@
+"""Start ``ner-tui serve``: load the engine, build the app, run it under uvicorn."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+from ner_tui.server.app import DEFAULT_BATCH_WINDOW_MS, DEFAULT_MAX_BATCH, DEFAULT_MAX_BODY_BYTES
+
+
+def serve(
+    model_dir: str | Path | None = None,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    served_model_name: str | None = None,
+    api_key: str | None = None,
+    max_model_len: int | None = None,
+    threads: int | None = None,
+    *,
+    onnx_file: str | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    batch_window_ms: float = DEFAULT_BATCH_WINDOW_MS,
+    max_batch: int = DEFAULT_MAX_BATCH,
+    log_level: str = "info",
+) -> None:
+    """Serve a model directory (default: the bundled model) until interrupted.
+
+    The served name defaults to ``model_dir`` exactly as given, like vLLM (the bundled model
+    is served as ``ner-tui-minilm-en``). Raises ModelLoadError before binding the port."""
+    import uvicorn
+
+    from ner_tui.core.engine import LocalEngine
+    from ner_tui.server.app import create_app
+
+    if model_dir is None:
+        from ner_tui.models import BUNDLED_MODEL_NAME, bundled_model_path
+
+        model_dir = bundled_model_path()
+        served_model_name = served_model_name or BUNDLED_MODEL_NAME
+    engine = LocalEngine.load(
+        model_dir,
+        threads=threads,
+        served_model_name=served_model_name or str(model_dir),
+        max_model_len=max_model_len,
+        onnx_file=onnx_file,
+    )
+    app = create_app(
+        engine,
+        api_key=api_key,
+        max_body_bytes=max_body_bytes,
+        batch_window_ms=batch_window_ms,
+        max_batch=max_batch,
+    )
+    logging.basicConfig(level=log_level.upper(), format="%(levelname)s:     %(message)s")
+    batching = (
+        f"batching {batch_window_ms:g} ms / {max_batch} prompts"
+        if batch_window_ms > 0 and max_batch > 1
+        else "batching off"
+    )
+    print(
+        f"ner-tui serve: {engine.served_model_name} ({engine.describe}, "
+        f"max_model_len {engine.max_model_len}, {batching}"
+        f"{', API key required' if api_key else ''}) on http://{host}:{port}",
+        file=sys.stderr,
+        flush=True,
+    )
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=log_level == "debug",
+        timeout_graceful_shutdown=5,
+    )
