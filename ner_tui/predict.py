@@ -174,12 +174,17 @@ async def open_backend(settings: Settings) -> PoolingBackend:
         return await asyncio.to_thread(LocalEngine.load, model_dir, threads=settings.threads)
     from ner_tui.core.client import PoolingClient
 
-    return PoolingClient(
-        settings.base_url,
-        api_key=settings.api_key,
-        timeout=settings.timeout,
-        max_concurrency=settings.max_concurrency,
-    )
+    try:
+        return PoolingClient(
+            settings.base_url,
+            api_key=settings.api_key,
+            timeout=settings.timeout,
+            max_concurrency=settings.max_concurrency,
+        )
+    except ValueError as error:
+        raise ConfigError(
+            str(error), hint="Use --url http://HOST:PORT, or --host and --port."
+        ) from None
 
 
 async def discover_model(backend: PoolingBackend, settings: Settings) -> ModelCard:
