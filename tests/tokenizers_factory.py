@@ -180,6 +180,12 @@ FAMILIES: tuple[Family, ...] = (
 )
 
 
+def _id(tok: Tokenizer, token: str) -> int:
+    found = tok.token_to_id(token)
+    assert found is not None, f"{token!r} is not in the vocabulary"
+    return found
+
+
 def _special_list(family: Family) -> list[str]:
     """Special tokens in id order (the order real vocabularies use)."""
     if family.special.get("cls_token") == "[CLS]":
@@ -204,7 +210,7 @@ def _wordpiece(family: Family, specials: list[str]) -> Tokenizer:
     tok.post_processor = processors.TemplateProcessing(
         single="[CLS]:0 $A:0 [SEP]:0",
         pair="[CLS]:0 $A:0 [SEP]:0 $B:1 [SEP]:1",
-        special_tokens=[("[CLS]", tok.token_to_id("[CLS]")), ("[SEP]", tok.token_to_id("[SEP]"))],
+        special_tokens=[("[CLS]", _id(tok, "[CLS]")), ("[SEP]", _id(tok, "[SEP]"))],
     )
     return tok
 
@@ -223,8 +229,8 @@ def _byte_level(family: Family, specials: list[str]) -> Tokenizer:
     tok.train_from_iterator(CORPUS, trainer=trainer)
     if family.name == "roberta":
         tok.post_processor = processors.RobertaProcessing(
-            ("</s>", tok.token_to_id("</s>")),
-            ("<s>", tok.token_to_id("<s>")),
+            ("</s>", _id(tok, "</s>")),
+            ("<s>", _id(tok, "<s>")),
             trim_offsets=True,
             add_prefix_space=False,
         )
@@ -236,8 +242,8 @@ def _byte_level(family: Family, specials: list[str]) -> Tokenizer:
                     single="[CLS]:0 $A:0 [SEP]:0",
                     pair="[CLS]:0 $A:0 [SEP]:0 $B:1 [SEP]:1",
                     special_tokens=[
-                        ("[CLS]", tok.token_to_id("[CLS]")),
-                        ("[SEP]", tok.token_to_id("[SEP]")),
+                        ("[CLS]", _id(tok, "[CLS]")),
+                        ("[SEP]", _id(tok, "[SEP]")),
                     ],
                 ),
             ]
@@ -259,7 +265,7 @@ def _unigram(family: Family, specials: list[str]) -> Tokenizer:
     tok.post_processor = processors.TemplateProcessing(
         single="<s>:0 $A:0 </s>:0",
         pair="<s>:0 $A:0 </s>:0 </s>:0 $B:0 </s>:0",
-        special_tokens=[("<s>", tok.token_to_id("<s>")), ("</s>", tok.token_to_id("</s>"))],
+        special_tokens=[("<s>", _id(tok, "<s>")), ("</s>", _id(tok, "</s>"))],
     )
     return tok
 
@@ -302,7 +308,7 @@ def write_model_dir(
         tokenizer_config["trim_offsets"] = True
     (directory / "tokenizer_config.json").write_text(json.dumps(tokenizer_config, indent=2))
     (directory / "special_tokens_map.json").write_text(json.dumps(family.special, indent=2))
-    pad_id = tok.token_to_id(family.special["pad_token"])
+    pad_id = _id(tok, family.special["pad_token"])
     config = {
         "architectures": [family.architecture],
         "model_type": family.model_type,
@@ -328,7 +334,7 @@ def _special_ids(family: Family, tok: Tokenizer) -> dict[str, int]:
     for key in ("bos", "eos", "cls", "sep"):
         token = family.special.get(f"{key}_token")
         if token is not None:
-            ids[f"{key}_token_id"] = tok.token_to_id(token)
+            ids[f"{key}_token_id"] = _id(tok, token)
     if "bos_token_id" not in ids:  # ModernBERT's config uses [CLS]/[SEP] as bos/eos
         ids["bos_token_id"], ids["eos_token_id"] = ids["cls_token_id"], ids["sep_token_id"]
     return ids

@@ -78,6 +78,15 @@ Activation = Literal["probabilities", "logits"]
 DEFAULT_STRIDE = 64  # overlap between consecutive windows, in content tokens
 _SANE_MAX_LEN = 1_000_000  # tokenizers without a limit report int(1e30)
 _PROBES = ("a", "hello", "0", "The", ".", "x y")
+_TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "vocab.txt",
+    "vocab.json",
+    "sentencepiece.bpe.model",
+    "spiece.model",
+    "tokenizer.model",
+)
 _GENERIC_LABEL = re.compile(r"LABEL_\d+")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 # Model types whose position ids start after the padding index (max_position_embeddings 514
@@ -173,11 +182,17 @@ def load_model_info(model: str | Path, *, max_model_len: int | None = None) -> M
     if not local.exists() and _looks_like_path(model):
         raise ModelLoadError(f"No model directory at {name!r} ({where}): it does not exist.")
     source = str(local) if local.exists() else name
+    if local.is_dir() and not any((local / f).is_file() for f in _TOKENIZER_FILES):
+        present = ", ".join(sorted(p.name for p in local.iterdir())[:8]) or "nothing"
+        raise ModelLoadError(
+            f"{name!r} ({where}) has no tokenizer: none of {', '.join(_TOKENIZER_FILES)} "
+            f"is there (found: {present})."
+        )
     try:
         tokenizer = AutoTokenizer.from_pretrained(source)
     except Exception as exc:
         raise ModelLoadError(
-            f"Could not load a tokenizer from {name!r} ({where}): {_first_line(exc)}"
+            f"Could not load a tokenizer from {name!r} ({where}): {_one_line(exc)}"
         ) from exc
     if not getattr(tokenizer, "is_fast", False):
         raise ModelLoadError(
@@ -189,7 +204,7 @@ def load_model_info(model: str | Path, *, max_model_len: int | None = None) -> M
         config = AutoConfig.from_pretrained(source)
     except Exception as exc:
         raise ModelLoadError(
-            f"Could not load config.json from {name!r} ({where}): {_first_line(exc)}. "
+            f"Could not load config.json from {name!r} ({where}): {_one_line(exc)}. "
             "The label names (id2label) come from the model's config."
         ) from exc
 
@@ -233,9 +248,10 @@ def _looks_like_path(model: str | Path) -> bool:
     )
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0]
+def _one_line(exc: BaseException) -> str:
+    """The exception's message on one line, cut to a readable length."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 300 else text[:297] + "..."
 
 
 def _labels_from_config(name: str, config: Any) -> tuple[tuple[str, ...], list[str]]:
