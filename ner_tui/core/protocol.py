@@ -552,7 +552,7 @@ class PoolingResponse:
         return b"".join(chunks), json.dumps(metadata, separators=(",", ":"))
 
 
-def _load_json(body: object, what: str) -> object:
+def load_json(body: object, what: str = "response") -> object:
     """``body`` decoded from bytes/str as JSON, or as given when it is already decoded."""
     if isinstance(body, (bytes, bytearray, memoryview)):
         try:
@@ -642,7 +642,7 @@ def parse_pooling_response(
     ``body`` is raw bytes/str or decoded JSON. A base64 item has no shape: its row length is
     ``num_labels`` when given, else values / tokens, with tokens from ``token_counts`` (the
     prompts' lengths, when known) or ``usage.prompt_tokens``."""
-    doc = _load_json(body, "pooling response")
+    doc = load_json(body, "pooling response")
     if not isinstance(doc, Mapping):
         raise MalformedResponse(f"pooling response: expected a JSON object, got {_describe(doc)}")
     if "data" not in doc:
@@ -731,7 +731,7 @@ def parse_pooling_bytes(
         return _parse_bytes_only(
             body, embed_dtype, endianness, expected_items, token_counts, num_labels
         )
-    meta = _load_json(metadata, "metadata header")
+    meta = load_json(metadata, "metadata header")
     if not isinstance(meta, Mapping) or not isinstance(meta.get("data"), list):
         raise MalformedResponse(
             f"metadata header: expected an object with a 'data' list, got {_describe(meta)}"
@@ -836,7 +836,7 @@ class TokenizeResponse:
 
     @classmethod
     def from_json(cls, body: object) -> TokenizeResponse:
-        doc = _load_json(body, "tokenize response")
+        doc = load_json(body, "tokenize response")
         if not isinstance(doc, Mapping):
             raise MalformedResponse(f"tokenize response: expected an object, got {_describe(doc)}")
         tokens = doc.get("tokens")
@@ -867,7 +867,7 @@ class TokenizeResponse:
 
 def parse_detokenize_response(body: object) -> str:
     """The ``prompt`` of a ``POST /detokenize`` answer."""
-    doc = _load_json(body, "detokenize response")
+    doc = load_json(body, "detokenize response")
     if not isinstance(doc, Mapping) or not isinstance(doc.get("prompt"), str):
         raise MalformedResponse(
             f"detokenize response: expected {{'prompt': str}}, got {_describe(doc)}"
@@ -877,7 +877,7 @@ def parse_detokenize_response(body: object) -> str:
 
 def parse_model_list(body: object) -> list[ModelCard]:
     """The models of a ``GET /v1/models`` answer."""
-    doc = _load_json(body, "model list")
+    doc = load_json(body, "model list")
     data = doc.get("data") if isinstance(doc, Mapping) else None
     if not isinstance(data, list):
         raise MalformedResponse(
@@ -944,7 +944,7 @@ def error_json(
 def is_fastapi_not_found(body: object) -> bool:
     """Whether a 404 body is FastAPI's bare ``{"detail": "Not Found"}`` (no such route)."""
     try:
-        doc = _load_json(body, "error body")
+        doc = load_json(body, "error body")
     except MalformedResponse:
         return False
     return isinstance(doc, Mapping) and doc.get("detail") == "Not Found" and len(doc) == 1
@@ -956,7 +956,7 @@ def parse_error(status: int, body: object) -> tuple[str, str | None, int]:
     Handles vLLM's nested and flat envelopes, FastAPI's ``{"detail": ...}`` (a string, or a
     list of validation errors) and non-JSON bodies (the text, clipped). Never raises."""
     try:
-        doc = _load_json(body, "error body")
+        doc = load_json(body, "error body")
     except MalformedResponse:
         text = bytes(body).decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
         text = " ".join(text.split())
