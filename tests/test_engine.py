@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,7 @@ N = len(TEXTS)
 
 
 @pytest.fixture(scope="module")
-def engine() -> LocalEngine:
+def engine() -> Iterator[LocalEngine]:
     eng = LocalEngine.load(TINY, threads=1)
     yield eng
     eng.close()

@@ -1,0 +1,421 @@
+"""``ner-tui serve`` as a real process on a loopback port, checked against the pooling protocol.
+
+The conformance checklist at the end of docs/pooling-protocol.md, every error case, the
+API-key guard and dynamic batching, over HTTP with httpx. Two servers start once per module:
+a plain one, and a strict one (API key, small limits, a long batching window)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+from ner_tui.core.protocol import decode_array
+
+TINY = Path(__file__).parent / "fixtures" / "tiny-bert-ner"
+REF = np.load(TINY / "reference.npz")
+TEXTS = [str(t) for t in REF["texts"]]
+IDS = [REF[f"ids_{i}"].tolist() for i in range(len(TEXTS))]
+NAME = str(TINY)
+KEY = "s3cret-key"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _start(*flags: str) -> Iterator[httpx.Client]:
+    port = _free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ner_tui.server",
+            "--model",
+            NAME,
+            "--port",
+            str(port),
+            "--threads",
+            "1",
+            "--log-level",
+            "warning",
+            *flags,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    with httpx.Client(base_url=base, timeout=30) as client:
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"server exited with {proc.returncode}:\n{proc.stdout.read()}")  # type: ignore[union-attr]
+            try:
+                if client.get("/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail("server did not become healthy within 60 s")
+            time.sleep(0.05)  # polling for readiness, not synchronising on a guess
+        try:
+            yield client
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[httpx.Client]:
+    yield from _start()
+
+
+@pytest.fixture(scope="module")
+def strict() -> Iterator[httpx.Client]:
+    yield from _start(
+        "--api-key",
+        KEY,
+        "--max-model-len",
+        "16",
+        "--max-body-bytes",
+        "4096",
+        "--batch-window-ms",
+        "150",
+        "--served-model-name",
+        "tiny",
+    )
+
+
+AUTH = {"Authorization": f"Bearer {KEY}"}
+
+
+def _pool(client: httpx.Client, **body: object) -> httpx.Response:
+    return client.post("/pooling", json=body)
+
+
+def _error(response: httpx.Response, status: int) -> dict[str, object]:
+    assert response.status_code == status, response.text
+    err = response.json()["error"]
+    assert err["code"] == status and set(err) == {"message", "type", "param", "code"}
+    return err  # type: ignore[no-any-return]
+
+
+# ------------------------------------------------------------------ conformance checklist
+
+
+def test_1_one_row_per_token_including_specials(server: httpx.Client) -> None:
+    doc = _pool(server, model=NAME, input=TEXTS[0], task="token_classify").json()
+    rows = doc["data"][0]["data"]
+    assert len(rows) == len(IDS[0]) and all(len(r) == 9 for r in rows)
+    assert doc["usage"] == {
+        "prompt_tokens": len(IDS[0]),
+        "total_tokens": len(IDS[0]),
+        "completion_tokens": 0,
+        "prompt_tokens_details": None,
+        "completion_tokens_details": None,
+    }
+    assert doc["object"] == "list" and doc["model"] == NAME and doc["id"].startswith("pooling-")
+    assert doc["data"][0]["index"] == 0 and doc["data"][0]["object"] == "pooling"
+
+
+def test_2_3_float_softmax_by_default_and_logits_on_request(server: httpx.Client) -> None:
+    for i, text in enumerate(TEXTS):
+        probs = np.array(_pool(server, input=text).json()["data"][0]["data"])
+        np.testing.assert_allclose(probs, REF[f"probs_{i}"], atol=1e-4, rtol=0)
+        logits = np.array(_pool(server, input=text, use_activation=False).json()["data"][0]["data"])
+        np.testing.assert_allclose(logits, REF[f"logits_{i}"], atol=1e-4, rtol=0)
+    # a one-token prompt is still 2-D
+    one = _pool(server, input=[IDS[2][1]]).json()["data"][0]["data"]
+    assert len(one) == 1 and len(one[0]) == 9
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16", "fp8_e4m3", "fp8_e5m2"])
+@pytest.mark.parametrize("endianness", ["native", "big", "little"])
+def test_4_binary_encodings(server: httpx.Client, dtype: str, endianness: str) -> None:
+    body = {"input": TEXTS[:2], "embed_dtype": dtype, "endianness": endianness}
+    tol = {"float32": 1e-6, "float16": 1e-3, "bfloat16": 4e-3}.get(dtype, 0.07)
+    b64 = _pool(server, encoding_format="base64", **body).json()
+    for i, item in enumerate(b64["data"]):
+        arr = decode_array(base64.b64decode(item["data"]), dtype, endianness, (-1, 9))
+        np.testing.assert_allclose(arr, REF[f"probs_{i}"], atol=tol, rtol=tol)
+    raw = _pool(server, encoding_format="bytes", **body)
+    assert raw.headers["content-type"] == "application/octet-stream"
+    meta = json.loads(raw.headers["metadata"])
+    assert meta["model"] == NAME and meta["usage"]["prompt_tokens"] == len(IDS[0]) + len(IDS[1])
+    for i, item in enumerate(meta["data"]):
+        assert item["index"] == i and item["shape"] == [len(IDS[i]), 9]
+        assert item["embed_dtype"] == dtype and item["endianness"] == endianness
+        arr = decode_array(
+            raw.content[item["start"] : item["end"]], dtype, endianness, item["shape"]
+        )
+        np.testing.assert_allclose(arr, REF[f"probs_{i}"], atol=tol, rtol=tol)
+    only = _pool(server, encoding_format="bytes_only", **body)
+    assert "metadata" not in only.headers and only.content == raw.content
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("encoding_format", "json"),
+        ("embed_dtype", "float64"),
+        ("endianness", "middle"),
+        ("truncation_side", "middle"),
+        ("padding", "longest"),
+        ("task", "encode"),
+        ("task", "score"),
+    ],
+)
+def test_5_literal_validation(server: httpx.Client, field: str, value: str) -> None:
+    err = _error(_pool(server, input="x", **{field: value}), 400)
+    assert "literal_error" in str(err["message"]) and field in str(err["message"])
+    assert err["type"] == "Bad Request"
+
+
+def test_6_unknown_model(server: httpx.Client) -> None:
+    err = _error(_pool(server, input="x", model="other/model"), 404)
+    assert err["message"] == "The model `other/model` does not exist."
+    assert err["type"] == "NotFoundError"
+    _error(server.post("/tokenize", json={"prompt": "x", "model": "nope"}), 404)
+
+
+def test_7_too_long(server: httpx.Client) -> None:
+    err = _error(_pool(server, input=[5] * 129), 400)
+    assert "maximum context length" in str(err["message"]) and err["type"] == "BadRequestError"
+    err = _error(_pool(server, input="Tokyo " * 200), 400)
+    assert "maximum context length is 128 tokens" in str(err["message"])
+    assert _pool(server, input=[5] * 128).status_code == 200
+
+
+def test_8_unknown_fields_ignored(server: httpx.Client) -> None:
+    r = _pool(
+        server,
+        input=TEXTS[0],
+        frobnicate={"a": 1},
+        stream=True,
+        temperature=0.3,
+        request_id="abc123",
+        priority=1,
+        user="me",
+        cache_salt="salt",
+        padding="do_not_pad",
+    )
+    assert r.status_code == 200
+    assert r.json()["id"] == "pooling-abc123"
+
+
+def test_9_endpoints_present(server: httpx.Client) -> None:
+    tok = server.post("/tokenize", json={"prompt": TEXTS[0], "return_token_strs": True}).json()
+    assert tok["tokens"] == IDS[0] and tok["count"] == len(IDS[0])
+    assert tok["max_model_len"] == 128 and tok["token_strs"][0] == "[CLS]"
+    bare = server.post("/tokenize", json={"prompt": TEXTS[0], "add_special_tokens": False}).json()
+    assert bare["tokens"] == IDS[0][1:-1] and bare["token_strs"] is None
+    detok = server.post("/detokenize", json={"tokens": IDS[0][1:-1]}).json()
+    assert detok["prompt"].replace(" ", "") == TEXTS[0].replace(" ", "")
+    models = server.get("/v1/models").json()
+    assert models["object"] == "list"
+    (card,) = models["data"]
+    assert card["id"] == NAME and card["root"] == NAME and card["max_model_len"] == 128
+    assert card["object"] == "model" and card["owned_by"] == "vllm"
+    health = server.get("/health")
+    assert health.status_code == 200 and health.content == b""
+    assert isinstance(server.get("/version").json()["version"], str)
+    assert server.get("/ping").status_code == 200 and server.post("/ping").status_code == 200
+    assert server.get("/load").json() == {"server_load": 0}
+    inv = server.post("/invocations", json={"input": TEXTS[0]}).json()
+    np.testing.assert_allclose(inv["data"][0]["data"], REF["probs_0"], atol=1e-4, rtol=0)
+    metrics = server.get("/metrics")
+    assert metrics.headers["content-type"].startswith("text/plain")
+    assert 'ner_tui_requests_total{path="/pooling",status="200"}' in metrics.text
+    tokens = [
+        line for line in metrics.text.splitlines() if line.startswith("ner_tui_prompt_tokens")
+    ]
+    assert int(tokens[0].rsplit(" ", 1)[1]) > 0
+
+
+def test_10_batches_in_order_with_usage_summed(server: httpx.Client) -> None:
+    by_text = _pool(server, input=TEXTS).json()
+    by_ids = _pool(server, input=IDS, use_activation=False).json()
+    total = sum(len(x) for x in IDS)
+    assert by_text["usage"]["prompt_tokens"] == by_ids["usage"]["prompt_tokens"] == total
+    assert [d["index"] for d in by_text["data"]] == list(range(len(TEXTS)))
+    for i in range(len(TEXTS)):
+        np.testing.assert_allclose(by_text["data"][i]["data"], REF[f"probs_{i}"], atol=1e-4)
+        np.testing.assert_allclose(by_ids["data"][i]["data"], REF[f"logits_{i}"], atol=1e-4)
+    # a flat id list is ONE prompt, used as given: no special tokens added
+    flat = _pool(server, input=IDS[0][1:-1]).json()
+    assert len(flat["data"]) == 1 and len(flat["data"][0]["data"]) == len(IDS[0]) - 2
+
+
+# ------------------------------------------------------------------ more of the protocol
+
+
+def test_add_special_tokens_false_and_truncation(server: httpx.Client) -> None:
+    bare = _pool(server, input=TEXTS[0], add_special_tokens=False).json()
+    assert len(bare["data"][0]["data"]) == len(IDS[0]) - 2
+    cut = _pool(server, input=TEXTS[3], truncate_prompt_tokens=5).json()
+    assert cut["usage"]["prompt_tokens"] == 5
+    left = _pool(server, input=IDS[3], truncate_prompt_tokens=4, truncation_side="left").json()
+    assert left["usage"]["prompt_tokens"] == 4
+    long_text = "Tokyo " * 200
+    whole = _pool(server, input=long_text, truncate_prompt_tokens=-1).json()
+    assert whole["usage"]["prompt_tokens"] == 128
+    err = _error(_pool(server, input="x", truncate_prompt_tokens=129), 400)
+    assert "greater than max_model_len" in str(err["message"])
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        ({"input": []}, "You must pass at least one prompt"),
+        ({"input": "x", "dimensions": 4}, "dimensions is currently not supported"),
+        ({"input": "x", "task": "embed"}, "Unsupported task"),
+        ({"input": "x", "normalize": True}, "normalize"),
+        ({"input": "x", "cache_salt": "a/b"}, "cache_salt"),
+        ({"input": "x", "cache_salt": "s" * 129}, "cache_salt"),
+        ({}, "input"),
+        ({"input": 5}, "input"),
+        ({"input": [1, "a"]}, "input"),
+        ({"input": [[1, 2], "a"]}, "input"),
+        ({"input": [1.5]}, "input"),
+        ({"input": [[]]}, "no tokens"),
+        ({"input": [2, 10**9, 3]}, "out of vocabulary"),
+        ({"input": [2, -4, 3]}, "out of vocabulary"),
+        ({"input": "x", "use_activation": "yes"}, "use_activation"),
+        ({"input": "x", "add_special_tokens": 3}, "add_special_tokens"),
+        ({"input": "x", "model": 7}, "model"),
+        ({"input": "x", "truncate_prompt_tokens": -2}, "truncate_prompt_tokens"),
+        ({"input": "x", "priority": "high"}, "priority"),
+        ({"input": "", "add_special_tokens": False}, "no tokens"),
+    ],
+)
+def test_bad_requests_are_400(server: httpx.Client, body: dict[str, object], needle: str) -> None:
+    err = _error(server.post("/pooling", json=body), 400)
+    assert needle in str(err["message"])
+
+
+def test_malformed_bodies_are_4xx(server: httpx.Client) -> None:
+    headers = {"content-type": "application/json"}
+    _error(server.post("/pooling", content=b"{not json", headers=headers), 400)
+    _error(server.post("/pooling", content=b"", headers=headers), 400)
+    _error(server.post("/pooling", content=b"\xff\xfe", headers=headers), 400)
+    _error(server.post("/pooling", content=b"[1, 2]", headers=headers), 400)
+    _error(server.post("/pooling", content=b"[" * 100_000, headers=headers), 400)
+    err = _error(server.post("/pooling", content=b'{"input": "x"}'), 400)  # no content type
+    assert "application/json" in str(err["message"])
+    err = _error(server.post("/pooling", data={"input": "x"}), 400)  # a form
+    _error(server.post("/tokenize", json={"prompt": 3}), 400)
+    _error(server.post("/tokenize", json={}), 400)
+    _error(server.post("/detokenize", json={"tokens": ["a"]}), 400)
+    _error(server.post("/detokenize", json={"tokens": [10**9]}), 400)
+    missing = server.get("/no/such/route")
+    assert missing.status_code == 404 and missing.json() == {"detail": "Not Found"}
+    assert server.get("/pooling").status_code == 405
+    assert server.get("/health").status_code == 200  # still alive after all of that
+
+
+def test_huge_input_gets_an_answer(server: httpx.Client) -> None:
+    """A 400 kB text is tokenized off the event loop and refused as too long, not a crash."""
+    err = _error(_pool(server, input="word " * 80_000), 400)
+    assert "maximum context length" in str(err["message"])
+    assert server.get("/health").status_code == 200
+
+
+# ------------------------------------------------------------------ strict server
+
+
+def test_api_key_guards_everything_but_health(strict: httpx.Client) -> None:
+    assert strict.get("/health").status_code == 200
+    for method, path in [
+        ("POST", "/pooling"),
+        ("POST", "/tokenize"),
+        ("POST", "/detokenize"),
+        ("GET", "/v1/models"),
+        ("GET", "/version"),
+        ("GET", "/metrics"),
+        ("GET", "/ping"),
+        ("GET", "/load"),
+        ("POST", "/invocations"),
+    ]:
+        r = strict.request(method, path, json={"input": "x", "prompt": "x", "tokens": [1]})
+        err = _error(r, 401)
+        assert "API key" in str(err["message"])
+    wrong = {"Authorization": "Bearer nope"}
+    _error(strict.post("/pooling", json={"input": "x"}, headers=wrong), 401)
+    _error(strict.post("/pooling", json={"input": "x"}, headers={"Authorization": KEY}), 401)
+    ok = strict.post("/pooling", json={"input": "Hi", "model": "tiny"}, headers=AUTH)
+    assert ok.status_code == 200 and ok.json()["model"] == "tiny"
+    assert strict.get("/v1/models", headers=AUTH).json()["data"][0]["id"] == "tiny"
+
+
+def test_max_model_len_and_body_limit(strict: httpx.Client) -> None:
+    err = _error(strict.post("/pooling", json={"input": TEXTS[3]}, headers=AUTH), 400)
+    assert "maximum context length is 16 tokens" in str(err["message"])
+    tok = strict.post("/tokenize", json={"prompt": "x"}, headers=AUTH).json()
+    assert tok["max_model_len"] == 16
+    big = strict.post("/pooling", json={"input": "x" * 5000}, headers=AUTH)
+    err = _error(big, 413)
+    assert "4096 bytes" in str(err["message"])
+    # a chunked upload without Content-Length is cut off too
+    chunks = (b'{"input": "' + b"x" * 1000 for _ in range(8))
+    chunked = strict.post(
+        "/pooling", content=chunks, headers={**AUTH, "content-type": "application/json"}
+    )
+    _error(chunked, 413)
+    assert strict.get("/health").status_code == 200
+
+
+def _metric(client: httpx.Client, name: str) -> int:
+    for line in client.get("/metrics", headers=AUTH).text.splitlines():
+        if line.startswith(f"ner_tui_{name}{{"):
+            return int(float(line.rsplit(" ", 1)[1]))
+    raise AssertionError(f"no metric {name}")
+
+
+def test_dynamic_batching_shares_forward_passes_without_changing_scores(
+    strict: httpx.Client,
+) -> None:
+    """Concurrent requests inside one batching window run as one forward pass, and each
+    text's scores equal its scores alone (within 1e-2; here far tighter)."""
+    texts = [TEXTS[0], TEXTS[2], "Hi Paris", TEXTS[1], "Nokia", "Apple in Berlin"]
+    texts = [
+        t
+        for t in texts
+        if len(strict.post("/tokenize", json={"prompt": t}, headers=AUTH).json()["tokens"]) <= 16
+    ]
+    alone = [
+        np.array(strict.post("/pooling", json={"input": t}, headers=AUTH).json()["data"][0]["data"])
+        for t in texts
+    ]
+    batches_before = _metric(strict, "forward_batches_total")
+    requests_before = _metric(strict, "batched_requests_total")
+
+    async def burst() -> list[httpx.Response]:
+        base = str(strict.base_url)
+        async with httpx.AsyncClient(base_url=base, headers=AUTH, timeout=30) as client:
+            return await asyncio.gather(
+                *(client.post("/pooling", json={"input": t}) for t in texts)
+            )
+
+    responses = asyncio.run(burst())
+    for response, expected in zip(responses, alone, strict=True):
+        got = np.array(response.json()["data"][0]["data"])
+        np.testing.assert_allclose(got, expected, atol=1e-4, rtol=0)
+    assert _metric(strict, "batched_requests_total") - requests_before == len(texts)
+    assert _metric(strict, "forward_batches_total") - batches_before < len(texts)
