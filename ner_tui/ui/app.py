@@ -1,0 +1,873 @@
+"""The ner-tui App: layout, key bindings and the wiring between workers and widgets.
+
+Scores are fetched once per submit (``predict`` worker group, exclusive: a newer submit or
+Escape cancels the older one); changing aggregation, decoder or threshold re-decodes the kept
+:class:`ScoredText` in a thread (``decode`` group) without asking the server again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from functools import partial
+from pathlib import Path
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.style import Style
+from textual.timer import Timer
+from textual.widgets import Footer, Header, TextArea
+from textual.worker import Worker, WorkerState
+
+from ner_tui.config import Settings
+from ner_tui.core.errors import (
+    MalformedResponse,
+    NerTuiError,
+    RequestTimeout,
+    RowMismatch,
+    ServerUnreachable,
+)
+from ner_tui.core.types import (
+    AGGREGATIONS,
+    Aggregation,
+    DecodeMode,
+    DecodeOptions,
+    Prediction,
+    ScoredText,
+)
+from ner_tui.ui.clipboard import copy_text
+from ner_tui.ui.commands import NerCommands, PaletteCommand
+from ner_tui.ui.connection import Connection, Kind, connect
+from ner_tui.ui.document import EntityDocument, LaidOut, build_document
+from ner_tui.ui.history import History
+from ner_tui.ui.messages import Connected, ConnectionFailed, PredictionFailed, PredictionReady
+from ner_tui.ui.palette import EntityPalette, entity_types
+from ner_tui.ui.samples import SAMPLES
+from ner_tui.ui.screens.error import ErrorScreen
+from ner_tui.ui.screens.export import ExportRequest, ExportScreen
+from ner_tui.ui.screens.help import HelpScreen
+from ner_tui.ui.screens.history import HistoryScreen
+from ner_tui.ui.screens.open_file import OpenFileScreen
+from ner_tui.ui.widgets.entity_sidebar import EntitySidebar
+from ner_tui.ui.widgets.entity_text import EntityText
+from ner_tui.ui.widgets.input_pane import InputPane
+from ner_tui.ui.widgets.legend import Legend
+from ner_tui.ui.widgets.options_bar import OptionsBar, ViewOptions
+from ner_tui.ui.widgets.status_line import StatusInfo, StatusLine, format_ms
+from ner_tui.ui.widgets.token_table import TokenTable
+
+log = logging.getLogger(__name__)
+
+THRESHOLDS = (0.0, 0.3, 0.5, 0.7, 0.9)
+LIVE_DELAY = 0.5  # seconds of no typing before a live prediction
+MAX_FILE_BYTES = 5_000_000
+DIAGNOSTIC_ERRORS = (MalformedResponse, RowMismatch)
+FIRST_SAMPLE = "News"
+
+
+def _placeholder(lines: list[tuple[str, Style]]) -> Content:
+    return Content("\n").join([Content.styled(text, style) for text, style in lines])
+
+
+EMPTY_TEXT = _placeholder(
+    [
+        ("", Style()),
+        ("Nothing predicted yet.", Style(bold=True)),
+        ("", Style()),
+        ("Type or paste text above and press ctrl+s: entities appear here,", Style(dim=True)),
+        (
+            "highlighted in their type's colour, with every token in the table below.",
+            Style(dim=True),
+        ),
+        (
+            "ctrl+n loads a sample text · f1 shows every key · ctrl+p opens the command palette.",
+            Style(dim=True),
+        ),
+    ]
+)
+
+
+class NerTuiApp(App[int]):
+    """``ner-tui``: type text, see what the NER model sees."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "ner-tui"
+    COMMANDS = App.COMMANDS | {NerCommands}
+    BINDINGS = [  # noqa: RUF012
+        Binding(
+            "ctrl+s,ctrl+enter,ctrl+j",
+            "predict",
+            "Predict",
+            id="predict",
+            priority=True,
+            tooltip="Send the text to the model and show its entities.",
+        ),
+        Binding(
+            "escape",
+            "cancel",
+            "Cancel",
+            id="cancel",
+            tooltip="Cancel the prediction in flight (the text stays).",
+        ),
+        Binding("f1", "help", "Help", id="help", tooltip="Every key and what the marks mean."),
+        Binding(
+            "f2",
+            "cycle_aggregation",
+            "Aggregation",
+            id="aggregation",
+            tooltip="Word grouping: none, simple, first, average, max (no new request).",
+        ),
+        Binding(
+            "f3",
+            "toggle_mode",
+            "Strict",
+            id="mode",
+            tooltip="Lenient or strict BIO decoding (no new request).",
+        ),
+        Binding(
+            "f4",
+            "threshold(1)",
+            "Threshold",
+            id="threshold_up",
+            show=False,
+            tooltip="Raise the entity confidence threshold (no new request).",
+        ),
+        Binding(
+            "shift+f4",
+            "threshold(-1)",
+            "Threshold down",
+            id="threshold_down",
+            show=False,
+            tooltip="Lower the entity confidence threshold.",
+        ),
+        Binding(
+            "f5",
+            "toggle_labels",
+            "Labels",
+            id="labels",
+            show=False,
+            tooltip="Show or hide the label after each entity.",
+        ),
+        Binding(
+            "ctrl+l",
+            "switch_backend",
+            "Server/local",
+            id="switch_backend",
+            tooltip="Switch between the server and the embedded local engine.",
+        ),
+        Binding(
+            "ctrl+r",
+            "history",
+            "History",
+            id="history",
+            tooltip="Past inputs: re-run, remove or clear them.",
+        ),
+        Binding(
+            "f8",
+            "export",
+            "Export",
+            id="export",
+            tooltip="Write the prediction as JSON, JSONL, CoNLL or a token table.",
+        ),
+        Binding(
+            "f9",
+            "toggle_live",
+            "Live",
+            id="live",
+            show=False,
+            tooltip="Predict as you type (after a short pause).",
+        ),
+        Binding(
+            "ctrl+t",
+            "copy_entities",
+            "Copy entities",
+            id="copy_entities",
+            show=False,
+            tooltip="Copy the entity list to the clipboard.",
+        ),
+        Binding(
+            "ctrl+o",
+            "open_file",
+            "Open file",
+            id="open_file",
+            show=False,
+            tooltip="Load a text file into the input.",
+        ),
+        Binding(
+            "ctrl+n",
+            "next_sample",
+            "Sample",
+            id="sample",
+            show=False,
+            tooltip="Replace the input with the next sample text.",
+        ),
+    ]
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        initial_text: str | None = None,
+        format_elapsed: Callable[[float], str] = format_ms,
+        history_limit: int = 50,
+    ) -> None:
+        """``initial_text`` None: the first sample (so a first launch shows real entities);
+        ``format_elapsed`` renders round-trip times (tests fix it for stable snapshots)."""
+        super().__init__()
+        self.settings = settings or Settings()
+        self.initial_text = SAMPLES[FIRST_SAMPLE] if initial_text is None else initial_text
+        self.format_elapsed = format_elapsed
+        self.history = History(history_limit)
+        self.connection: Connection | None = None
+        self.scored: ScoredText | None = None
+        self.prediction: Prediction | None = None
+        self.palette = EntityPalette()
+        agg = self.settings.aggregation if self.settings.aggregation in AGGREGATIONS else "simple"
+        self.view_options = ViewOptions(
+            decode=DecodeOptions(
+                aggregation=agg,  # type: ignore[arg-type]
+                mode="strict" if self.settings.mode == "strict" else "lenient",
+                threshold=float(self.settings.threshold),
+            )
+        )
+        self._pending_text: str | None = None
+        self._connecting: Kind | None = None
+        self._live_timer: Timer | None = None
+        self._sample_index = 0
+        self._cancelled_by_user = False
+        self._status = StatusInfo()
+
+    # ------------------------------------------------------------------ layout
+
+    def compose(self) -> ComposeResult:
+        yield Header(icon="◆")
+        with Vertical(id="top"):
+            yield InputPane(self.initial_text, id="input")
+            yield OptionsBar(id="options")
+        with Horizontal(id="main"):
+            with Vertical(id="left"):
+                yield EntityText(EMPTY_TEXT, id="text-view")
+                yield TokenTable(id="tokens")
+            with Vertical(id="sidebar"):
+                yield EntitySidebar(id="entities")
+                yield Legend(id="legend")
+        yield StatusLine(format_elapsed=self.format_elapsed, id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        if self.settings.theme and self.settings.theme in self.available_themes:
+            self.theme = self.settings.theme
+        elif self.settings.theme:
+            self.notify(
+                f"Unknown theme {self.settings.theme!r}; using {self.theme}.",
+                severity="warning",
+                markup=False,
+            )
+        if self.settings.keymap:
+            self.set_keymap(dict(self.settings.keymap))
+        self.query_one("#input").border_title = "Text"
+        self.query_one("#input").border_subtitle = "ctrl+s predict"
+        self.query_one("#text-view").border_title = "Entities in text"
+        self.query_one("#tokens").border_title = "Tokens"
+        self.query_one("#sidebar").border_title = "Entities"
+        self.query_one("#legend").border_title = "Labels"
+        self.query_one(OptionsBar).show(self.view_options)
+        self.query_one(Legend).show_palette(self.palette)
+        self.query_one(EntitySidebar).set_prediction(None, self.palette)
+        self.query_one(InputPane).focus()
+        kind: Kind = "local" if self.settings.local else "server"
+        self.connect_backend(kind, fallback=self.settings.fallback_local)
+
+    async def on_unmount(self) -> None:
+        if self.connection is not None:
+            await self.connection.aclose()
+
+    # ------------------------------------------------------------------ state helpers
+
+    @property
+    def decode_options(self) -> DecodeOptions:
+        return self.view_options.decode
+
+    @property
+    def predicting(self) -> bool:
+        return any(w.group == "predict" and not w.is_finished for w in self.workers)
+
+    def _show_status(self, **changes: object) -> None:
+        self._status = replace(self._status, **changes)  # type: ignore[arg-type]
+        self.query_one(StatusLine).show(self._status)
+
+    def _set_options(self, options: ViewOptions, *, redecode: bool = True) -> None:
+        self.view_options = options
+        self.query_one(OptionsBar).show(options)
+        if redecode and self.scored is not None:
+            self.redecode()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "cancel":
+            return self.predicting
+        if action in ("export", "copy_entities"):
+            return True if self.prediction is not None else None
+        return True
+
+    # ------------------------------------------------------------------ connection
+
+    @work(exclusive=True, group="connect", exit_on_error=False)
+    async def connect_backend(self, kind: Kind, *, fallback: bool = False) -> None:
+        """Connect to ``kind``; with ``fallback``, use the local engine when no server answers."""
+        self._connecting = kind
+        where = self.settings.base_url if kind == "server" else "local engine"
+        self._show_status(state="connecting", source=f"connecting to {where}…")
+        try:
+            connection = await connect(self.settings, kind)
+        except NerTuiError as error:
+            if (
+                kind == "server"
+                and fallback
+                and isinstance(error, ServerUnreachable | RequestTimeout)
+            ):
+                note = (
+                    f"No server at {self.settings.base_url}: using the local engine (ctrl+l retries)."
+                )
+                self._show_status(state="connecting", source="starting the local engine…")
+                try:
+                    connection = await connect(self.settings, "local")
+                except NerTuiError as local_error:
+                    self.post_message(ConnectionFailed("local", local_error))
+                    return
+                self.post_message(Connected(connection, note))
+                return
+            self.post_message(ConnectionFailed(kind, error))
+            return
+        self.post_message(Connected(connection))
+
+    @on(Connected)
+    async def _on_connected(self, message: Connected) -> None:
+        old, self.connection = self.connection, message.connection
+        self._connecting = None
+        if old is not None and old is not message.connection:
+            await old.aclose()
+        conn = message.connection
+        self.palette = EntityPalette(entity_types(conn.info.id2label))
+        self.query_one(Legend).show_palette(self.palette)
+        self.sub_title = conn.model
+        self._show_status(
+            state="ready",
+            source=conn.source,
+            model=conn.model,
+            max_model_len=conn.max_model_len,
+            note="",
+        )
+        if message.note:
+            self.notify(message.note, title="Local engine", markup=False)
+        for warning in conn.info.warnings:
+            self.notify(warning, severity="warning", markup=False)
+        text = self._pending_text
+        self._pending_text = None
+        if text is None and (self.prediction is not None or self.initial_text):
+            text = self.query_one(InputPane).text  # re-run with the new backend / first launch
+        if text and text.strip():
+            self.run_prediction(text)
+        self.refresh_bindings()
+
+    @on(ConnectionFailed)
+    def _on_connection_failed(self, message: ConnectionFailed) -> None:
+        self._connecting = None
+        error = message.error
+        other = "the local engine" if message.kind == "server" else "a server"
+        if self.connection is None:
+            self._show_status(state="error", source="not connected", note=f"ctrl+l tries {other}")
+        else:
+            self._show_status(state="ready", source=self.connection.source)
+        self._report(
+            error,
+            title="Could not connect"
+            if message.kind == "server"
+            else "Could not start the local engine",
+            extra=f"Press ctrl+l to try {other}.",
+        )
+
+    def action_switch_backend(self) -> None:
+        current = self._connecting or (self.connection.kind if self.connection else None)
+        if current is None:
+            current = "local" if self.settings.local else "server"
+            target: Kind = current  # retry what failed... unless it is already failing twice
+            target = "server" if current == "local" else "local"
+        else:
+            target = "local" if current == "server" else "server"
+        self.notify(
+            f"Switching to the {'local engine' if target == 'local' else 'server'}…",
+            markup=False,
+            timeout=2,
+        )
+        self.connect_backend(target, fallback=False)
+
+    # ------------------------------------------------------------------ predicting
+
+    def action_predict(self) -> None:
+        text = self.query_one(InputPane).text
+        if not text.strip():
+            self.notify("Type or paste some text first.", severity="warning", markup=False)
+            return
+        if self.connection is None:
+            self._pending_text = text
+            if self._connecting is None:
+                self.notify(
+                    "Not connected: press ctrl+l to switch between server and local engine.",
+                    severity="warning",
+                    markup=False,
+                )
+            else:
+                self.notify(
+                    "Still connecting; the text is predicted as soon as it is ready.", markup=False
+                )
+            return
+        self.run_prediction(text)
+
+    @work(exclusive=True, group="predict", exit_on_error=False)
+    async def run_prediction(self, text: str, *, live: bool = False) -> None:
+        """Score ``text`` (tokenize in a thread, one pooling call), then decode and lay out in a
+        thread; post the result. Cancelled by a newer submit or Escape."""
+        from ner_tui.core.alignment import score
+
+        connection = self.connection
+        if connection is None:
+            return
+        self._cancelled_by_user = False
+        self._busy(True, live=live)
+        try:
+            scored = await score(
+                connection.backend,
+                connection.info,
+                text,
+                model=connection.model,
+                max_model_len=connection.max_model_len,
+            )
+            options = self.decode_options
+            show_labels = self.view_options.show_labels
+            prediction, document = await asyncio.to_thread(
+                _decode_and_layout, scored, options, self.palette, show_labels
+            )
+        except NerTuiError as error:
+            self.post_message(PredictionFailed(error, text))
+            return
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            raise
+        except Exception as error:  # a bug, but the app keeps running and says what happened
+            log.exception("prediction failed")
+            wrapped = NerTuiError(
+                f"Unexpected {type(error).__name__}: {error}",
+                hint="This is a bug in ner-tui; the details can be copied.",
+            )
+            wrapped.__cause__ = error
+            self.post_message(PredictionFailed(wrapped, text))
+            return
+        self.post_message(PredictionReady(prediction, document, rescored=True))
+
+    @work(exclusive=True, group="decode", exit_on_error=False)
+    async def redecode(self) -> None:
+        """Decode the kept scores again under the current options (no request)."""
+        scored = self.scored
+        if scored is None:
+            return
+        prediction, document = await asyncio.to_thread(
+            _decode_and_layout,
+            scored,
+            self.decode_options,
+            self.palette,
+            self.view_options.show_labels,
+        )
+        self.post_message(PredictionReady(prediction, document, rescored=False))
+
+    def _busy(self, busy: bool, *, live: bool = False) -> None:
+        view = self.query_one(EntityText)
+        if busy:
+            view.border_subtitle = "predicting… esc to cancel"
+            if not live:
+                view.loading = True
+            if self.connection is not None:
+                self._show_status(state="busy")
+        else:
+            view.border_subtitle = ""
+            view.loading = False
+            if self._status.state == "busy":
+                self._show_status(state="ready")
+        self.refresh_bindings()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if worker.group != "predict" or not worker.is_finished:
+            return
+        if not self.predicting:
+            self._busy(False)
+        if event.state == WorkerState.CANCELLED and self._cancelled_by_user:
+            self._cancelled_by_user = False
+            self.notify("Prediction cancelled; the text is still there.", markup=False, timeout=3)
+        elif event.state == WorkerState.ERROR and worker.error is not None:
+            self._report(worker.error, title="Prediction failed")
+
+    def action_cancel(self) -> None:
+        if self.predicting:
+            self._cancelled_by_user = True
+            self.workers.cancel_group(self, "predict")
+
+    @on(PredictionReady)
+    def _on_prediction(self, message: PredictionReady) -> None:
+        prediction = message.prediction
+        if prediction.options != self.decode_options or (
+            message.document.show_labels != self.view_options.show_labels
+        ):
+            # Options changed while this was computed: decode the new scores again.
+            self.scored = prediction.scored
+            self.redecode()
+            return
+        self.scored = prediction.scored
+        self.prediction = prediction
+        self.show_prediction(prediction, message.document.document)
+        if message.rescored:
+            conn_model = prediction.scored.model
+            self.history.add(
+                prediction.text,
+                model=conn_model,
+                entities=len(prediction.entities),
+                tokens=len(prediction.tokens),
+            )
+            for warning in prediction.warnings:
+                self.notify(warning, severity="warning", markup=False)
+        self.refresh_bindings()
+
+    def show_prediction(self, prediction: Prediction, document: EntityDocument) -> None:
+        """Set every result widget from one prediction (attributes down)."""
+        self.query_one(EntityText).set_document(document)
+        self.query_one(TokenTable).set_prediction(prediction, self.palette)
+        self.query_one(EntitySidebar).set_prediction(prediction, self.palette)
+        scored = prediction.scored
+        self.query_one("#tokens").border_title = f"Tokens · {len(prediction.tokens):,}"
+        self.query_one("#sidebar").border_title = f"Entities · {len(prediction.entities):,}"
+        self._show_status(
+            state="ready",
+            source=scored.source,
+            model=scored.model,
+            elapsed_ms=scored.elapsed_ms,
+            tokens=len(scored),
+            entities=len(prediction.entities),
+            chunks=len(scored.chunks),
+            max_model_len=scored.max_model_len,
+            note="",
+        )
+
+    @on(PredictionFailed)
+    def _on_prediction_failed(self, message: PredictionFailed) -> None:
+        error = message.error
+        if isinstance(error, ServerUnreachable) and self.connection is not None:
+            self._show_status(state="error", note="server gone: ctrl+l for the local engine")
+            self._report(error, title="Server gone", extra="Press ctrl+l to use the local engine.")
+            return
+        self._show_status(state="error" if self.connection is None else "ready")
+        self._report(error, title="Prediction failed")
+
+    def _report(self, error: BaseException, *, title: str, extra: str = "") -> None:
+        """A notification saying what to do, or a copyable dialog for diagnostic errors."""
+        if isinstance(error, DIAGNOSTIC_ERRORS) or not isinstance(error, NerTuiError):
+            self.push_screen(ErrorScreen(title, error))
+            return
+        parts = [error.message or type(error).__name__]
+        if error.hint:
+            parts.append(error.hint)
+        if extra:
+            parts.append(extra)
+        self.notify("\n".join(parts), title=title, severity="error", markup=False, timeout=8)
+
+    # ------------------------------------------------------------------ selection
+
+    @on(TokenTable.TokenHighlighted)
+    def _on_token(self, message: TokenTable.TokenHighlighted) -> None:
+        if self.prediction is None:
+            return
+        token = self.prediction.tokens[message.index]
+        self.query_one(EntityText).highlight_original(token.start, token.end)
+
+    @on(EntitySidebar.EntitySelected)
+    def _on_entity(self, message: EntitySidebar.EntitySelected) -> None:
+        entity = message.entity
+        self.query_one(EntityText).highlight_original(entity.start, entity.end)
+        self.query_one(TokenTable).mark_members(entity.token_start, entity.token_end)
+
+    @on(TextArea.Changed, "#input")
+    def _on_input_changed(self) -> None:
+        if not self.view_options.live:
+            return
+        if self._live_timer is not None:
+            self._live_timer.stop()
+        self._live_timer = self.set_timer(LIVE_DELAY, self._live_predict)
+
+    def _live_predict(self) -> None:
+        text = self.query_one(InputPane).text
+        if text.strip() and self.connection is not None:
+            self.run_prediction(text, live=True)
+
+    # ------------------------------------------------------------------ options
+
+    def action_cycle_aggregation(self) -> None:
+        current = AGGREGATIONS.index(self.decode_options.aggregation)
+        self.set_aggregation(AGGREGATIONS[(current + 1) % len(AGGREGATIONS)])
+
+    def set_aggregation(self, aggregation: Aggregation) -> None:
+        decode = replace(self.decode_options, aggregation=aggregation)
+        self._set_options(replace(self.view_options, decode=decode))
+
+    def action_toggle_mode(self) -> None:
+        self.set_mode("lenient" if self.decode_options.mode == "strict" else "strict")
+
+    def set_mode(self, mode: DecodeMode) -> None:
+        decode = replace(self.decode_options, mode=mode)
+        self._set_options(replace(self.view_options, decode=decode))
+
+    def action_threshold(self, step: int) -> None:
+        current = self.decode_options.threshold
+        below = [t for t in THRESHOLDS if t < current - 1e-9]
+        above = [t for t in THRESHOLDS if t > current + 1e-9]
+        if step > 0:
+            value = above[0] if above else THRESHOLDS[0]
+        else:
+            value = below[-1] if below else THRESHOLDS[-1]
+        self.set_threshold(value)
+
+    def set_threshold(self, threshold: float) -> None:
+        decode = replace(self.decode_options, threshold=max(0.0, min(1.0, threshold)))
+        self._set_options(replace(self.view_options, decode=decode))
+
+    def action_toggle_labels(self) -> None:
+        options = replace(self.view_options, show_labels=not self.view_options.show_labels)
+        self._set_options(options)
+
+    def action_toggle_live(self) -> None:
+        self._set_options(
+            replace(self.view_options, live=not self.view_options.live), redecode=False
+        )
+        state = "on: predicting as you type" if self.view_options.live else "off"
+        self.notify(f"Live mode {state}.", markup=False, timeout=2)
+
+    # ------------------------------------------------------------------ inputs
+
+    def set_input(self, text: str, *, predict: bool = True) -> None:
+        """Replace the input (keeping what was typed in the history) and predict it."""
+        pane = self.query_one(InputPane)
+        current = pane.text
+        if current.strip() and current != text and not any(e.text == current for e in self.history):
+            self.history.add(current, model="(not predicted)")
+        pane.load_text(text)
+        if predict and text.strip():
+            self.action_predict()
+
+    def action_next_sample(self) -> None:
+        names = list(SAMPLES)
+        self._sample_index = (self._sample_index + 1) % len(names)
+        self.load_sample(names[self._sample_index])
+
+    def load_sample(self, name: str) -> None:
+        self._sample_index = list(SAMPLES).index(name)
+        self.set_input(SAMPLES[name])
+
+    def action_history(self) -> None:
+        def chosen(text: str | None) -> None:
+            if text is not None:
+                self.set_input(text)
+
+        self.push_screen(HistoryScreen(self.history), chosen)
+
+    def action_open_file(self) -> None:
+        def chosen(path: Path | None) -> None:
+            if path is not None:
+                self.load_file(path)
+
+        self.push_screen(OpenFileScreen(), chosen)
+
+    @work(group="file", exit_on_error=False)
+    async def load_file(self, path: Path) -> None:
+        try:
+            text = await asyncio.to_thread(_read_text_file, path)
+        except NerTuiError as error:
+            self._report(error, title="Could not load the file")
+            return
+        self.set_input(text)
+        self.notify(f"Loaded {path.name} ({len(text):,} characters).", markup=False, timeout=3)
+
+    # ------------------------------------------------------------------ output
+
+    def action_export(self, fmt: str = "json") -> None:
+        if self.prediction is None:
+            self.notify("Nothing to export yet: predict first.", severity="warning", markup=False)
+            return
+
+        def chosen(request: ExportRequest | None) -> None:
+            if request is not None:
+                self.export_to(request)
+
+        self.push_screen(ExportScreen(fmt), chosen)
+
+    @work(group="export", exit_on_error=False)
+    async def export_to(self, request: ExportRequest) -> None:
+        from ner_tui.core.export import write_export
+
+        prediction = self.prediction
+        if prediction is None:
+            return
+        try:
+            path = await asyncio.to_thread(write_export, request.path, [prediction], request.fmt)  # type: ignore[arg-type]
+        except OSError as error:
+            self.notify(
+                f"Could not write {request.path}: {error.strerror or error}",
+                title="Export failed",
+                severity="error",
+                markup=False,
+            )
+            return
+        self.notify(
+            f"Exported {len(prediction.entities)} entities and {len(prediction.tokens)} "
+            f"tokens to {path} ({request.fmt}).",
+            title="Exported",
+            markup=False,
+        )
+
+    def action_copy_entities(self) -> None:
+        from ner_tui.core.export import entity_lines
+
+        if self.prediction is None:
+            self.notify("No entities to copy yet.", severity="warning", markup=False)
+            return
+        text = entity_lines(self.prediction)
+        how = copy_text(self, text)
+        self.notify(f"{len(self.prediction.entities)} entities {how}", markup=False, timeout=5)
+
+    def action_help(self) -> None:
+        keys = []
+        for binding in self.BINDINGS:
+            assert isinstance(binding, Binding)
+            keys.append((self.get_key_display(binding), binding.description, binding.tooltip))
+        keys.append(("ctrl+p", "Command palette", "Every command, themes included."))
+        keys.append(("tab", "Next pane", "Move between input, text, tokens and entities."))
+        keys.append(("ctrl+q", "Quit", "Leave ner-tui."))
+        self.push_screen(HelpScreen(keys))
+
+    # ------------------------------------------------------------------ palette
+
+    def palette_commands(self) -> list[PaletteCommand]:
+        """The commands that apply now (the palette provider asks each time it opens)."""
+        c = PaletteCommand
+        commands = [c("Predict", "Send the input to the model", self.action_predict)]
+        if self.predicting:
+            commands.append(
+                c("Cancel prediction", "Stop the request in flight", self.action_cancel)
+            )
+        for agg in AGGREGATIONS:
+            if agg != self.decode_options.aggregation:
+                commands.append(
+                    c(
+                        f"Aggregation: {agg}",
+                        "Re-decode with this word grouping",
+                        partial(self.set_aggregation, agg),
+                    )
+                )
+        other: DecodeMode = "lenient" if self.decode_options.mode == "strict" else "strict"
+        commands.append(
+            c(
+                f"Decoder: {other}",
+                "Switch the BIO decoder (no new request)",
+                partial(self.set_mode, other),
+            )
+        )
+        for t in THRESHOLDS:
+            if abs(t - self.decode_options.threshold) > 1e-9:
+                commands.append(
+                    c(
+                        f"Threshold: {t:.1f}",
+                        "Drop entities scoring below this",
+                        partial(self.set_threshold, t),
+                    )
+                )
+        labels = "Hide labels" if self.view_options.show_labels else "Show labels"
+        commands.append(c(labels, "The label chip after each entity", self.action_toggle_labels))
+        live = "Live mode: off" if self.view_options.live else "Live mode: on"
+        commands.append(c(live, "Predict as you type", self.action_toggle_live))
+        for name in SAMPLES:
+            commands.append(
+                c(
+                    f"Sample: {name}",
+                    "Load and predict a sample text",
+                    partial(self.load_sample, name),
+                )
+            )
+        commands.append(c("History", "Past inputs", self.action_history))
+        if len(self.history):
+            commands.append(c("Clear history", "Forget past inputs", self._clear_history))
+        commands.append(
+            c("Load a text file", "Put a file's text in the input", self.action_open_file)
+        )
+        if self.prediction is not None:
+            for fmt, label in (("json", "JSON"), ("jsonl", "JSONL"), ("conll", "CoNLL")):
+                commands.append(
+                    c(
+                        f"Export {label}",
+                        "Write the prediction to a file",
+                        partial(self.action_export, fmt),
+                    )
+                )
+            commands.append(c("Copy entities", "To the clipboard", self.action_copy_entities))
+        kind = self.connection.kind if self.connection else None
+        commands.append(
+            c(
+                "Use the local engine" if kind != "local" else "Use the server",
+                "Switch backend without restarting",
+                self.action_switch_backend,
+            )
+        )
+        return commands
+
+    def _clear_history(self) -> None:
+        self.history.clear()
+        self.notify("History cleared.", markup=False)
+
+
+def _decode_and_layout(
+    scored: ScoredText, options: DecodeOptions, palette: EntityPalette, show_labels: bool
+) -> tuple[Prediction, LaidOut]:
+    """Thread work: decode the scores and build the highlighted document."""
+    from ner_tui.core.decoding import decode
+
+    prediction = decode(scored, options)
+    document = build_document(prediction, palette, show_labels=show_labels)
+    return prediction, LaidOut(document, show_labels)
+
+
+def _read_text_file(path: Path) -> str:
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise NerTuiError(
+                f"{path} is {size:,} bytes; ner-tui loads files up to {MAX_FILE_BYTES:,} bytes.",
+                hint="Use `ner-tui predict --file` for big files.",
+            )
+        raw = path.read_bytes()
+    except OSError as error:
+        raise NerTuiError(
+            f"Cannot read {path}: {error.strerror or error}",
+            hint="Check the path and its permissions.",
+        ) from error
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise NerTuiError(
+            f"{path} is not UTF-8 text (byte {error.start}).",
+            hint="Convert it to UTF-8 first, e.g. with iconv.",
+        ) from error
+
+
+def run_app(settings: Settings | None = None) -> int:
+    """Run the app until the user quits; returns the exit code."""
+    result = NerTuiApp(settings).run()
+    return int(result or 0)

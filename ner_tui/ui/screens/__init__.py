@@ -1,0 +1,1 @@
+"""Modal screens: help, error details, history, export, open file."""

@@ -1,0 +1,84 @@
+"""The one-line status: where scores come from, which model, round trip, tokens, chunks."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from textual.color import Color
+from textual.content import Content
+from textual.style import Style
+from textual.widgets import Static
+
+
+def format_ms(ms: float) -> str:
+    return f"{ms:,.0f} ms" if ms >= 10 else f"{ms:.1f} ms"
+
+
+@dataclass(frozen=True, slots=True)
+class StatusInfo:
+    """Everything the status line shows; ``None`` fields are left out."""
+
+    state: str = "idle"  # idle | connecting | ready | busy | error
+    source: str = ""
+    model: str = ""
+    elapsed_ms: float | None = None
+    tokens: int | None = None
+    entities: int | None = None
+    chunks: int = 1
+    max_model_len: int | None = None
+    note: str = ""
+
+
+_DOTS = {
+    "idle": ("○", "dim"),
+    "connecting": ("◌", "warning"),
+    "ready": ("●", "success"),
+    "busy": ("◉", "accent"),
+    "error": ("●", "error"),
+}
+
+
+class StatusLine(Static):
+    """Renders a :class:`StatusInfo`; ``format_elapsed`` is injectable so snapshots are stable."""
+
+    DEFAULT_CSS = """
+    StatusLine { height: 1; padding: 0 1; background: $panel; color: $text; }
+    """
+
+    def __init__(
+        self, *, format_elapsed: Callable[[float], str] = format_ms, id: str | None = None
+    ) -> None:
+        super().__init__(id=id)
+        self.format_elapsed = format_elapsed
+        self.info = StatusInfo()
+
+    def show(self, info: StatusInfo) -> None:
+        self.info = info
+        self.update(self._content(info))
+
+    def _content(self, info: StatusInfo) -> Content:
+        glyph, colour = _DOTS.get(info.state, ("○", "dim"))
+        theme = self.app.theme_variables if self.is_attached else {}
+        dot_style = Style(dim=True)
+        if colour in theme:
+            with contextlib.suppress(Exception):
+                dot_style = Style(foreground=Color.parse(theme[colour]), bold=True)
+        sep = (" │ ", Style(dim=True))
+        parts: list[Content | str | tuple[str, Style]] = [(glyph + " ", dot_style)]
+        parts.append(info.source or "not connected")
+        if info.model:
+            parts += [sep, (info.model, Style(bold=True))]
+        if info.elapsed_ms is not None:
+            parts += [sep, self.format_elapsed(info.elapsed_ms)]
+        if info.tokens is not None:
+            parts += [sep, f"{info.tokens:,} tokens"]
+        if info.entities is not None:
+            parts += [sep, f"{info.entities:,} entities"]
+        if info.chunks > 1:
+            window = f" of {info.max_model_len}" if info.max_model_len else ""
+            parts += [sep, (f"split into {info.chunks} chunks{window}", Style(bold=True))]
+        if info.note:
+            parts += [sep, (info.note, Style(italic=True))]
+        return Content.assemble(*parts)
