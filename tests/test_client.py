@@ -628,3 +628,37 @@ async def test_one_failing_prompt_fails_the_call_and_cancels_the_rest(
         # The client is still usable afterwards.
         assert len((await client.pool(["fine"])).rows) == 1
     assert len(fake.pooling_bodies) < 23
+
+
+async def test_cancelling_a_pool_call_cancels_its_requests(fake: FakeVllm, url: str) -> None:
+    async def stuck(request: Request) -> Response:
+        await asyncio.sleep(1.0)
+        return JSONResponse({})
+
+    fake.handlers["/pooling"] = stuck
+    async with PoolingClient(url) as client:
+        task = asyncio.ensure_future(client.pool(["a", "b", "c"]))
+        while len(fake.pooling_bodies) < 3:  # all three requests reached the server
+            await asyncio.sleep(0.005)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        fake.handlers.clear()
+        assert len((await client.pool(["again"])).rows) == 1  # the client is still usable
+
+
+async def test_prompts_that_are_neither_text_nor_ids_are_refused(url: str) -> None:
+    async with PoolingClient(url) as client:
+        with pytest.raises(TypeError, match="prompt 1 is neither text nor a list of token ids"):
+            await client.pool(["ok", [1.5, 2.0]])  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match="all prompts as text or all as token ids"):
+            await client.pool_batch(["ok", [101, 102]])  # type: ignore[arg-type]
+
+
+async def test_numpy_id_arrays_and_a_bare_string_are_accepted(fake: FakeVllm, url: str) -> None:
+    async with PoolingClient(url) as client:
+        batch = await client.pool(np.array([[101, 1001, 102], [101, 1002, 102]]))  # type: ignore[arg-type]
+        single = await client.pool("just one text")  # type: ignore[arg-type]
+    assert [r.shape[0] for r in batch.rows] == [3, 3]
+    assert len(single.rows) == 1 and single.rows[0].shape[0] == 5
+    assert fake.pooling_bodies[0]["input"] == [101, 1001, 102]

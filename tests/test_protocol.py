@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import struct
+from typing import Any
 
 import numpy as np
 import pytest
@@ -464,3 +465,49 @@ def test_fastapi_not_found_is_recognised() -> None:
     assert p.is_fastapi_not_found(b'{"detail":"Not Found"}')
     assert not p.is_fastapi_not_found(json.dumps(p.error_json("nope", "NotFoundError", 404)))
     assert not p.is_fastapi_not_found(b"<html>")
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    lengths=st.lists(st.integers(1, 9), min_size=1, max_size=4),
+    labels=st.integers(1, 7),
+    fmt=st.sampled_from(p.ENCODING_FORMATS),
+    dtype=st.sampled_from(p.EMBED_DTYPES),
+    endianness=st.sampled_from(p.ENDIANNESS),
+    data=st.data(),
+)
+def test_any_response_round_trips_through_its_encoding(
+    lengths: list[int],
+    labels: int,
+    fmt: str,
+    dtype: str,
+    endianness: str,
+    data: st.DataObject,
+) -> None:
+    arrays = [
+        data.draw(hnp.arrays(np.float32, (n, labels), elements=st.floats(0, 1, width=32)))
+        for n in lengths
+    ]
+    usage = p.Usage(prompt_tokens=sum(lengths), total_tokens=sum(lengths))
+    resp = p.PoolingResponse(data=arrays, model="m", id="pooling-1", usage=usage)
+    kwargs: dict[str, Any] = {"embed_dtype": dtype, "endianness": endianness}
+    if fmt in ("float", "base64"):
+        body = json.dumps(resp.to_json(fmt, dtype, endianness)).encode()
+        back = p.parse_pooling_response(body, expected_items=len(lengths), **kwargs)
+    else:
+        content, metadata = resp.to_bytes(dtype, endianness)
+        back = p.parse_pooling_bytes(
+            content,
+            metadata if fmt == "bytes" else None,
+            expected_items=len(lengths),
+            token_counts=lengths,
+            **kwargs,
+        )
+    assert [a.shape for a in back.data] == [a.shape for a in arrays]
+    lossless = fmt == "float" or dtype == "float32"
+    for got, want in zip(back.data, arrays, strict=True):
+        assert got.dtype == np.float32
+        if lossless:
+            np.testing.assert_array_equal(got, want)
+        else:
+            np.testing.assert_allclose(got, want, atol=0.07)
