@@ -419,3 +419,50 @@ def test_dynamic_batching_shares_forward_passes_without_changing_scores(
         np.testing.assert_allclose(got, expected, atol=1e-4, rtol=0)
     assert _metric(strict, "batched_requests_total") - requests_before == len(texts)
     assert _metric(strict, "forward_batches_total") - batches_before < len(texts)
+
+
+# ------------------------------------------------------------------ ner-tui's own client
+
+
+@pytest.mark.parametrize("encoding", ["float", "base64", "bytes", "bytes_only"])
+async def test_core_client_gets_the_engine_rows(server: httpx.Client, encoding: str) -> None:
+    """PoolingClient against the server equals LocalEngine in-process, in every encoding."""
+    from ner_tui.core.client import PoolingClient
+    from ner_tui.core.engine import LocalEngine
+
+    engine = LocalEngine.load(TINY)
+    async with PoolingClient(
+        str(server.base_url), encoding_format=encoding, num_labels=9
+    ) as client:
+        card = await client.discover(None)
+        assert (card.id, card.root, card.max_model_len) == (NAME, NAME, 128)
+        assert (await client.tokenize(TEXTS[1])).tokens == IDS[1]
+        remote = await client.pool(TEXTS, model=card.id)  # one request per text
+        batch = await client.pool_batch(IDS, use_activation=False)  # one request
+    local = await engine.pool(TEXTS)
+    local_logits = await engine.pool(IDS, use_activation=False)
+    await engine.aclose()
+    if encoding != "bytes_only":  # bytes_only carries no usage
+        assert remote.prompt_tokens == local.prompt_tokens == batch.prompt_tokens
+    for a, b in zip(remote.rows, local.rows, strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-6, rtol=0)
+    for a, b in zip(batch.rows, local_logits.rows, strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-6, rtol=0)
+
+
+async def test_core_client_errors(server: httpx.Client, strict: httpx.Client) -> None:
+    from ner_tui.core.client import PoolingClient
+    from ner_tui.core.errors import AuthenticationFailed, InputTooLong, UnknownModel
+
+    async with PoolingClient(str(server.base_url)) as client:
+        with pytest.raises(UnknownModel):
+            await client.pool(["x"], model="not-served")
+        with pytest.raises(InputTooLong):
+            await client.pool([[5] * 200])
+    async with PoolingClient(str(strict.base_url)) as client:
+        assert await client.health()  # /health stays open
+        with pytest.raises(AuthenticationFailed):
+            await client.pool(["x"])
+    async with PoolingClient(str(strict.base_url), api_key=KEY) as client:
+        result = await client.pool(["Hi", "Hi Paris"], model="tiny")
+        assert [r.shape[0] for r in result.rows] == [3, 4]
