@@ -22,12 +22,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import socket
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from ner_tui.cli import EXIT_OK, EXIT_PARTIAL, exit_code_for
 from ner_tui.config import ConfigError, Settings
@@ -222,26 +225,74 @@ def tokenizer_source(card: ModelCard, settings: Settings) -> str:
     return card.id
 
 
+HUB_PROBE_TIMEOUT = 3.0
+
+
+def hub_reachable(timeout: float = HUB_PROBE_TIMEOUT) -> bool:
+    """Whether the Hugging Face hub answers a TCP connection (False in offline mode).
+
+    transformers retries an unreachable hub for about 25 s per file; one quick probe first
+    turns that into an immediate, actionable error."""
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+        return False
+    endpoint = urlsplit(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
+    try:
+        with socket.create_connection((endpoint.hostname or "", port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def cached_snapshot(repo_id: str, cache_dir: str | Path | None = None) -> Path | None:
+    """The local snapshot directory of a hub model already in the Hugging Face cache, when it
+    holds both ``config.json`` and ``tokenizer.json``; else None. Never touches the network."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        found = [
+            try_to_load_from_cache(repo_id, name, cache_dir=cache_dir)
+            for name in ("config.json", "tokenizer.json")
+        ]
+    except Exception:  # not a valid repo id, no huggingface_hub: nothing cached
+        return None
+    if not all(isinstance(f, str) for f in found):
+        return None
+    folders = {Path(str(f)).parent for f in found}
+    return folders.pop() if len(folders) == 1 else None
+
+
 async def load_tokenizer_for(card: ModelCard, settings: Settings) -> ModelInfo:
-    """Load the tokenizer and labels for ``card`` (in a thread: it can take a second)."""
+    """Load the tokenizer and labels for ``card`` (in a thread: it can take a second).
+
+    A source that is not a directory here is a hub id: it is loaded from the hub when the hub
+    answers, else from the local Hugging Face cache, else this fails at once with a hint to
+    pass ``--tokenizer DIR``."""
     from ner_tui.core.alignment import load_model_info
 
     source = tokenizer_source(card, settings)
+    served = f"the server's model `{card.id}`" + (
+        f" (loaded from `{card.root}` on the server)" if card.root and card.root != card.id else ""
+    )
+    hint = (
+        "Pass --tokenizer DIR with a local copy of the model (its config.json and "
+        "tokenizer.json), or download it once where the hub is reachable."
+    )
+    if not Path(source).expanduser().exists() and not await asyncio.to_thread(hub_reachable):
+        snapshot = cached_snapshot(source)
+        if snapshot is None:
+            raise ModelLoadError(
+                f"Cannot load the tokenizer for {served}: `{source}` is not a directory on "
+                "this machine, not in the Hugging Face cache, and the hub is unreachable.",
+                hint=hint,
+            )
+        source = str(snapshot)
     try:
         return await asyncio.to_thread(load_model_info, source, max_model_len=card.max_model_len)
     except ModelLoadError as error:
         if settings.tokenizer or Path(source).expanduser().exists():
             raise
-        raise ModelLoadError(
-            f"{error.message} (the server's model is `{card.id}`"
-            + (f", loaded from `{card.root}` on the server" if card.root != card.id else "")
-            + ")",
-            hint=(
-                "The tokenizer is not on this machine and the Hugging Face hub is unreachable: "
-                "pass --tokenizer DIR with a local copy of the model (tokenizer.json + "
-                "config.json)."
-            ),
-        ) from error
+        raise ModelLoadError(f"{error.message} (for {served})", hint=hint) from error
 
 
 # --------------------------------------------------------------------------- output
@@ -424,7 +475,9 @@ def run_predict_command(args: argparse.Namespace, settings: Settings) -> int:
 __all__ = [
     "Document",
     "InputError",
+    "cached_snapshot",
     "discover_model",
+    "hub_reachable",
     "load_tokenizer_for",
     "open_backend",
     "predict_documents",

@@ -141,6 +141,7 @@ def _stub_app(stub: Stub):
 
     async def models(request: Request) -> Response:
         card = {"id": "tiny", "object": "model", "root": str(FIXTURE), "max_model_len": 128}
+        card.update(stub.behaviour.get("card", {}))  # type: ignore[call-overload]
         return JSONResponse({"object": "list", "data": [card]})
 
     async def pooling(request: Request) -> Response:
@@ -257,3 +258,36 @@ def test_every_document_failing_the_same_way_exits_with_that_kind(
     err = capsys.readouterr().err
     assert "line 1: " in err and "line 2: " in err
     assert err.count("hint:") == 1  # the same advice is given once
+
+
+def test_hub_model_without_hub_or_cache_says_pass_tokenizer(fresh: Stub, capsys) -> None:
+    fresh.behaviour["card"] = {"id": "boltuix/NeuroBERT-NER", "root": "/srv/models/ner"}
+    assert main(["predict", "--url", fresh.url, "Obama"]) == 18
+    err = capsys.readouterr().err
+    assert "boltuix/NeuroBERT-NER" in err and "/srv/models/ner" in err
+    assert "--tokenizer DIR" in err
+    assert fresh.requests == []  # nothing was sent with a tokenizer that is not there
+
+
+def test_hub_model_with_tokenizer_flag(fresh: Stub, capsys) -> None:
+    fresh.behaviour["card"] = {"id": "boltuix/NeuroBERT-NER", "root": "/srv/models/ner"}
+    assert main(["predict", "--url", fresh.url, "--tokenizer", str(FIXTURE), "Obama"]) == 0
+    assert capsys.readouterr().out.split()[:2] == ["Obama", "→"]
+    assert fresh.requests[0]["model"] == "boltuix/NeuroBERT-NER"
+
+
+def test_hub_model_found_in_the_local_cache(tmp_path: Path) -> None:
+    import shutil
+
+    from ner_tui.predict import cached_snapshot
+
+    repo = tmp_path / "models--org--tiny"
+    snapshot = repo / "snapshots" / ("a" * 40)
+    snapshot.mkdir(parents=True)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("a" * 40)
+    assert cached_snapshot("org/tiny", cache_dir=tmp_path) is None  # files missing
+    for name in ("config.json", "tokenizer.json"):
+        shutil.copy(FIXTURE / name, snapshot / name)
+    assert cached_snapshot("org/tiny", cache_dir=tmp_path) == snapshot
+    assert cached_snapshot("not a repo id!", cache_dir=tmp_path) is None
