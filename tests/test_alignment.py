@@ -20,7 +20,14 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tokenizers_factory import FAMILIES, IOB2_LABELS, NEVER_SEEN, build_all, write_model_dir
+from tokenizers_factory import (
+    FAMILIES,
+    IOB2_LABELS,
+    NEVER_SEEN,
+    build_all,
+    build_tokenizer,
+    write_model_dir,
+)
 
 from ner_tui.core.alignment import (
     EncodedText,
@@ -39,7 +46,7 @@ from ner_tui.core.errors import (
     NerTuiError,
     RowMismatch,
 )
-from ner_tui.core.types import ScoredText
+from ner_tui.core.types import AGGREGATIONS, DECODE_MODES, DecodeOptions, ScoredText
 
 FAMILY_NAMES = tuple(f.name for f in FAMILIES)
 TINY_BERT = Path(__file__).parent / "fixtures" / "tiny-bert-ner"
@@ -88,6 +95,52 @@ INPUTS: dict[str, str] = {
     "long-text": LONG_TEXT,
 }
 
+
+# Pieces that trip tokenizers up, glued together at random by the property test.
+_PIECES = (
+    "Obama",
+    "Seattle",
+    " ",
+    "  ",
+    "\n",
+    "\r\n",
+    "\t",
+    "\u00a0",
+    "\u2009",
+    "\u2028",
+    "[SEP]",
+    "[CLS]",
+    "<s>",
+    "</s>",
+    "<mask>",
+    "[UNK]",
+    "👨‍👩‍👧",
+    "👍🏽",
+    "🇯🇵",
+    "❤️",
+    "東京",
+    "กรุงเทพ",
+    "القاهرة",
+    "é",
+    "e\u0301",
+    "\u0301",
+    "\u200d",
+    "ﬁ",
+    "Ǆ",
+    "\x1b[31m",
+    "[bold]",
+    "-",
+    "'s",
+    "@",
+    "https://x.org/a?b=1",
+    "2024-03-15",
+    NEVER_SEEN,
+    "\x00",
+    "\ufeff",
+    "İ",
+    "ß",
+)
+NASTY_TEXT = st.lists(st.sampled_from(_PIECES), max_size=30).map("".join)
 
 # --------------------------------------------------------------------------- fixtures
 
@@ -158,20 +211,24 @@ def check_scored(scored: ScoredText, encoded: EncodedText) -> None:
         assert set(np.unique(scored.chunk_of)) <= set(range(len(scored.chunks)))
 
 
-def check_prediction(scored: ScoredText) -> None:
-    """Decoded spans are well-formed; skipped until the decoder module exists."""
+def check_prediction(scored: ScoredText, *, all_options: bool = False) -> None:
+    """Decoded spans are well-formed, under the default options or all of them."""
     decode = _decoder()
     if decode is None:
         return
     text = scored.text
-    prediction = decode(scored)
-    previous_end = 0
-    for entity in prediction.entities:
-        assert 0 <= entity.start < entity.end <= len(text), entity
-        assert entity.text == text[entity.start : entity.end]
-        assert entity.start >= previous_end, "entities overlap or are unsorted"
-        previous_end = entity.end
-    assert [t.special for t in prediction.tokens] == scored.special.tolist()
+    options = [DecodeOptions()]
+    if all_options:
+        options = [DecodeOptions(aggregation=a, mode=m) for a in AGGREGATIONS for m in DECODE_MODES]
+    for option in options:
+        prediction = decode(scored, option)
+        previous_end = 0
+        for entity in prediction.entities:
+            assert 0 <= entity.start < entity.end <= len(text), (option, entity)
+            assert entity.text == text[entity.start : entity.end]
+            assert entity.start >= previous_end, f"entities overlap or are unsorted ({option})"
+            previous_end = entity.end
+        assert [t.special for t in prediction.tokens] == scored.special.tolist()
 
 
 # --------------------------------------------------------------------------- loading
@@ -478,6 +535,42 @@ def test_entity_straddling_a_chunk_edge_is_one_entity(infos: dict[str, ModelInfo
     assert entity.text == LONG_TEXT[start:end]
 
 
+@pytest.mark.parametrize(
+    ("template", "prefix", "suffix"),
+    [(None, 0, 0), ("[CLS]:0 $A:0", 1, 0), ("[CLS]:0 [CLS]:0 $A:0 [SEP]:0", 2, 1)],
+    ids=["no-specials", "prefix-only", "two-before-one-after"],
+)
+async def test_other_special_token_templates(
+    tmp_path: Path, template: str | None, prefix: int, suffix: int
+) -> None:
+    """Decoder-style tokenizers (vLLM's auto-converted *ForTokenClassification) add nothing
+    or only a BOS; windows and merging follow whatever the post-processor adds."""
+    from tokenizers import processors
+
+    family = next(f for f in FAMILIES if f.name == "modernbert")
+    tok = build_tokenizer(family)
+    if template is None:
+        tok.post_processor = processors.ByteLevel(trim_offsets=True)
+    else:
+        ids = [("[CLS]", tok.token_to_id("[CLS]")), ("[SEP]", tok.token_to_id("[SEP]"))]
+        tok.post_processor = processors.TemplateProcessing(single=template, special_tokens=ids)
+    info = load_model_info(write_model_dir(family, tmp_path / "m", tokenizer=tok))
+    assert (len(info.prefix_ids), len(info.suffix_ids)) == (prefix, suffix)
+    assert info.num_special_tokens == prefix + suffix
+
+    short = encode(info, "Obama visited Seattle")
+    assert list(short.windows[0].input_ids) == info.tokenizer("Obama visited Seattle")["input_ids"]
+    backend = IdEchoBackend(len(info.id2label))
+    scored = await score(backend, info, LONG_TEXT, max_model_len=24, stride=6)
+    encoded = encode(info, LONG_TEXT, max_model_len=24, stride=6)
+    assert all(len(w) <= 24 for w in encoded.windows) and len(encoded.windows) > 1
+    assert backend.calls[0][0] == encoded.window_ids
+    check_scored(scored, encoded)
+    by_id = scored.token_ids % len(info.id2label)
+    np.testing.assert_array_equal(scored.probs.argmax(axis=1), by_id)
+    check_prediction(scored)
+
+
 def test_tiny_windows_clamp_the_overlap(infos: dict[str, ModelInfo]) -> None:
     info = infos["bert-cased"]
     text = "Obama visited Seattle and Paris"
@@ -511,10 +604,10 @@ def test_text_without_tokens_sends_nothing(info: ModelInfo) -> None:
 
 
 @settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
-    text=st.text(max_size=80),
+    text=st.one_of(st.text(max_size=80), NASTY_TEXT),
     family=st.sampled_from(FAMILY_NAMES),
     window=st.one_of(st.none(), st.integers(min_value=3, max_value=24)),
     stride=st.integers(min_value=0, max_value=12),
@@ -531,10 +624,10 @@ def test_random_text_property(
     info = infos[family]
     encoded = encode(info, text, max_model_len=window, stride=stride)
     limit = window if window is not None else info.max_model_len
-    assert all(len(w) <= limit for w in encoded.windows) if limit else True
+    assert limit is not None and all(len(w) <= limit for w in encoded.windows)
     scored = merge(encoded, random_rows(encoded, seed), model="m", source="test")
     check_scored(scored, encoded)
-    check_prediction(scored)
+    check_prediction(scored, all_options=True)
 
 
 # --------------------------------------------------------------------------- scores
@@ -593,6 +686,32 @@ def test_server_ignoring_use_activation_true(
         scored = merge(short, logits, model="m", source="t", activation="probabilities")
     np.testing.assert_allclose(scored.probs, _softmax(logits[0]), rtol=1e-5, atol=1e-6)
     assert "not probabilities" in caplog.text
+
+
+@pytest.mark.parametrize("embed_dtype", ["float16", "bfloat16", "fp8_e4m3", "fp8_e5m2"])
+def test_low_precision_probabilities_are_not_softmaxed_again(
+    infos: dict[str, ModelInfo], embed_dtype: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Probabilities that crossed the wire in a binary encoding no longer sum to exactly 1;
+    they are still probabilities."""
+    from ner_tui.core.protocol import decode_array, encode_array
+
+    encoded = encode(infos["bert-cased"], LONG_TEXT, max_model_len=128)
+    wire = [
+        decode_array(encode_array(r, embed_dtype), embed_dtype, shape=r.shape)
+        for r in random_rows(encoded, 4)
+    ]
+    assert (
+        any(not np.allclose(r.sum(axis=1), 1.0, atol=1e-3) for r in wire)
+        or embed_dtype == "float16"
+    )
+    with caplog.at_level(logging.WARNING, logger="ner_tui.core.alignment"):
+        scored = merge(encoded, wire, model="m", source="t", activation="probabilities")
+    assert caplog.text == ""
+    p = len(encoded.prefix_ids)
+    for w, r in zip(encoded.windows, wire, strict=True):
+        mine = np.nonzero(scored.chunk_of[p + w.start : p + w.end] == w.index)[0]
+        np.testing.assert_array_equal(scored.probs[p + w.start + mine], r[p + mine])
 
 
 def test_non_finite_scores_are_malformed(short: EncodedText) -> None:

@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from ner_tui.core.decoding import looks_like_probabilities, softmax
 from ner_tui.core.errors import (
     InputTooLong,
     MalformedResponse,
@@ -76,6 +77,11 @@ log = logging.getLogger(__name__)
 
 Activation = Literal["probabilities", "logits"]
 DEFAULT_STRIDE = 64  # overlap between consecutive windows, in content tokens
+# How far a row's sum may be from 1 and still count as probabilities. Rows that crossed the wire
+# as bfloat16 or fp8 (embed_dtype) sum to 1 +- 0.003 / 0.09; treating such rows as logits would
+# softmax them a second time, while logits that all lie in [0, 1] and sum to about 1 do not
+# occur in practice (and would hardly change if taken as probabilities).
+_PROB_ATOL = 0.15
 _SANE_MAX_LEN = 1_000_000  # tokenizers without a limit report int(1e30)
 _PROBES = ("a", "hello", "0", "The", ".", "x y")
 _TOKENIZER_FILES = (
@@ -434,6 +440,8 @@ def merge(
     that ignored the request is detected and logged. In overlapping windows each content token
     keeps the row of the window where it sits farthest from a cut.
     """
+    if activation not in ("probabilities", "logits"):
+        raise ValueError(f"activation must be 'probabilities' or 'logits', not {activation!r}")
     windows = encoded.windows
     num_labels = len(encoded.id2label)
     if len(rows) != len(windows):
@@ -554,7 +562,7 @@ def _as_probabilities(
 ) -> list[np.ndarray]:
     if not arrays:
         return arrays
-    are_probs = all(_looks_like_probabilities(a) for a in arrays)
+    are_probs = all(looks_like_probabilities(a, atol=_PROB_ATOL) for a in arrays)
     if activation == "logits":
         if are_probs and arrays[0].shape[1] > 1:
             log.warning(
@@ -563,9 +571,7 @@ def _as_probabilities(
                 model,
             )
             return arrays
-        return [_softmax(a) for a in arrays]
-    if activation != "probabilities":
-        raise ValueError(f"activation must be 'probabilities' or 'logits', not {activation!r}")
+        return [softmax(a).astype(np.float32, copy=False) for a in arrays]
     if are_probs:
         return arrays
     log.warning(
@@ -573,7 +579,7 @@ def _as_probabilities(
         "(the server ignored use_activation); applying softmax once here.",
         model,
     )
-    return [_softmax(a) for a in arrays]
+    return [softmax(a).astype(np.float32, copy=False) for a in arrays]
 
 
 def _best_window(windows: tuple[Window, ...], m: int) -> np.ndarray:
@@ -609,20 +615,6 @@ def _empty_scored(encoded: EncodedText, model: str, source: str, elapsed_ms: flo
         elapsed_ms=elapsed_ms,
         max_model_len=encoded.max_model_len,
     )
-
-
-def _softmax(x: np.ndarray) -> np.ndarray:
-    shifted = x - x.max(axis=-1, keepdims=True)
-    e = np.exp(shifted)
-    return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
-
-
-def _looks_like_probabilities(x: np.ndarray, atol: float = 1e-2) -> bool:
-    if x.size == 0:
-        return True
-    if x.min() < -1e-6 or x.max() > 1 + 1e-6:
-        return False
-    return bool(np.all(np.abs(x.sum(axis=-1) - 1.0) <= atol))
 
 
 # --------------------------------------------------------------------------- scoring
