@@ -339,6 +339,7 @@ async def test_binary_encodings_decode_to_the_same_rows(
     body = fake.pooling_bodies[0]
     assert (body["encoding_format"], body.get("embed_dtype", "float32")) == (fmt, dtype)
     for res in (result, batch):
+        assert res.prompt_tokens == 8  # from usage, or counted from the rows for bytes_only
         for rows, prompt in zip(res.rows, ids, strict=True):
             assert rows.dtype == np.float32 and rows.shape == (len(prompt), NUM_LABELS)
             np.testing.assert_allclose(rows, scores_for(prompt), atol=0.07)

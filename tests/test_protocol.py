@@ -334,6 +334,7 @@ def test_bytes_only_response_needs_token_counts_for_several_items() -> None:
         token_counts=[3, 2],
     )
     assert [a.shape for a in back.data] == [(3, 4), (2, 4)]
+    assert back.usage.prompt_tokens == 5  # counted from the rows: bytes_only carries no usage
     np.testing.assert_allclose(back.data[1], resp.data[1], rtol=2**-10)
     with pytest.raises(MalformedResponse, match="token count of every prompt is needed"):
         p.parse_pooling_bytes(body, None, embed_dtype="float16", expected_items=2)

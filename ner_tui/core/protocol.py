@@ -814,7 +814,11 @@ def _parse_bytes_only(
                 decode_array(body[offset : offset + size], embed_dtype, endianness, (-1, labels))
             )
             offset += size
-    return PoolingResponse(data=arrays, model="", usage=Usage())
+    # No usage travels with bytes_only; one row per token (specials included) is what it counts.
+    tokens = sum(a.shape[0] for a in arrays)
+    return PoolingResponse(
+        data=arrays, model="", usage=Usage(prompt_tokens=tokens, total_tokens=tokens)
+    )
 
 
 @dataclass(frozen=True, slots=True)
