@@ -350,43 +350,32 @@ def _tokens(
     n = len(label_ids)
     if n == 0:
         return ()
-    rows = np.arange(n)
-    own = probs[rows, label_ids].tolist()
+    # Built column by column with C-level zip/map: this runs on every re-decode in the TUI.
+    own = probs[np.arange(n), label_ids].tolist()
+    names = np.array(labels.names, dtype=object)
     alt_ids, alt_scores = _alternatives(probs, label_ids, k)
-    names = labels.names
-    alt_names = [[names[i] for i in row] for row in alt_ids.tolist()]
-    alternatives = [
-        tuple(zip(a, s, strict=True)) for a, s in zip(alt_names, alt_scores.tolist(), strict=True)
+    alt_names = names[alt_ids]
+    pairs = [
+        zip(alt_names[:, j].tolist(), alt_scores[:, j].tolist(), strict=True)
+        for j in range(alt_ids.shape[1])
     ]
+    alternatives = list(zip(*pairs, strict=True)) if pairs else [()] * n
     chunk_of = np.asarray(scored.chunk_of).reshape(-1)
     chunks = chunk_of.tolist() if len(chunk_of) == n else [0] * n
     return tuple(
-        TokenPrediction(
-            index=i,
-            text=t,
-            start=s,
-            end=e,
-            word=w,
-            label=names[lab],
-            score=sc,
-            alternatives=alt,
-            special=sp,
-            rejected=rj,
-            chunk=ch,
-        )
-        for i, (t, (s, e), w, lab, sc, alt, sp, rj, ch) in enumerate(
-            zip(
-                scored.token_strs,
-                offsets.tolist(),
-                scored.word_ids,
-                label_ids.tolist(),
-                own,
-                alternatives,
-                special.tolist(),
-                rejected.tolist(),
-                chunks,
-                strict=True,
-            )
+        map(
+            TokenPrediction,
+            range(n),
+            scored.token_strs,
+            offsets[:, 0].tolist(),
+            offsets[:, 1].tolist(),
+            scored.word_ids,
+            names[label_ids].tolist(),
+            own,
+            alternatives,
+            special.tolist(),
+            rejected.tolist(),
+            chunks,
         )
     )
 
