@@ -538,6 +538,11 @@ async def test_fastapi_plain_404_means_not_a_pooling_server(fake: FakeVllm, url:
     assert not isinstance(info.value, UnknownModel)
     assert info.value.status == 404 and "Not Found" in str(info.value)
     assert "not a pooling model" in info.value.hint and "not a vLLM server" in info.value.hint
+    fake.handlers["/v1/models"] = answer(404, {"detail": "Not Found"})
+    async with PoolingClient(url) as client:
+        with pytest.raises(ServerError) as info:
+            await client.discover(None)
+    assert info.value.hint == "This server has no /v1/models route: is this URL a vLLM server?"
 
 
 @pytest.mark.parametrize(
@@ -663,3 +668,33 @@ async def test_numpy_id_arrays_and_a_bare_string_are_accepted(fake: FakeVllm, ur
     assert [r.shape[0] for r in batch.rows] == [3, 3]
     assert len(single.rows) == 1 and single.rows[0].shape[0] == 5
     assert fake.pooling_bodies[0]["input"] == [101, 1001, 102]
+
+
+@pytest.mark.parametrize(
+    ("exc", "expected"),
+    [
+        (httpx.ConnectError("[Errno 111] Connection refused"), ServerUnreachable),
+        (httpx.ConnectTimeout("timed out"), ServerUnreachable),
+        (httpx.ReadTimeout("timed out"), RequestTimeout),
+        (httpx.WriteTimeout("timed out"), RequestTimeout),
+        (httpx.PoolTimeout("timed out"), RequestTimeout),
+        (httpx.ReadError("Connection reset by peer"), ServerUnreachable),
+        (httpx.WriteError("Broken pipe"), ServerUnreachable),
+        (httpx.RemoteProtocolError("Server disconnected"), ServerUnreachable),
+        (httpx.LocalProtocolError("bad header"), ServerUnreachable),
+        (httpx.ProxyError("proxy said no"), ServerUnreachable),
+        (httpx.DecodingError("bad gzip"), MalformedResponse),
+    ],
+)
+async def test_no_httpx_exception_escapes(exc: Exception, expected: type[Exception]) -> None:
+    """Every transport failure httpx can raise comes out as a ner-tui error naming the server.
+    (The real-server tests above cover refused, reset and timeout end to end.)"""
+
+    def fail(request: httpx.Request) -> httpx.Response:
+        raise exc
+
+    async with PoolingClient("http://gpu-box:8000", transport=httpx.MockTransport(fail)) as client:
+        with pytest.raises(expected) as info:
+            await client.pool(["x"])
+        assert await client.health() is False
+    assert "gpu-box:8000" in str(info.value) and info.value.hint  # type: ignore[attr-defined]

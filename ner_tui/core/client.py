@@ -42,7 +42,7 @@ DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=60.0, write=30.0, pool=60.0)
 
 _TOO_LONG_MARKERS = ("maximum context length", "longer than the maximum model length")
 _NOT_POOLING_HINT = (
-    "The server has no such route: the served model is probably not a pooling model "
+    "The server has no /pooling route: the served model is probably not a pooling model "
     "(serve a *ForTokenClassification model), or this URL is not a vLLM server."
 )
 
@@ -202,11 +202,18 @@ class PoolingClient:
                 f"No answer from {self.base_url}: connecting timed out after "
                 f"{self.timeout.connect} s"
             ) from None
-        except httpx.TimeoutException as exc:
-            limit = self.timeout.read if isinstance(exc, httpx.ReadTimeout) else None
-            after = f" after {limit} s" if limit is not None else ""
+        except httpx.PoolTimeout:
             raise RequestTimeout(
-                f"{method} {url} timed out{after} ({type(exc).__name__}): the server accepted "
+                f"{method} {url}: no free connection within {self.timeout.pool} s "
+                "(too many requests in flight at once)"
+            ) from None
+        except httpx.WriteTimeout:
+            raise RequestTimeout(
+                f"{method} {url}: sending the request timed out after {self.timeout.write} s"
+            ) from None
+        except httpx.TimeoutException:
+            raise RequestTimeout(
+                f"{method} {url} timed out after {self.timeout.read} s: the server accepted "
                 "the connection but did not answer in time"
             ) from None
         except httpx.ConnectError as exc:
@@ -238,7 +245,12 @@ class PoolingClient:
                 text, status=status, error_type=err_type, hint=AuthenticationFailed.hint
             )
         if status == 404 and protocol.is_fastapi_not_found(response.content):
-            return ServerError(text, status=status, error_type=err_type, hint=_NOT_POOLING_HINT)
+            hint = (
+                _NOT_POOLING_HINT
+                if path == "/pooling"
+                else f"This server has no {path} route: is this URL a vLLM server?"
+            )
+            return ServerError(text, status=status, error_type=err_type, hint=hint)
         if status == 404 and (err_type == "NotFoundError" or "does not exist" in message):
             return UnknownModel(text)
         if status == 400 and any(m in message.lower() for m in _TOO_LONG_MARKERS):
