@@ -248,6 +248,14 @@ def test_loads_every_family_through_auto_classes(infos: dict[str, ModelInfo]) ->
         assert info.warnings == ()
 
 
+def test_model_info_made_directly_reads_the_template(infos: dict[str, ModelInfo]) -> None:
+    loaded = infos["xlmr"]
+    made = ModelInfo("mine", loaded.tokenizer, IOB2_LABELS)
+    assert (made.prefix_ids, made.suffix_ids) == (loaded.prefix_ids, loaded.suffix_ids)
+    text = "Obama visited Seattle"
+    assert encode(made, text).window_ids == encode(loaded, text).window_ids
+
+
 def test_max_model_len_argument_overrides_config(model_dirs: dict[str, Path]) -> None:
     assert load_model_info(model_dirs["bert-cased"], max_model_len=64).max_model_len == 64
 

@@ -104,18 +104,40 @@ _OFFSET_POSITION_TYPES = frozenset(
 
 @dataclass(frozen=True, eq=False)
 class ModelInfo:
-    """What the client needs of a model: its fast tokenizer, label names and window size."""
+    """What the client needs of a model: its fast tokenizer, label names and window size.
+
+    Made by :func:`load_model_info`; constructing one directly works too (the special-token
+    template is then read off the tokenizer)."""
 
     name_or_path: str
     tokenizer: Any  # a transformers fast tokenizer (PreTrainedTokenizerFast / TokenizersBackend)
     id2label: tuple[str, ...]
     max_model_len: int | None = None  # tokens per request, special tokens included
-    num_special_tokens: int = 0  # added to a single sequence ([CLS] ... [SEP] -> 2)
-    prefix_ids: tuple[int, ...] = ()  # special tokens before the content
-    suffix_ids: tuple[int, ...] = ()  # ... and after it
     warnings: tuple[str, ...] = ()  # things a person should know (generic LABEL_n names)
+    # (ids before, ids after) the content of one sequence; None: found from the tokenizer.
+    special_template: tuple[tuple[int, ...], tuple[int, ...]] | None = None
     # Fast tokenizers are not safe to call from several threads at once ("Already borrowed").
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.special_template is None:
+            template = _special_template(self.tokenizer, self.name_or_path)
+            object.__setattr__(self, "special_template", template)
+
+    @property
+    def prefix_ids(self) -> tuple[int, ...]:
+        """Special token ids before the content (``[CLS]``, ``<s>``; may be empty)."""
+        return self.special_template[0] if self.special_template else ()
+
+    @property
+    def suffix_ids(self) -> tuple[int, ...]:
+        """Special token ids after the content (``[SEP]``, ``</s>``; may be empty)."""
+        return self.special_template[1] if self.special_template else ()
+
+    @property
+    def num_special_tokens(self) -> int:
+        """Special tokens added to a single sequence (2 for ``[CLS] ... [SEP]``)."""
+        return len(self.prefix_ids) + len(self.suffix_ids)
 
     @property
     def num_labels(self) -> int:
@@ -215,7 +237,7 @@ def load_model_info(model: str | Path, *, max_model_len: int | None = None) -> M
         ) from exc
 
     id2label, warnings = _labels_from_config(name, config)
-    prefix, suffix = _special_template(tokenizer, name)
+    template = _special_template(tokenizer, name)
     window = max_model_len if max_model_len is not None else _window_from(tokenizer, config)
     for warning in warnings:
         log.warning("%s", warning)
@@ -224,10 +246,8 @@ def load_model_info(model: str | Path, *, max_model_len: int | None = None) -> M
         tokenizer=tokenizer,
         id2label=id2label,
         max_model_len=window,
-        num_special_tokens=len(prefix) + len(suffix),
-        prefix_ids=prefix,
-        suffix_ids=suffix,
         warnings=tuple(warnings),
+        special_template=template,
     )
 
 

@@ -1,0 +1,169 @@
+"""Alignment end to end over HTTP: ``score`` through PoolingClient against ``ner-tui serve``.
+
+A real server process on loopback serves the tiny BERT fixture with a 32-token window, so a
+few sentences already need several windows. The in-process engine is the reference.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+from ner_tui.core.alignment import ModelInfo, encode, load_model_info, score, score_many
+from ner_tui.core.client import PoolingClient
+from ner_tui.core.decoding import decode
+from ner_tui.core.engine import LocalEngine
+from ner_tui.core.errors import InputTooLong
+from ner_tui.core.types import ScoredText
+
+TINY = Path(__file__).parent / "fixtures" / "tiny-bert-ner"
+WINDOW = 32
+TEXT = (
+    "Barack Obama visited Seattle on Tuesday with Angela Merkel. The United Nations met in "
+    "New York, and Jean-Luc Picard flew to Zürich [SEP] with Marie Curie 👨‍👩‍👧 on 2024-03-15."
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server_url() -> Iterator[str]:
+    port = _free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ner_tui.server",
+            "--model",
+            str(TINY),
+            "--served-model-name",
+            "tiny",
+            "--max-model-len",
+            str(WINDOW),
+            "--port",
+            str(port),
+            "--threads",
+            "1",
+            "--log-level",
+            "warning",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    try:
+        with httpx.Client(base_url=url, timeout=10) as client:
+            while True:
+                if proc.poll() is not None:
+                    out = proc.stdout.read() if proc.stdout else ""
+                    pytest.fail(f"server exited with {proc.returncode}:\n{out}")
+                try:
+                    if client.get("/health").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    pytest.fail("server did not become healthy within 60 s")
+                time.sleep(0.05)  # polling for readiness
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="module")
+def info() -> ModelInfo:
+    return load_model_info(TINY)
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[LocalEngine]:
+    local = LocalEngine.load(TINY, threads=1)
+    yield local
+    local.close()
+
+
+@pytest.fixture
+async def client(server_url: str) -> AsyncIterator[PoolingClient]:
+    async with PoolingClient(server_url) as http:
+        yield http
+
+
+def _reference(engine: LocalEngine, info: ModelInfo, scored: ScoredText) -> np.ndarray:
+    """The rows the merge should have kept, computed by the in-process engine."""
+    encoded = encode(info, scored.text, max_model_len=scored.max_model_len)
+    rows = engine.score(encoded.window_ids)
+    p = len(info.prefix_ids)
+    out = np.empty_like(scored.probs)
+    out[:p] = rows[0][:p]
+    out[len(out) - len(info.suffix_ids) :] = rows[-1][len(rows[-1]) - len(info.suffix_ids) :]
+    for w, r in zip(encoded.windows, rows, strict=True):
+        mine = np.nonzero(scored.chunk_of[p + w.start : p + w.end] == w.index)[0]
+        out[p + w.start + mine] = r[p + mine]
+    return out
+
+
+async def test_chunked_text_over_http_matches_the_engine(
+    client: PoolingClient, info: ModelInfo, engine: LocalEngine
+) -> None:
+    card = await client.discover(None)
+    assert (card.id, card.max_model_len) == ("tiny", WINDOW)
+    scored = await score(client, info, TEXT, model=card.id, max_model_len=card.max_model_len)
+    assert len(scored.chunks) > 2 and scored.max_model_len == WINDOW
+    assert scored.model == "tiny" and scored.source == client.describe
+    np.testing.assert_allclose(scored.probs, _reference(engine, info, scored), atol=1e-6)
+    # Logits over the wire, softmaxed once here: the same probabilities.
+    logits = await score(client, info, TEXT, max_model_len=WINDOW, use_activation=False)
+    np.testing.assert_allclose(logits.probs, scored.probs, atol=1e-5)
+    for entity in decode(scored).entities:
+        assert entity.text == TEXT[entity.start : entity.end]
+
+
+@pytest.mark.parametrize(("encoding", "dtype"), [("base64", "bfloat16"), ("bytes", "fp8_e4m3")])
+async def test_low_precision_encodings_are_not_softmaxed_twice(
+    server_url: str, info: ModelInfo, engine: LocalEngine, encoding: str, dtype: str
+) -> None:
+    async with PoolingClient(server_url, encoding_format=encoding, embed_dtype=dtype) as http:
+        scored = await score(http, info, TEXT, max_model_len=WINDOW)
+    reference = _reference(engine, info, scored)
+    # Within the dtype's rounding of the probabilities; a second softmax would flatten every
+    # row towards 1/9 and miss by far more.
+    np.testing.assert_allclose(scored.probs, reference, atol=0.07)
+    assert (scored.probs.argmax(axis=1) == reference.argmax(axis=1)).mean() > 0.9
+
+
+async def test_window_larger_than_the_servers_is_refused_clearly(
+    client: PoolingClient, info: ModelInfo
+) -> None:
+    with pytest.raises(InputTooLong) as error:
+        await score(client, info, TEXT, max_model_len=128)
+    assert "maximum context length" in str(error.value)
+
+
+async def test_score_many_over_http(client: PoolingClient, info: ModelInfo) -> None:
+    texts = [f"{i}: Angela Merkel met Obama in Paris." for i in range(12)]
+    texts[5] = TEXT  # too long for a 32-token window unless chunked
+    results = await score_many(client, info, texts, concurrency=4, max_model_len=WINDOW)
+    assert [r.text for r in results if isinstance(r, ScoredText)] == texts
+    long_one = results[5]
+    assert isinstance(long_one, ScoredText) and len(long_one.chunks) > 1
+    unchunked = await score_many(client, info, texts, concurrency=4, max_model_len=10_000)
+    kinds = [type(r).__name__ for r in unchunked]
+    assert kinds == ["ScoredText"] * 5 + ["InputTooLong"] + ["ScoredText"] * 6
