@@ -89,7 +89,17 @@ def top_k(probs: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     k = max(0, min(int(k), m))
     if k == 0 or n == 0:
         return np.zeros((n, k), dtype=np.int64), np.zeros((n, k), dtype=probs.dtype)
-    order = np.argsort(-probs, axis=1, kind="stable")[:, :k]
+    if k > 8:
+        order = np.argsort(-probs, axis=1, kind="stable")[:, :k]
+        return order, np.take_along_axis(probs, order, axis=1)
+    # Small k (the usual 3-4): k argmax passes beat a full sort of every row.
+    work = probs.astype(np.float64)
+    rows = np.arange(n)
+    order = np.empty((n, k), dtype=np.int64)
+    for j in range(k):
+        best = work.argmax(axis=1)
+        order[:, j] = best
+        work[rows, best] = -np.inf
     return order, np.take_along_axis(probs, order, axis=1)
 
 
@@ -112,10 +122,13 @@ def aggregate(
     special: np.ndarray,
     strategy: str,
     labels: LabelSet | None = None,
+    *,
+    units: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-token ``(label_ids, scores)`` under an aggregation strategy (module docstring).
 
-    Under first/average/max every token of a word carries the word's label and score."""
+    Under first/average/max every token of a word carries the word's label and score.
+    ``units`` may pass ``word_units(word_ids, special)`` when the caller has it already."""
     probs = np.asarray(probs)
     if probs.ndim != 2:
         raise ValueError(f"probabilities must be a 2-D array, got shape {probs.shape}")
@@ -134,7 +147,7 @@ def aggregate(
     if strategy in ("none", "simple"):
         ids = probs.argmax(axis=1)
         return ids, probs[rows, ids]
-    starts = word_units(word_ids, special)
+    starts = word_units(word_ids, special) if units is None else units
     is_start = np.zeros(n, dtype=bool)
     is_start[starts] = True
     unit_of = np.cumsum(is_start) - 1
@@ -205,9 +218,11 @@ def decode(
             "were logits passed without softmax?"
         )
 
-    label_ids, scores = aggregate(probs, scored.word_ids, special, options.aggregation, labels)
     by_word = options.aggregation in WORD_AGGREGATIONS
     u_start = word_units(scored.word_ids, special) if by_word else np.arange(n)
+    label_ids, scores = aggregate(
+        probs, scored.word_ids, special, options.aggregation, labels, units=u_start
+    )
     u_end = np.append(u_start[1:], n)
     u_label = label_ids[u_start]
     codes = labels.codes[u_label]
