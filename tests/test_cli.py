@@ -49,7 +49,9 @@ def _run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[st
 # --------------------------------------------------------------------------- help
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["predict", "--help"], ["--version"]])
+@pytest.mark.parametrize(
+    "argv", [["--help"], ["predict", "--help"], ["serve", "--help"], ["--version"]]
+)
 def test_help_imports_nothing_heavy(argv: list[str]) -> None:
     code = (
         "import sys\n"
