@@ -17,7 +17,14 @@ import httpx
 import numpy as np
 import pytest
 
-from ner_tui.core.alignment import ModelInfo, encode, load_model_info, score, score_many
+from ner_tui.core.alignment import (
+    ModelInfo,
+    check_tokenizer,
+    encode,
+    load_model_info,
+    score,
+    score_many,
+)
 from ner_tui.core.client import PoolingClient
 from ner_tui.core.decoding import decode
 from ner_tui.core.engine import LocalEngine
@@ -167,3 +174,18 @@ async def test_score_many_over_http(client: PoolingClient, info: ModelInfo) -> N
     unchunked = await score_many(client, info, texts, concurrency=4, max_model_len=10_000)
     kinds = [type(r).__name__ for r in unchunked]
     assert kinds == ["ScoredText"] * 5 + ["InputTooLong"] + ["ScoredText"] * 6
+
+
+async def test_check_tokenizer_against_the_server(
+    client: PoolingClient, info: ModelInfo, engine: LocalEngine, tmp_path: Path
+) -> None:
+    """Same tokenizer: nothing to say. Another tokenizer sends ids that mean something else to
+    the server's model with the same row count; /tokenize shows it."""
+    from tokenizers_factory import FAMILIES, write_model_dir
+
+    assert await check_tokenizer(client, info, model="tiny") is None
+    assert await check_tokenizer(engine, info) is None  # LocalEngine.tokenize is sync
+    other = load_model_info(write_model_dir(FAMILIES[0], tmp_path / "other"))
+    message = await check_tokenizer(client, other)
+    assert message is not None and "tokenizes differently" in message
+    assert await check_tokenizer(object(), info) is None  # a backend that cannot tokenize

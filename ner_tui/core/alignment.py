@@ -14,7 +14,9 @@ Three steps, usable separately (the TUI re-runs only what changed)::
     scored = merge(encoded, result.rows, model=name, source=backend.describe,
                    elapsed_ms=result.elapsed_ms, activation="probabilities")
 
-or simply ``scored = await score(backend, info, text)``.
+or simply ``scored = await score(backend, info, text)`` (``score_many`` for a batch, in input
+order, failures in place). ``check_tokenizer`` asks a server's ``/tokenize`` whether it uses
+the same tokenizer (ids from another vocabulary give the right row count and nonsense scores).
 
 Decisions worth knowing:
 
@@ -36,6 +38,7 @@ Decisions worth knowing:
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import math
 import re
@@ -62,10 +65,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_STRIDE",
+    "TOKENIZER_PROBE",
     "Activation",
     "EncodedText",
     "ModelInfo",
     "Window",
+    "check_tokenizer",
     "encode",
     "load_model_info",
     "merge",
@@ -702,3 +707,46 @@ async def score_many(
         for task in tasks:
             task.cancel()
         raise
+
+
+# --------------------------------------------------------------------------- diagnostics
+
+# Words, accents, digits, CJK, emoji and a typed special token: where tokenizers differ.
+TOKENIZER_PROBE = "Barack Obama visited Zürich on 2024-03-15: naïve café, 東京, 👍🏽 [SEP] <s> ok"
+
+
+async def check_tokenizer(
+    backend: Any, info: ModelInfo, *, model: str | None = None, text: str = TOKENIZER_PROBE
+) -> str | None:
+    """Compare the server's tokenizer (``/tokenize``) with the one loaded here.
+
+    Sending our own token ids guarantees one row per token, but not that the ids mean the same
+    to the server's model: a different tokenizer gives the same row count and nonsense scores.
+    Returns ``None`` when both tokenize ``text`` alike, or when the backend cannot tokenize
+    (no ``tokenize`` method, or the server has no ``/tokenize``); otherwise a message saying
+    where they first differ. Works with PoolingClient (async) and LocalEngine (sync).
+    """
+    tokenize = getattr(backend, "tokenize", None)
+    if tokenize is None:
+        return None
+    try:
+        takes_model = "model" in inspect.signature(tokenize).parameters
+        answer = tokenize(text, model=model) if takes_model else tokenize(text)
+        if asyncio.iscoroutine(answer):
+            answer = await answer
+    except NerTuiError:
+        return None
+    theirs = [int(t) for t in getattr(answer, "tokens", answer)]
+    content = encode(info, text, max_model_len=None).token_ids.tolist()
+    ours = [*info.prefix_ids, *content, *info.suffix_ids]
+    if theirs == ours:
+        return None
+    pairs = enumerate(zip(theirs, ours, strict=False))
+    at = next((i for i, (a, b) in pairs if a != b), min(len(theirs), len(ours)))
+    mine = info.tokenizer.convert_ids_to_tokens(ours[at : at + 3])
+    return (
+        f"The server tokenizes differently from {info.name_or_path!r}: {len(theirs)} vs "
+        f"{len(ours)} tokens for a probe text, first difference at token {at} "
+        f"(server ids {theirs[at : at + 3]}, local {ours[at : at + 3]} = {mine}). Scores for "
+        "the ids sent will not mean what they should; load the tokenizer the server uses."
+    )
