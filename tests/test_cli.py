@@ -293,3 +293,21 @@ def test_hub_model_found_in_the_local_cache(tmp_path: Path) -> None:
         shutil.copy(FIXTURE / name, snapshot / name)
     assert cached_snapshot("org/tiny", cache_dir=tmp_path) == snapshot
     assert cached_snapshot("not a repo id!", cache_dir=tmp_path) is None
+
+
+def test_no_command_opens_the_app_with_merged_settings(monkeypatch, tmp_path: Path) -> None:
+    import ner_tui.ui.app
+
+    config = tmp_path / "config.toml"
+    config.write_text('theme = "nord"\ntimeout = 9\n[keymap]\nsubmit = "ctrl+s"\n')
+    monkeypatch.setenv("NER_TUI_CONFIG_FILE", str(config))
+    monkeypatch.setenv("NER_TUI_TIMEOUT", "12")
+    seen = []
+    monkeypatch.setattr(ner_tui.ui.app, "run_app", lambda settings: seen.append(settings) or 0)
+    assert main(["--url", "http://gpu-box:9000", "--aggregation", "max"]) == 0
+    (settings,) = seen
+    assert settings.base_url == "http://gpu-box:9000"
+    assert settings.aggregation == "max"
+    assert settings.timeout == 12.0  # env beats the file
+    assert settings.theme == "nord"
+    assert settings.keymap == {"submit": "ctrl+s"}
