@@ -199,10 +199,15 @@ def decode(
 
     ``labels`` overrides the label set parsed from ``scored.id2label`` (e.g. to force
     ``scheme="IOB1"``). Entities are sorted, non-overlapping, non-empty and lie inside the
-    text, with ``entity.text == text[start:end]``. Raises ``ValueError`` only when the arrays
-    of ``scored`` disagree in length or the number of labels."""
+    text, with ``entity.text == text[start:end]``: an entity runs from the first character of
+    its first member token to the last character of its last member token, tokens with an
+    empty range (byte-level whitespace) aside; when tokens share a character range, a later
+    entity is trimmed to start where the previous one ended (dropped if nothing is left, with
+    a warning). Raises ``ValueError`` only when the arrays of ``scored`` disagree in length
+    or the number of labels."""
     options = options or DecodeOptions()
-    labels = labels or label_set(tuple(scored.id2label))
+    if labels is None:
+        labels = label_set(tuple(scored.id2label))
     probs = np.asarray(scored.probs)
     n = len(scored.token_strs)
     _check_shapes(scored, probs, n, labels)
@@ -212,6 +217,8 @@ def decode(
     warnings = list(labels.notes)
     if labels.scheme == "IO":
         warnings.append(PREFIXLESS_WARNING)
+        if options.mode == "strict":
+            warnings.append("Strict mode rejects nothing for prefix-less labels.")
     if n and not looks_like_probabilities(probs):
         warnings.append(
             "Score rows are not probabilities (negative or not summing to 1): "
