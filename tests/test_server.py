@@ -98,6 +98,8 @@ def strict() -> Iterator[httpx.Client]:
         "4096",
         "--batch-window-ms",
         "150",
+        "--batch-wait",
+        "always",
         "--served-model-name",
         "tiny",
     )

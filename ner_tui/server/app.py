@@ -36,7 +36,7 @@ from ner_tui.core.protocol import (
     Usage,
     model_list_json,
 )
-from ner_tui.server.batcher import DynamicBatcher
+from ner_tui.server.batcher import Arrival, DynamicBatcher
 from ner_tui.server.http import (
     ApiKeyGuard,
     HTTPError,
@@ -50,7 +50,8 @@ from ner_tui.server.metrics import Metrics
 log = logging.getLogger("ner_tui.server")
 
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
-DEFAULT_BATCH_WINDOW_MS = 3.0
+DEFAULT_BATCH_WINDOW_MS = 5.0
+DEFAULT_BATCH_WAIT = "auto"
 DEFAULT_MAX_BATCH = 64
 # Texts longer than this (characters, all prompts together) are tokenized off the event loop.
 _INLINE_TOKENIZE_CHARS = 4096
@@ -70,6 +71,7 @@ class _Server:
         max_body_bytes: int,
         batch_window_ms: float,
         max_batch: int,
+        batch_wait: str,
     ) -> None:
         self.engine = engine
         self.name = served_model_name
@@ -81,6 +83,7 @@ class _Server:
             self.executor,
             window_ms=batch_window_ms,
             max_batch=max_batch,
+            wait=batch_wait,
         )
         self.metrics = Metrics()
         # How many special tokens the tokenizer puts before/after a text (kept by truncation).
@@ -117,7 +120,7 @@ class _Server:
 
     # -------------------------------------------------------------- /pooling
 
-    async def pool(self, body: Any) -> Response:
+    async def pool(self, body: Any, arrival: Arrival | None = None) -> Response:
         try:
             req = PoolingRequest.from_json(body)
         except InvalidRequest as exc:
@@ -148,7 +151,7 @@ class _Server:
 
         self.metrics.in_flight += 1
         try:
-            logits = await self.batcher.submit(ids)
+            logits = await self.batcher.submit(ids, arrival)
         finally:
             self.metrics.in_flight -= 1
         rows = logits if req.use_activation is False else [self.engine.activate(r) for r in logits]
@@ -201,12 +204,15 @@ def create_app(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     batch_window_ms: float = DEFAULT_BATCH_WINDOW_MS,
     max_batch: int = DEFAULT_MAX_BATCH,
+    batch_wait: str = DEFAULT_BATCH_WAIT,
 ) -> Any:
     """A Starlette app serving ``engine`` over vLLM's pooling protocol.
 
     ``served_model_name``/``max_model_len`` default to the engine's; a smaller
     ``max_model_len`` than the engine's lowers the limit. ``api_key`` guards every route but
-    ``/health``. ``batch_window_ms <= 0`` or ``max_batch <= 1`` turns dynamic batching off."""
+    ``/health``. ``batch_window_ms <= 0`` or ``max_batch <= 1`` turns dynamic batching off;
+    ``batch_wait`` is ``"auto"`` (wait for company only while other requests are arriving) or
+    ``"always"`` (see :class:`~ner_tui.server.batcher.DynamicBatcher`)."""
     if max_model_len is not None and engine.max_model_len is not None:
         max_model_len = min(max_model_len, engine.max_model_len)
     if max_model_len is not None and max_model_len != engine.max_model_len:
@@ -218,6 +224,7 @@ def create_app(
         max_body_bytes=max_body_bytes,
         batch_window_ms=batch_window_ms,
         max_batch=max_batch,
+        batch_wait=batch_wait,
     )
 
     def route(path: str, handler: Handler, methods: list[str]) -> Route:
@@ -244,7 +251,11 @@ def create_app(
         return Route(path, endpoint, methods=methods)
 
     async def pooling(request: Request) -> Response:
-        return await state.pool(await read_json(request, state.max_body_bytes))
+        arrival = state.batcher.arrival()
+        try:
+            return await state.pool(await read_json(request, state.max_body_bytes), arrival)
+        finally:
+            arrival.close()
 
     async def tokenize(request: Request) -> Response:
         try:

@@ -1,10 +1,11 @@
 """Dynamic batching: pooling requests that arrive within a few milliseconds share one forward pass.
 
 Requests put their token-id prompts on an asyncio queue; one batcher task takes the first,
-waits ``window_ms`` for company, drains the queue up to ``max_batch`` prompts and runs them
-all in the inference thread. While a pass runs, new requests queue up and form the next
-batch, so under load batches grow by themselves. With ``window_ms <= 0`` or ``max_batch <= 1``
-every request runs on its own (batching off, for comparison).
+gathers more until the batch holds ``max_batch`` prompts or ``window_ms`` have passed since
+the first was queued (with ``wait="auto"``, only while other requests are still being read),
+and runs them all in the inference thread. While a pass runs, new requests queue up and go in
+the next pass without further waiting, so under load batches grow by themselves. With
+``window_ms <= 0`` or ``max_batch <= 1`` every request runs on its own (batching off).
 """
 
 from __future__ import annotations
@@ -37,21 +38,54 @@ class BatchStats:
 class _Job:
     prompts: list[list[int]]
     future: asyncio.Future[list[np.ndarray]] = field(repr=False)
+    queued_at: float = 0.0
+
+
+class Arrival:
+    """A request on its way to the batcher (being read, parsed, tokenized): while any are
+    open, a batch waits for them (up to the window) instead of leaving without them."""
+
+    def __init__(self, batcher: DynamicBatcher) -> None:
+        self._batcher = batcher
+        self._open = True
+        batcher._arriving += 1
+
+    def close(self) -> None:
+        if self._open:
+            self._open = False
+            self._batcher._arriving -= 1
+            if self._batcher._wakeup is not None:
+                self._batcher._wakeup.set()
 
 
 class DynamicBatcher:
-    """Runs ``run(prompts) -> rows`` for many requests at once, off the event loop."""
+    """Runs ``run(prompts) -> rows`` for many requests at once, off the event loop.
+
+    ``wait="auto"`` waits (up to ``window_ms`` after the first job was queued) only while
+    other requests are still arriving, so a lone client pays no delay; ``"always"`` waits the
+    whole window whenever the batch is not full."""
 
     def __init__(
-        self, run: RunFn, executor: Executor, *, window_ms: float = 3.0, max_batch: int = 64
+        self,
+        run: RunFn,
+        executor: Executor,
+        *,
+        window_ms: float = 5.0,
+        max_batch: int = 64,
+        wait: str = "auto",
     ) -> None:
+        if wait not in ("auto", "always"):
+            raise ValueError(f"wait must be 'auto' or 'always', got {wait!r}")
         self._run = run
         self._executor = executor
         self.window_s = max(0.0, window_ms) / 1000.0
         self.max_batch = max(1, max_batch)
+        self.wait = wait
         self.enabled = window_ms > 0 and max_batch > 1
         self.stats = BatchStats()
         self._queue: asyncio.Queue[_Job] | None = None
+        self._wakeup: asyncio.Event | None = None
+        self._arriving = 0
         self._task: asyncio.Task[None] | None = None
         self._failure: BaseException | None = None
 
@@ -69,6 +103,7 @@ class DynamicBatcher:
     def start(self) -> None:
         if self.enabled and self._task is None:
             self._queue = asyncio.Queue()
+            self._wakeup = asyncio.Event()
             self._task = asyncio.create_task(self._loop(), name="ner-tui-batcher")
 
     async def stop(self) -> None:
@@ -78,17 +113,29 @@ class DynamicBatcher:
                 await self._task
             self._task = None
 
-    async def submit(self, prompts: list[list[int]]) -> list[np.ndarray]:
+    def arrival(self) -> Arrival:
+        """Announce a request; close the Arrival when it is submitted or given up."""
+        return Arrival(self)
+
+    async def submit(
+        self, prompts: list[list[int]], arrival: Arrival | None = None
+    ) -> list[np.ndarray]:
         """Rows for ``prompts`` (in order), computed alone or together with other requests."""
         loop = asyncio.get_running_loop()
         if not self.enabled:
+            if arrival is not None:
+                arrival.close()
             rows = await loop.run_in_executor(self._executor, self._run, prompts)
             self._count([prompts])
             return rows
         if self._queue is None or not self.alive:
             raise RuntimeError("the inference engine is not running")
-        job = _Job(prompts, loop.create_future())
+        job = _Job(prompts, loop.create_future(), loop.time())
         self._queue.put_nowait(job)
+        if arrival is not None:
+            arrival.close()
+        if self._wakeup is not None:
+            self._wakeup.set()
         return await job.future
 
     def _count(self, batch: list[list[list[int]]]) -> None:
@@ -99,19 +146,29 @@ class DynamicBatcher:
         self.stats.largest_batch = max(self.stats.largest_batch, prompts)
 
     async def _loop(self) -> None:
-        assert self._queue is not None
-        queue = self._queue
+        assert self._queue is not None and self._wakeup is not None
+        queue, wakeup = self._queue, self._wakeup
         loop = asyncio.get_running_loop()
         try:
             while True:
                 jobs = [await queue.get()]
-                if self.window_s:
-                    await asyncio.sleep(self.window_s)
                 size = len(jobs[0].prompts)
-                while size < self.max_batch and not queue.empty():
-                    job = queue.get_nowait()
-                    jobs.append(job)
-                    size += len(job.prompts)
+                # Jobs that queued up behind the previous forward pass go at once: the window
+                # counts from when the first job was queued.
+                deadline = jobs[0].queued_at + self.window_s
+                while True:
+                    while size < self.max_batch and not queue.empty():
+                        job = queue.get_nowait()
+                        jobs.append(job)
+                        size += len(job.prompts)
+                    remaining = deadline - loop.time()
+                    if size >= self.max_batch or remaining <= 0:
+                        break
+                    if self.wait == "auto" and self._arriving <= 0:
+                        break
+                    wakeup.clear()
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(wakeup.wait(), remaining)
                 jobs = [j for j in jobs if not j.future.done()]  # callers that gave up
                 if not jobs:
                     continue

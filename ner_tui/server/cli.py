@@ -57,9 +57,17 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         "--batch-window-ms",
         dest="batch_window_ms",
         type=float,
-        default=3.0,
-        help="how long a request waits for others to share its forward pass; 0 turns "
-        "dynamic batching off (default: 3)",
+        default=5.0,
+        help="how long a request may wait for others to share its forward pass; 0 turns "
+        "dynamic batching off (default: 5)",
+    )
+    parser.add_argument(
+        "--batch-wait",
+        dest="batch_wait",
+        choices=["auto", "always"],
+        default="auto",
+        help="auto: wait only while other requests are still arriving (a lone client pays "
+        "no delay); always: wait the whole window for a fuller batch (default: auto)",
     )
     parser.add_argument(
         "--max-batch",
@@ -93,6 +101,7 @@ def run_serve(args: argparse.Namespace) -> int:
         max_body_bytes=args.max_body_bytes,
         batch_window_ms=args.batch_window_ms,
         max_batch=args.max_batch,
+        batch_wait=args.batch_wait,
         log_level=args.log_level,
     )
     return 0

@@ -6,7 +6,12 @@ import logging
 import sys
 from pathlib import Path
 
-from ner_tui.server.app import DEFAULT_BATCH_WINDOW_MS, DEFAULT_MAX_BATCH, DEFAULT_MAX_BODY_BYTES
+from ner_tui.server.app import (
+    DEFAULT_BATCH_WAIT,
+    DEFAULT_BATCH_WINDOW_MS,
+    DEFAULT_MAX_BATCH,
+    DEFAULT_MAX_BODY_BYTES,
+)
 
 
 def serve(
@@ -22,6 +27,7 @@ def serve(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     batch_window_ms: float = DEFAULT_BATCH_WINDOW_MS,
     max_batch: int = DEFAULT_MAX_BATCH,
+    batch_wait: str = DEFAULT_BATCH_WAIT,
     log_level: str = "info",
 ) -> None:
     """Serve a model directory (default: the bundled model) until interrupted.
@@ -51,10 +57,11 @@ def serve(
         max_body_bytes=max_body_bytes,
         batch_window_ms=batch_window_ms,
         max_batch=max_batch,
+        batch_wait=batch_wait,
     )
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s:     %(message)s")
     batching = (
-        f"batching {batch_window_ms:g} ms / {max_batch} prompts"
+        f"batching {batch_wait} {batch_window_ms:g} ms / {max_batch} prompts"
         if batch_window_ms > 0 and max_batch > 1
         else "batching off"
     )

@@ -1,0 +1,343 @@
+"""Local engine vs transformers' pipeline, and ``ner-tui serve`` with dynamic batching on/off.
+
+Run with the torch venv (torch is needed for the pipeline baseline only)::
+
+    /work/torchenv/bin/python bench/engine.py [--model DIR] [--threads 2] [--n 256]
+
+Part 1, same process, same model, same CPU threads: sentences/s (batches of 32) and p50/p95
+single-sentence latency of LocalEngine and of ``pipeline("token-classification")``, plus
+ner-tui's whole path (tokenize with offsets, engine, decode to entities); then the entities of
+both, compared span by span. Part 2: a real ``ner-tui serve`` process (ONNX weights) driven by
+1, 8 and 32 concurrent clients, one sentence per request, dynamic batching on vs off.
+
+Default model: the bundled one when it has weights transformers can load, else the tiny test
+fixture (then the figures measure overhead, not model compute: it says so).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+SENTENCES = [
+    "Barack Obama visited Microsoft headquarters in Seattle on January 2025.",
+    "Apple is looking at buying U.K. startup for $1 billion.",
+    "Angela Merkel met Emmanuel Macron in Paris to discuss the European Union budget.",
+    "Shares of Toyota fell 3 percent in Tokyo after the company cut its forecast.",
+    "The World Health Organization said the outbreak in Kenya was under control.",
+    "Serena Williams won her first match at Wimbledon since returning from injury.",
+    "Google and Samsung signed a patent agreement covering smartphones sold in Brazil.",
+    "Police in Sydney arrested two men after a robbery at a bank on George Street.",
+    "The Reserve Bank of Australia left interest rates unchanged on Tuesday.",
+    "Nelson Mandela was released from prison in 1990 after 27 years.",
+    "Airbus delivered 50 aircraft to customers in Asia during the first quarter.",
+    "Prime Minister Jacinda Ardern announced new gun laws in Wellington.",
+    "The New York Times reported that Amazon plans to open a second headquarters.",
+    "Heavy rain caused flooding across northern Germany and the Netherlands.",
+    "Lionel Messi scored twice as Barcelona beat Real Madrid 3-1 on Sunday.",
+    "The United Nations Security Council will meet in Geneva next week.",
+    "Researchers at the University of Cambridge published the study in Nature.",
+    "Tesla chief executive Elon Musk said production in Shanghai would double.",
+    "Fires burned thousands of hectares of forest in California and Oregon.",
+    "The Bank of England raised its key rate to 5.25 percent.",
+    "Microsoft released a security update for Windows after researchers found a flaw.",
+    "Thousands of people marched through London to protest against the war.",
+    "Kofi Annan, the former Secretary-General, died in Bern at the age of 80.",
+    "Volkswagen recalled 200,000 cars in China because of faulty airbags.",
+    "The Olympic torch arrived in Athens before its journey to Beijing.",
+    "Officials in Nairobi said the new railway line to Mombasa would open in June.",
+    "A spokesman for Siemens declined to comment on the report.",
+    "Reuters reported that the talks between Russia and Ukraine had stalled.",
+    "It was a quiet day on the markets, with trading volumes well below average.",
+    "The committee will publish its findings later this year.",
+]
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def _timed(fn, repeat: int = 3) -> float:  # type: ignore[no-untyped-def]
+    """Best wall time of ``repeat`` runs (after one warm-up run)."""
+    fn()
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def _latencies(fn, items: list[str]) -> list[float]:  # type: ignore[no-untyped-def]
+    out = []
+    for item in items:
+        started = time.perf_counter()
+        fn(item)
+        out.append((time.perf_counter() - started) * 1000.0)
+    return out
+
+
+def pick_model(arg: str | None) -> tuple[Path, str]:
+    if arg:
+        return Path(arg), ""
+    from ner_tui.models import bundled_model_path
+
+    bundled = bundled_model_path()
+    if (bundled / "config.json").exists() and any(
+        (bundled / f).exists() for f in ("model.safetensors", "pytorch_model.bin")
+    ):
+        return bundled, ""
+    return (
+        ROOT / "tests" / "fixtures" / "tiny-bert-ner",
+        "NOTE: the bundled model has no torch weights here, so this uses the TINY fixture "
+        "(2 layers, hidden 32): figures measure overhead, not model compute.",
+    )
+
+
+def part1(model: Path, threads: int, texts: list[str], batch: int) -> None:
+    import torch
+    from transformers import pipeline
+
+    from ner_tui.core.alignment import load_model_info, score_many
+    from ner_tui.core.decoding import decode
+    from ner_tui.core.engine import LocalEngine
+    from ner_tui.core.types import DecodeOptions
+
+    torch.set_num_threads(threads)
+    engine = LocalEngine.load(model, threads=threads)
+    pipe = pipeline(
+        "token-classification", model=str(model), aggregation_strategy="simple", device=-1
+    )
+    info = load_model_info(model)
+    print(
+        f"model {model}\nengine: {engine.describe}; pipeline: transformers + torch "
+        f"{torch.__version__}, {threads} threads each; {len(texts)} sentences, batch {batch}"
+    )
+
+    def engine_batches() -> None:
+        for i in range(0, len(texts), batch):
+            engine.score(texts[i : i + batch])
+
+    def pipe_batches() -> list:  # type: ignore[type-arg]
+        return list(pipe(texts, batch_size=batch))
+
+    def ner_tui_path() -> list:  # type: ignore[type-arg]
+        scored = asyncio.run(score_many(engine, info, texts, concurrency=batch))
+        return [decode(s, DecodeOptions(aggregation="simple")) for s in scored]  # type: ignore[arg-type]
+
+    t_engine = _timed(engine_batches)
+    t_path = _timed(ner_tui_path)
+    t_pipe = _timed(pipe_batches)
+    n = len(texts)
+    lat_texts = texts[: min(len(texts), 100)]
+    engine.score(lat_texts[:2])
+    lat_engine = _latencies(lambda t: engine.score([t]), lat_texts)
+    pipe(lat_texts[0])
+    lat_pipe = _latencies(pipe, lat_texts)
+
+    print("\n| | sentences/s | vs pipeline | p50 ms (1 sentence) | p95 ms |")
+    print("|---|---:|---:|---:|---:|")
+    print(
+        f"| pipeline (torch, aggregation simple) | {n / t_pipe:.1f} | 1.00x | "
+        f"{_pct(lat_pipe, 0.5):.2f} | {_pct(lat_pipe, 0.95):.2f} |"
+    )
+    print(
+        f"| LocalEngine.score (rows) | {n / t_engine:.1f} | {t_pipe / t_engine:.2f}x | "
+        f"{_pct(lat_engine, 0.5):.2f} | {_pct(lat_engine, 0.95):.2f} |"
+    )
+    print(
+        f"| ner-tui path (offsets + engine + decode) | {n / t_path:.1f} | "
+        f"{t_pipe / t_path:.2f}x | | |"
+    )
+
+    # Same entities? pipeline "simple" groups vs ner-tui decode(aggregation="simple").
+    ours = ner_tui_path()
+    theirs = pipe_batches()
+    same = 0
+    diffs = []
+    for text, pred, ents in zip(texts, ours, theirs, strict=True):
+        a = sorted((e.label, e.start, e.end) for e in pred.entities)
+        b = sorted((e["entity_group"], int(e["start"]), int(e["end"])) for e in ents)
+        if a == b:
+            same += 1
+        elif len(diffs) < 3:
+            diffs.append((text, a, b))
+    total = sum(len(p.entities) for p in ours)
+    print(f"\nentities: identical in {same}/{n} sentences ({total} entities from ner-tui)")
+    for text, a, b in diffs:
+        print(f"  differs: {text!r}\n    ner-tui:  {a}\n    pipeline: {b}")
+    engine.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _start_server(model: Path, threads: int, window_ms: float) -> tuple[subprocess.Popen, str]:  # type: ignore[type-arg]
+    import httpx
+
+    port = _free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ner_tui.server",
+            "--model",
+            str(model),
+            "--port",
+            str(port),
+            "--threads",
+            str(threads),
+            "--batch-window-ms",
+            str(window_ms),
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"server failed: {proc.stderr.read() if proc.stderr else ''}")
+        try:
+            if httpx.get(base + "/health", timeout=1).status_code == 200:
+                return proc, base
+        except httpx.TransportError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("server did not start")
+
+
+class _Conn:
+    """A minimal HTTP/1.1 keep-alive client, so the load generator costs far less CPU than
+    the server it measures (httpx would take a good share of this 2-core machine)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post(self, path: str, body: bytes) -> bytes:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode()
+        self.writer.write(head + body)
+        status = await self.reader.readline()
+        length = 0
+        while True:
+            line = await self.reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            name, _, value = line.decode("latin-1").partition(":")
+            if name.strip().lower() == "content-length":
+                length = int(value)
+        payload = await self.reader.readexactly(length)
+        if not status.split()[1].startswith(b"2"):
+            raise RuntimeError(f"{status!r} {payload[:200]!r}")
+        return payload
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+async def _drive(
+    base: str, texts: list[str], clients: int, total: int
+) -> tuple[float, list[float]]:
+    import json
+
+    host, port = base.removeprefix("http://").split(":")
+    bodies = [json.dumps({"input": t}).encode() for t in texts]
+    latencies: list[float] = []
+    conns = [_Conn(host, int(port)) for _ in range(clients)]
+
+    async def worker(conn: _Conn, jobs: list[int]) -> None:
+        for i in jobs:
+            started = time.perf_counter()
+            await conn.post("/pooling", bodies[i % len(bodies)])
+            latencies.append((time.perf_counter() - started) * 1000.0)
+
+    def split(n: int) -> list[list[int]]:
+        return [list(range(k, n, clients)) for k in range(clients)]
+
+    await asyncio.gather(*(worker(c, j) for c, j in zip(conns, split(2 * clients), strict=True)))
+    latencies.clear()
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(c, j) for c, j in zip(conns, split(total), strict=True)))
+    elapsed = time.perf_counter() - started
+    for c in conns:
+        c.close()
+    return total / elapsed, latencies
+
+
+def part2(model: Path, threads: int, texts: list[str], total: int) -> None:
+    print(
+        f"\nserver: ner-tui serve --threads {threads}, one sentence per request, "
+        f"{total} requests per row"
+    )
+    print("| clients | batching | requests/s | p50 ms | p95 ms | on/off |")
+    print("|---:|---|---:|---:|---:|---:|")
+    results: dict[tuple[int, bool], float] = {}
+    for batching in (False, True):
+        proc, base = _start_server(model, threads, 5.0 if batching else 0.0)
+        try:
+            for clients in (1, 8, 32):
+                rps, lat = asyncio.run(_drive(base, texts, clients, total))
+                results[(clients, batching)] = rps
+                ratio = f"{rps / results[(clients, False)]:.2f}x" if batching else ""
+                print(
+                    f"| {clients} | {'on' if batching else 'off'} | {rps:.1f} | "
+                    f"{_pct(lat, 0.5):.1f} | {_pct(lat, 0.95):.1f} | {ratio} |",
+                    flush=True,
+                )
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", help="model directory (default: bundled, else tiny fixture)")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--n", type=int, default=256, help="sentences in part 1")
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--requests", type=int, default=256, help="requests per server row")
+    parser.add_argument("--skip-pipeline", action="store_true")
+    parser.add_argument("--skip-server", action="store_true")
+    args = parser.parse_args()
+    model, note = pick_model(args.model)
+    if note:
+        print(note)
+    texts = [SENTENCES[i % len(SENTENCES)] for i in range(args.n)]
+    if not args.skip_pipeline:
+        part1(model, args.threads, texts, args.batch)
+    if not args.skip_server:
+        part2(model, args.threads, texts, args.requests)
+
+
+if __name__ == "__main__":
+    main()
