@@ -12,6 +12,7 @@ Example ``config.toml``::
     model = "boltuix/NeuroBERT-NER"  # optional: discovered from /v1/models
     api_key = "sk-..."
     timeout = 30
+    encoding = "base64"              # float (default, any vLLM) | base64 | bytes: smaller, faster
     aggregation = "first"            # none | simple | first | average | max
     mode = "strict"                  # lenient | strict
     theme = "nord"
@@ -42,6 +43,7 @@ ENV_PREFIX = "NER_TUI_"
 CONFIG_FILE_ENV = "NER_TUI_CONFIG_FILE"
 AGGREGATION_CHOICES = ("none", "simple", "first", "average", "max")
 MODE_CHOICES = ("lenient", "strict")
+ENCODING_CHOICES = ("float", "base64", "bytes")
 DEFAULT_HOST = "localhost"
 DEFAULT_PORT = 8000
 
@@ -67,6 +69,7 @@ class Settings:
     fallback_local: bool = True  # TUI: when no server answers, use the local engine
     threads: int | None = None  # local engine CPU threads (None: the engine's choice)
     max_concurrency: int = 16  # requests in flight for batches
+    encoding: str = "float"  # how score rows travel: float JSON (portable), base64, bytes
     aggregation: str = "simple"
     mode: str = "lenient"
     threshold: float = 0.0
@@ -94,6 +97,7 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "fallback_local": (bool,),
     "threads": (int,),
     "max_concurrency": (int,),
+    "encoding": (str,),
     "aggregation": (str,),
     "mode": (str,),
     "threshold": (int, float),
@@ -139,6 +143,10 @@ def _check(name: str, value: Any, where: str) -> Any:
     if name == "aggregation" and value not in AGGREGATION_CHOICES:
         raise ConfigError(
             f"{where}: aggregation must be one of {', '.join(AGGREGATION_CHOICES)}, not {value!r}"
+        )
+    if name == "encoding" and value not in ENCODING_CHOICES:
+        raise ConfigError(
+            f"{where}: encoding must be one of {', '.join(ENCODING_CHOICES)}, not {value!r}"
         )
     if name == "mode" and value not in MODE_CHOICES:
         raise ConfigError(f"{where}: mode must be one of {', '.join(MODE_CHOICES)}, not {value!r}")
@@ -249,6 +257,7 @@ def load_settings(
 __all__ = [
     "AGGREGATION_CHOICES",
     "CONFIG_FILE_ENV",
+    "ENCODING_CHOICES",
     "MODE_CHOICES",
     "SETTING_NAMES",
     "ConfigError",

@@ -183,6 +183,7 @@ async def open_backend(settings: Settings) -> PoolingBackend:
             api_key=settings.api_key,
             timeout=settings.timeout,
             max_concurrency=settings.max_concurrency,
+            encoding_format=settings.encoding,
         )
     except ValueError as error:
         raise ConfigError(

@@ -137,3 +137,26 @@ def test_tokenizer_flag_that_does_not_load(server: str, capsys) -> None:
     assert main(argv) == 18
     err = capsys.readouterr().err
     assert "org/absent-model" in err and "hint:" in err
+
+
+@pytest.mark.parametrize("encoding", ["base64", "bytes"])
+def test_binary_encodings_give_the_same_result(server: str, encoding: str, capsys) -> None:
+    argv = ["predict", "--url", server, "--api-key", KEY, "-o", "jsonl", TEXT]
+    assert main(argv) == 0
+    as_float = json.loads(capsys.readouterr().out)
+    assert main([*argv[:-1], "--encoding", encoding, TEXT]) == 0
+    binary = json.loads(capsys.readouterr().out)
+    assert binary["entities"] == as_float["entities"]
+    assert [t["label"] for t in binary["tokens"]] == [t["label"] for t in as_float["tokens"]]
+
+
+def test_progress_bar_on_stderr_only(server: str, tmp_path: Path, capsys) -> None:
+    path = tmp_path / "docs.txt"
+    path.write_text("Obama\nMerkel\nParis\n")
+    argv = ["predict", "--url", server, "--api-key", KEY, "-f", str(path), "--progress"]
+    assert main([*argv, "-o", "jsonl"]) == 0
+    out, err = capsys.readouterr()
+    assert "] 3/3" in err and "#" in err
+    assert len(out.splitlines()) == 3  # stdout holds only the documents
+    assert main([*argv, "--no-progress"]) == 0
+    assert capsys.readouterr().err == ""

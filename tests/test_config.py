@@ -71,6 +71,7 @@ def test_env_override_path_is_used_by_default(tmp_path: Path, monkeypatch) -> No
         ("port = 70000\n", "between 1 and 65535"),
         ("aggregation = 'bogus'\n", "aggregation must be one of"),
         ("timeout = 0\n", "positive number"),
+        ("encoding = 'xml'\n", "encoding must be one of"),
         ("[keymap]\nsubmit = 3\n", "keymap entry `submit`"),
     ],
 )
