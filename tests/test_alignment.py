@@ -39,6 +39,7 @@ from ner_tui.core.alignment import (
     score_many,
 )
 from ner_tui.core.backend import ModelCard, PoolingBackend, PoolingResult
+from ner_tui.core.decoding import decode
 from ner_tui.core.errors import (
     InputTooLong,
     MalformedResponse,
@@ -169,14 +170,6 @@ def random_rows(encoded: EncodedText, seed: int, *, alpha: float = 0.3) -> list[
     ]
 
 
-def _decoder():  # type: ignore[no-untyped-def]
-    try:
-        from ner_tui.core.decoding import decode
-    except ImportError:
-        return None
-    return decode
-
-
 def check_scored(scored: ScoredText, encoded: EncodedText) -> None:
     """Invariants every ScoredText must satisfy, whatever the text and tokenizer."""
     text = scored.text
@@ -213,9 +206,6 @@ def check_scored(scored: ScoredText, encoded: EncodedText) -> None:
 
 def check_prediction(scored: ScoredText, *, all_options: bool = False) -> None:
     """Decoded spans are well-formed, under the default options or all of them."""
-    decode = _decoder()
-    if decode is None:
-        return
     text = scored.text
     options = [DecodeOptions()]
     if all_options:
@@ -389,7 +379,6 @@ def test_typed_special_tokens_are_content(infos: dict[str, ModelInfo]) -> None:
         "xlmr": ("<s>", "bos_token_id"),
         "roberta": ("<mask>", "mask_token_id"),
     }
-    decode = _decoder()
     for family, (literal, attr) in cases.items():
         info = infos[family]
         text = f"Obama {literal} Seattle"
@@ -408,9 +397,8 @@ def test_typed_special_tokens_are_content(infos: dict[str, ModelInfo]) -> None:
         assert text[start:end] == literal
         assert scored.word_ids[at] is not None
         assert scored.special.sum() == 2  # only the real ones around the text
-        if decode is not None:
-            entities = decode(scored).entities
-            assert [(e.label, e.text) for e in entities] == [("MISC", literal)], family
+        entities = decode(scored).entities
+        assert [(e.label, e.text) for e in entities] == [("MISC", literal)], family
 
 
 def test_unknown_characters_keep_their_offsets(infos: dict[str, ModelInfo]) -> None:
@@ -513,9 +501,6 @@ def test_overlap_rows_come_from_the_window_farther_from_the_cut(
 
 
 def test_entity_straddling_a_chunk_edge_is_one_entity(infos: dict[str, ModelInfo]) -> None:
-    decode = _decoder()
-    if decode is None:
-        pytest.skip("ner_tui.core.decoding is not there yet")
     info = infos["bert-cased"]
     encoded = encode(info, LONG_TEXT, max_model_len=48, stride=16)
     p = len(info.prefix_ids)
