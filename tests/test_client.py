@@ -278,7 +278,9 @@ async def test_several_prompts_go_as_concurrent_requests_and_come_back_in_order(
     fake: FakeVllm, url: str
 ) -> None:
     prompts = [[101, *range(1000, 1000 + n), 102] for n in range(8)]
-    # Later prompts answer sooner, so arrival order is the reverse of input order.
+    # All 8 are held until they are in flight together, then later prompts answer sooner,
+    # so answers arrive in the reverse of input order.
+    fake.hold_until_in_flight = 8
     fake.delay_s = lambda req: 0.004 * (12 - len(req.prompts[0]))
     async with PoolingClient(url) as client:
         result = await client.pool(prompts)
@@ -288,7 +290,7 @@ async def test_several_prompts_go_as_concurrent_requests_and_come_back_in_order(
     assert sorted(tuple(b["input"]) for b in fake.pooling_bodies) == sorted(map(tuple, prompts))
     assert result.prompt_tokens == sum(map(len, prompts))
     assert len(result.extra["request_ids"]) == 8  # type: ignore[arg-type]
-    assert fake.max_in_flight > 1
+    assert fake.max_in_flight == 8
 
 
 async def test_concurrency_is_bounded(fake: FakeVllm, url: str) -> None:

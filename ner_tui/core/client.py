@@ -318,9 +318,9 @@ class PoolingClient:
     async def tokenize(
         self,
         text: str,
-        *,
         model: str | None = None,
         add_special_tokens: bool = True,
+        *,
         return_token_strs: bool = False,
     ) -> protocol.TokenizeResponse:
         """``POST /tokenize``: the server's own token ids (no offsets)."""
@@ -331,7 +331,7 @@ class PoolingClient:
         )
         return result
 
-    async def detokenize(self, tokens: Sequence[int], *, model: str | None = None) -> str:
+    async def detokenize(self, tokens: Sequence[int], model: str | None = None) -> str:
         """``POST /detokenize``."""
         body = protocol.DetokenizeRequest([int(t) for t in tokens], model)
         response = await self._send("POST", "/detokenize", body.to_json())
