@@ -276,6 +276,12 @@ def test_unreachable_hub_id_says_what_was_tried() -> None:
     assert "hub" in message
 
 
+def test_a_file_is_not_a_model_directory(model_dirs: dict[str, Path]) -> None:
+    config = model_dirs["bert-cased"] / "config.json"
+    with pytest.raises(ModelLoadError, match="not a directory"):
+        load_model_info(config)
+
+
 def test_directory_without_tokenizer(tmp_path: Path, model_dirs: dict[str, Path]) -> None:
     shutil.copy(model_dirs["bert-cased"] / "config.json", tmp_path / "config.json")
     with pytest.raises(ModelLoadError, match=r"no tokenizer.*found: config\.json"):
@@ -836,6 +842,7 @@ async def test_score_many_keeps_order_and_bounds_concurrency(infos: dict[str, Mo
     results = await score_many(backend, info, texts, concurrency=3)
     assert backend.max_in_flight == 3
     assert [r.text for r in results if isinstance(r, ScoredText)] == texts
+    assert await score_many(backend, info, []) == []
 
 
 @pytest.fixture(scope="module")
