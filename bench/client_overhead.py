@@ -113,7 +113,7 @@ def bench_overhead(
 ) -> dict[int, dict[str, float]]:
     from ner_tui.core.alignment import encode, load_model_info, merge
     from ner_tui.core.decoding import decode
-    from ner_tui.core.protocol import parse_pooling_response
+    from ner_tui.core.protocol import PoolingResponse, parse_pooling_response
     from ner_tui.core.types import DecodeOptions
 
     info = load_model_info(model_dir, max_model_len=window)
@@ -126,7 +126,7 @@ def bench_overhead(
         f"{info.max_model_len}, {info.num_labels} labels); ms, median"
     )
     header = f"{'tokens':>7} {'windows':>7} {'ner-tui':>9} {'(tok':>7} {'parse':>7} {'merge':>7} "
-    header += f"{'decode)':>8}"
+    header += f"{'decode)':>8} {'w/ base64':>9}"
     if torch_ok:
         header += f" {'example':>9} {'x':>6} {'ex.cached':>10} {'x':>6}"
     print(header)
@@ -158,9 +158,17 @@ def bench_overhead(
             got = parse_pooling_response(body, expected_items=k).data
             return decode(merge(enc, got, model=name, source="bench"), options)
 
+        b64_body = json.dumps(PoolingResponse(data=arrays, model=name).to_json("base64")).encode()
+
+        def whole_b64(text: str = text, body: bytes = b64_body, k: int = len(arrays)) -> Any:
+            enc = encode(info, text)
+            got = parse_pooling_response(body, expected_items=k, num_labels=info.num_labels).data
+            return decode(merge(enc, got, model=name, source="bench"), options)
+
         row = {
             "windows": float(len(arrays)),
             "ner-tui": median_ms(whole, repeat=repeat),
+            "ner-tui-b64": median_ms(whole_b64, repeat=repeat),
             "tokenize": median_ms(tokenize, repeat=repeat),
             "parse": median_ms(parse, repeat=repeat),
             "merge": median_ms(merge_rows, repeat=repeat),
@@ -169,6 +177,7 @@ def bench_overhead(
         line = (
             f"{size:>7} {len(arrays):>7} {row['ner-tui']:>9.3f} {row['tokenize']:>7.3f} "
             f"{row['parse']:>7.3f} {row['merge']:>7.3f} {row['decode']:>8.3f}"
+            f" {row['ner-tui-b64']:>9.3f}"
         )
         if torch_ok:
             # The example sends the text and gets one row per token back (special tokens
@@ -185,7 +194,8 @@ def bench_overhead(
             )
         print(line)
         results[size] = row
-    print("   ner-tui = tokenize + parse + merge + decode (labels, scores, top-k, entity spans);")
+    print("   ner-tui = tokenize + parse + merge + decode (labels, scores, top-k, entity spans)")
+    print("   of a float-JSON answer; w/ base64 = the same with --encoding base64;")
     print("   example = vLLM's ner_client.py as written (loads tokenizer+config per call);")
     print("   ex.cached = the same with loading hoisted out; x = example time / ner-tui time.")
     return results
