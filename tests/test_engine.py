@@ -222,3 +222,42 @@ def test_dynamic_int8_runs_each_sequence_alone(tmp_path: Path) -> None:
     together = eng.score([*TEXTS, "Nokia " * 60])
     for a, b in zip(alone, together, strict=False):
         np.testing.assert_array_equal(a, b)
+
+
+async def test_concurrent_pool_calls_share_forward_passes(tmp_path: Path) -> None:
+    """pool() calls waiting while the inference thread is busy go in its next pass together,
+    and every text scores exactly as alone."""
+    import asyncio
+    import threading
+
+    eng = LocalEngine.load(TINY)
+    runner = eng._runner
+    gate = threading.Event()
+    calls: list[int] = []
+
+    def gated(input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        calls.append(input_ids.shape[0])
+        gate.wait(timeout=10)
+        return runner(input_ids, attention_mask)
+
+    eng._runner = gated  # type: ignore[assignment]
+    ids0 = REF["ids_0"].tolist()
+    tasks = [asyncio.ensure_future(eng.pool([t])) for t in TEXTS]
+    tasks.append(asyncio.ensure_future(eng.pool([ids0], use_activation=False)))
+    await asyncio.sleep(0)  # every task has submitted its call
+    gate.set()
+    results = await asyncio.gather(*tasks)
+    assert len(calls) <= 2 and sum(calls) == N + 1
+    for i in range(N):
+        np.testing.assert_allclose(results[i].rows[0], REF[f"probs_{i}"], atol=1e-4, rtol=0)
+    np.testing.assert_allclose(results[N].rows[0], REF["logits_0"], atol=1e-4, rtol=0)
+    assert results[N].prompt_tokens == len(ids0)
+    # a bad call in the same pass fails alone
+    bad = asyncio.ensure_future(eng.pool([[10**6]]))
+    good = asyncio.ensure_future(eng.pool(["Hi"]))
+    with pytest.raises(InvalidPrompt):
+        await bad
+    assert (await good).rows[0].shape == REF["probs_2"].shape
+    await eng.aclose()
+    with pytest.raises(Exception, match="closed"):
+        await eng.pool(["Hi"])

@@ -25,9 +25,12 @@ from __future__ import annotations
 import asyncio
 import json
 import mmap
+import queue
+import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -293,8 +296,9 @@ def _torch_importable() -> bool:
 class LocalEngine:
     """A token classifier run in this process; a :class:`PoolingBackend`.
 
-    Build it with :meth:`load`. ``pool`` runs in a single worker thread (never on the event
-    loop); ``run_ids`` and ``tokenize`` are the synchronous pieces ``ner-tui serve`` uses."""
+    Build it with :meth:`load`. ``pool`` runs in the engine's inference thread (never on the
+    event loop), batching concurrent calls; ``run_ids``, ``tokenize`` and ``activate`` are the
+    synchronous pieces ``ner-tui serve`` uses."""
 
     def __init__(
         self,
@@ -323,7 +327,7 @@ class LocalEngine:
         self.vocab_size = int(config.get("vocab_size") or len(tokenizer))
         self.pad_token_id = int(tokenizer.pad_token_id or 0)
         self.max_batch_rows = MAX_BATCH_ROWS if runner.batch_invariant else 1
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ner-tui-engine")
+        self._worker = _InferenceThread(self)
 
     # ---------------------------------------------------------------- loading
 
@@ -531,18 +535,18 @@ class LocalEngine:
         model: str | None = None,
         use_activation: bool | None = None,
     ) -> PoolingResult:
+        """Score prompts in the engine's inference thread. Calls made concurrently (the
+        alignment layer sends one per text) share forward passes, as on a batching server."""
         if model is not None and model != self.served_model_name:
             raise UnknownModel(f"The model `{model}` does not exist.")
+        if isinstance(prompts, str):
+            raise TypeError("pass a list of prompts, not a str")
         if len(prompts) == 0:
             raise InvalidPrompt("You must pass at least one prompt")
         started = time.perf_counter()
-        loop = asyncio.get_running_loop()
-
-        def work() -> tuple[list[np.ndarray], int]:
-            ids = self._as_ids(prompts)
-            return self.run_ids(ids, use_activation), sum(len(x) for x in ids)
-
-        rows, n_tokens = await loop.run_in_executor(self._executor, work)
+        future: Future[tuple[list[np.ndarray], int]] = Future()
+        self._worker.submit(_PoolJob(list(prompts), use_activation, future))
+        rows, n_tokens = await asyncio.wrap_future(future)
         return PoolingResult(
             rows=rows,
             model=self.served_model_name,
@@ -550,11 +554,101 @@ class LocalEngine:
             elapsed_ms=(time.perf_counter() - started) * 1000.0,
         )
 
+    def _run_jobs(self, jobs: list[_PoolJob]) -> None:
+        """One forward pass (or a few sub-batches) for several pool() calls; a bad prompt
+        fails its own call only."""
+        ready: list[tuple[_PoolJob, list[list[int]]]] = []
+        for job in jobs:
+            if not job.future.set_running_or_notify_cancel():
+                continue  # the caller gave up
+            try:
+                ids = self._as_ids(job.prompts)
+                self.check_ids(ids)
+            except Exception as exc:
+                job.future.set_exception(exc)
+                continue
+            ready.append((job, ids))
+        if not ready:
+            return
+        try:
+            logits = self.run_ids([x for _, ids in ready for x in ids], use_activation=False)
+        except Exception as exc:
+            for job, _ in ready:
+                job.future.set_exception(exc)
+            return
+        start = 0
+        for job, ids in ready:
+            rows = logits[start : start + len(ids)]
+            start += len(ids)
+            if job.use_activation is not False:
+                rows = [self.activate(r) for r in rows]
+            job.future.set_result((rows, sum(len(x) for x in ids)))
+
     async def aclose(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        self._worker.close()
 
     def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        """Stop the inference thread (pending calls still finish)."""
+        self._worker.close()
+
+
+@dataclass(slots=True)
+class _PoolJob:
+    prompts: list[Any]  # str or token-id prompts
+    use_activation: bool | None
+    future: Future[tuple[list[np.ndarray], int]]
+
+
+class _InferenceThread:
+    """The engine's one inference thread: takes every pool() call waiting when it comes free
+    and runs them together (up to MAX_BATCH_ROWS prompts), so concurrent calls batch without
+    any waiting window. Started on first use; works from any event loop or thread."""
+
+    def __init__(self, engine: LocalEngine) -> None:
+        self._engine = engine
+        self._queue: queue.SimpleQueue[_PoolJob | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def submit(self, job: _PoolJob) -> None:
+        with self._lock:
+            if self._closed:
+                raise NerTuiError("The local engine is closed.", hint="Load it again.")
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._loop, name="ner-tui-engine", daemon=True
+                )
+                self._thread.start()
+            self._queue.put(job)
+
+    def close(self) -> None:
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._queue.put(None)
+
+    def _loop(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            jobs = [first]
+            size = len(first.prompts)
+            stop = False
+            while size < MAX_BATCH_ROWS:
+                try:
+                    job = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if job is None:
+                    stop = True
+                    break
+                jobs.append(job)
+                size += len(job.prompts)
+            self._engine._run_jobs(jobs)
+            if stop:
+                return
 
 
 def _load_tokenizer(path: Path) -> Any:
