@@ -278,7 +278,7 @@ def test_unreachable_hub_id_says_what_was_tried() -> None:
 
 def test_a_file_is_not_a_model_directory(model_dirs: dict[str, Path]) -> None:
     config = model_dirs["bert-cased"] / "config.json"
-    with pytest.raises(ModelLoadError, match="not a directory"):
+    with pytest.raises(ModelLoadError, match="is a file, not a model directory"):
         load_model_info(config)
 
 

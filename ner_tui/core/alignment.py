@@ -214,6 +214,11 @@ def load_model_info(model: str | Path, *, max_model_len: int | None = None) -> M
     local = Path(name).expanduser()
     if not local.exists() and _looks_like_path(model):
         raise ModelLoadError(f"No model directory at {name!r} ({where}): it does not exist.")
+    if local.exists() and not local.is_dir():
+        raise ModelLoadError(
+            f"{name!r} is a file, not a model directory: give the directory that holds "
+            "tokenizer.json and config.json."
+        )
     source = str(local) if local.exists() else name
     if local.is_dir() and not any((local / f).is_file() for f in _TOKENIZER_FILES):
         present = ", ".join(sorted(p.name for p in local.iterdir())[:8]) or "nothing"
