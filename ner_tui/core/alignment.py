@@ -20,12 +20,16 @@ the same tokenizer (ids from another vocabulary give the right row count and non
 
 Decisions worth knowing:
 
-- A text with no content tokens (``""``, only whitespace, only characters the normalizer
-  drops) is not sent at all: :func:`encode` makes no window and :func:`merge` returns an empty
+- A text with no content tokens (``""``; whitespace or characters the normalizer drops, for
+  every tokenizer but byte-level BPE, which turns spaces into tokens the model does see) is not
+  sent at all: :func:`encode` makes no window and :func:`merge` returns an empty
   :class:`ScoredText` (no tokens, no chunks). Sending ``[CLS] [SEP]`` would cost a round trip
   (and fail when no server is up) for a result with nothing to show.
-- Special tokens are added per window from the tokenizer's own post-processor template, found
-  once by encoding a probe with and without special tokens. Their positions, not their ids,
+- Windows: consecutive windows share ``stride`` content tokens (clamped to half a window);
+  every window but the last is full. Cuts fall between tokens, not words: a token near a cut
+  takes its row from the window where it has more context.
+- Special tokens are added per window from the tokenizer's own post-processor template, read
+  once off the encoding of a probe text (``sequence_ids``). Their positions, not their ids,
   make them special: a user who types a literal ``[SEP]`` gets the real SEP id but stays a
   content token (transformers' ``get_special_tokens_mask(already_has_special_tokens=True)``
   compares ids and would hide it; v5 fast tokenizers no longer have
