@@ -238,6 +238,7 @@ class NerTuiApp(App[int]):
         self._pending_text: str | None = None
         self._connecting: Kind | None = None
         self._live_timer: Timer | None = None
+        self.live_delay = LIVE_DELAY
         self._sample_index = 0
         self._cancelled_by_user = False
         self._status = StatusInfo()
@@ -323,19 +324,17 @@ class NerTuiApp(App[int]):
         where = self.settings.base_url if kind == "server" else "local engine"
         self._show_status(state="connecting", source=f"connecting to {where}…")
         try:
-            connection = await connect(self.settings, kind)
+            connection = await connect(self.settings, kind, model_dir=self._current_model_dir())
         except NerTuiError as error:
             if (
                 kind == "server"
                 and fallback
                 and isinstance(error, ServerUnreachable | RequestTimeout)
             ):
-                note = (
-                    f"No server at {self.settings.base_url}: using the local engine (ctrl+l retries)."
-                )
+                note = f"No server at {self.settings.base_url}: using the local engine (ctrl+l retries)."
                 self._show_status(state="connecting", source="starting the local engine…")
                 try:
-                    connection = await connect(self.settings, "local")
+                    connection = await connect(self.settings, "local", model_dir=None)
                 except NerTuiError as local_error:
                     self.post_message(ConnectionFailed("local", local_error))
                     return
@@ -344,6 +343,12 @@ class NerTuiApp(App[int]):
             self.post_message(ConnectionFailed(kind, error))
             return
         self.post_message(Connected(connection))
+
+    def _current_model_dir(self) -> str | None:
+        """The loaded model's directory, so the local engine can run the server's model."""
+        if self.connection is None:
+            return None
+        return self.connection.card.root or self.connection.info.name_or_path
 
     @on(Connected)
     async def _on_connected(self, message: Connected) -> None:
@@ -603,7 +608,7 @@ class NerTuiApp(App[int]):
             return
         if self._live_timer is not None:
             self._live_timer.stop()
-        self._live_timer = self.set_timer(LIVE_DELAY, self._live_predict)
+        self._live_timer = self.set_timer(self.live_delay, self._live_predict)
 
     def _live_predict(self) -> None:
         text = self.query_one(InputPane).text

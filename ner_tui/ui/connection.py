@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from ner_tui.config import Settings
@@ -44,23 +45,37 @@ class Connection:
         await self.backend.aclose()
 
 
-def local_settings(settings: Settings) -> Settings:
-    """The settings for the embedded engine: the configured model directory when the user
-    asked for local, else the bundled model."""
+def local_settings(settings: Settings, model_dir: str | None = None) -> Settings:
+    """The settings for the embedded engine: the configured model when it is a local
+    directory (or the user asked for local), else ``model_dir`` (the server's model, when it
+    is a directory here), else the bundled model."""
     if settings.local:
         return settings
+    for candidate in (settings.model, model_dir):
+        if candidate is not None and Path(candidate).expanduser().is_dir():
+            # `ner-tui --model ./dir` with no server: run that very model here.
+            return dataclasses.replace(settings, local=True, model=candidate, tokenizer=None)
     return dataclasses.replace(settings, local=True, model=None, tokenizer=None)
 
 
-async def connect(settings: Settings, kind: Kind, *, discover_timeout: float = 5.0) -> Connection:
+async def connect(
+    settings: Settings,
+    kind: Kind,
+    *,
+    discover_timeout: float = 5.0,
+    model_dir: str | None = None,
+) -> Connection:
     """Open a backend of ``kind``, find its model and load the matching tokenizer.
 
+    ``model_dir``: for the local engine, a model directory to prefer over the bundled model.
     Raises the core's errors (ServerUnreachable, RequestTimeout, UnknownModel, ModelLoadError...).
     """
     from ner_tui.predict import discover_model, load_tokenizer_for, open_backend
 
     wanted = (
-        local_settings(settings) if kind == "local" else dataclasses.replace(settings, local=False)
+        local_settings(settings, model_dir)
+        if kind == "local"
+        else dataclasses.replace(settings, local=False)
     )
     backend = await open_backend(wanted)
     try:
