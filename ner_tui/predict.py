@@ -35,7 +35,13 @@ from urllib.parse import urlsplit
 from ner_tui.cli import EXIT_OK, EXIT_PARTIAL, exit_code_for
 from ner_tui.config import ConfigError, Settings
 from ner_tui.core.backend import ModelCard, PoolingBackend
-from ner_tui.core.errors import ModelLoadError, NerTuiError, UnknownModel
+from ner_tui.core.errors import (
+    AuthenticationFailed,
+    ModelLoadError,
+    NerTuiError,
+    ServerError,
+    UnknownModel,
+)
 from ner_tui.core.export import ExportFormat, entity_lines, to_conll, to_json, to_jsonl_line
 from ner_tui.core.export import token_table as render_token_table
 from ner_tui.core.types import DecodeOptions, Prediction
@@ -193,11 +199,26 @@ async def open_backend(settings: Settings) -> PoolingBackend:
 
 async def discover_model(backend: PoolingBackend, settings: Settings) -> ModelCard:
     """The served model to use: ``settings.model`` checked against ``/v1/models``, or the
-    only/first one served (the local engine serves exactly one)."""
+    only/first one served (the local engine serves exactly one). A server without
+    ``/v1/models`` (a proxy in front of vLLM) is taken at its word when ``--model`` is given."""
     wanted = None if settings.local else settings.model
     discover = getattr(backend, "discover", None)
     if discover is not None:
-        card: ModelCard = await discover(wanted)
+        try:
+            card: ModelCard = await discover(wanted)
+        except ServerError as error:
+            # A proxy that exposes /pooling but not /v1/models: trust --model when given.
+            if error.status != 404 or isinstance(error, AuthenticationFailed):
+                raise
+            if wanted is not None:
+                return ModelCard(id=wanted)
+            raise ServerError(
+                error.message,
+                status=error.status,
+                error_type=error.error_type,
+                hint="This server does not list its models: pass --model NAME "
+                "(and --tokenizer DIR if NAME is not a local directory).",
+            ) from error
         return card
     cards = await backend.list_models()
     if not cards:

@@ -142,6 +142,8 @@ def _stub_app(stub: Stub):
     from starlette.routing import Route
 
     async def models(request: Request) -> Response:
+        if stub.behaviour.get("mode") == "no-models":
+            return JSONResponse({"detail": "Not Found"}, status_code=404)
         card = {"id": "tiny", "object": "model", "root": str(FIXTURE), "max_model_len": 128}
         card.update(stub.behaviour.get("card", {}))  # type: ignore[call-overload]
         return JSONResponse({"object": "list", "data": [card]})
@@ -311,3 +313,13 @@ def test_no_command_opens_the_app_with_merged_settings(monkeypatch, tmp_path: Pa
     assert settings.timeout == 12.0  # env beats the file
     assert settings.theme == "nord"
     assert settings.keymap == {"submit": "ctrl+s"}
+
+
+def test_server_without_model_list_needs_model(fresh: Stub, capsys) -> None:
+    fresh.behaviour["mode"] = "no-models"
+    assert main(["predict", "--url", fresh.url, "Obama"]) == 14
+    assert "pass --model NAME" in capsys.readouterr().err
+    argv = ["predict", "--url", fresh.url, "--model", "tiny", "--tokenizer", str(FIXTURE), "Obama"]
+    assert main(argv) == 0
+    assert capsys.readouterr().out.split()[:2] == ["Obama", "→"]
+    assert fresh.requests[-1]["model"] == "tiny"

@@ -174,3 +174,22 @@ def test_empty_input_is_a_usage_error(monkeypatch, capsys) -> None:
     monkeypatch.setattr("sys.stdin", io.StringIO("\n  \n"))
     assert main(LOCAL) == EXIT_USAGE
     assert "no non-blank lines" in capsys.readouterr().err
+
+
+def test_json_for_several_documents_is_one_array(monkeypatch, capsys) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("Obama\nParis\n"))
+    assert main([*LOCAL, "-", "--format", "json"]) == 0  # TEXT `-` reads stdin
+    documents = json.loads(capsys.readouterr().out)
+    assert [(d["line"], d["text"]) for d in documents] == [(1, "Obama"), (2, "Paris")]
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_nothing_to_read_from_a_terminal_is_a_usage_error(monkeypatch, capsys) -> None:
+    monkeypatch.setattr("sys.stdin", _Terminal())
+    assert main(LOCAL) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "nothing to label" in err and "--file PATH" in err
