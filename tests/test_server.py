@@ -36,13 +36,14 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _start(*flags: str) -> Iterator[httpx.Client]:
+def _start(*flags: str, module: str = "ner_tui.server") -> Iterator[httpx.Client]:
+    """Start ``python -m MODULE [serve] --model TINY ...`` and wait until /health answers."""
     port = _free_port()
+    command = ["-m", "ner_tui.cli", "serve"] if module == "ner_tui.cli" else ["-m", module]
     proc = subprocess.Popen(
         [
             sys.executable,
-            "-m",
-            "ner_tui.server",
+            *command,
             "--model",
             NAME,
             "--port",
@@ -84,7 +85,7 @@ def _start(*flags: str) -> Iterator[httpx.Client]:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[httpx.Client]:
-    yield from _start()
+    yield from _start(module="ner_tui.cli")  # `ner-tui serve`
 
 
 @pytest.fixture(scope="module")
@@ -468,3 +469,15 @@ async def test_core_client_errors(server: httpx.Client, strict: httpx.Client) ->
     async with PoolingClient(str(strict.base_url), api_key=KEY) as client:
         result = await client.pool(["Hi", "Hi Paris"], model="tiny")
         assert [r.shape[0] for r in result.rows] == [3, 4]
+
+
+def test_serve_without_a_model_says_why() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "ner_tui.cli", "serve", "--model", "/no/such/model-dir"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 18
+    assert "No such model directory: /no/such/model-dir" in proc.stderr
+    assert "Traceback" not in proc.stderr
