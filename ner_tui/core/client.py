@@ -95,8 +95,10 @@ class PoolingClient:
     ``encoding_format`` picks how score rows travel (``float`` JSON is the portable default;
     ``base64``/``bytes`` are smaller and faster to parse, in ``embed_dtype``/``endianness``).
     ``num_labels``, when known, lets ``bytes_only`` answers to text prompts be reshaped.
-    ``transport`` is passed to httpx (tests, proxies). A ``/v1`` suffix on ``base_url`` is
-    dropped, since ``/pooling`` lives at the root.
+    ``transport`` is passed to httpx (tests, custom proxies). ``HTTP(S)_PROXY`` variables are
+    ignored unless ``trust_env=True``: the client talks to the server it is given. A ``/v1``
+    suffix on ``base_url`` is dropped, since ``/pooling`` lives at the root. Use one client
+    within one event loop.
     """
 
     def __init__(
@@ -111,6 +113,7 @@ class PoolingClient:
         endianness: str = "native",
         num_labels: int | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        trust_env: bool = False,
     ) -> None:
         if encoding_format not in protocol.ENCODING_FORMATS:
             raise ValueError(
@@ -150,7 +153,7 @@ class PoolingClient:
             timeout=timeout,
             limits=limits,
             transport=transport,
-            trust_env=False,
+            trust_env=trust_env,
         )
         self._slots = asyncio.Semaphore(max_concurrency)
 
