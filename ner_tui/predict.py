@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import socket
 import sys
 import time
@@ -180,6 +181,17 @@ async def open_backend(settings: Settings) -> PoolingBackend:
                 f"The bundled model is missing from this installation ({model_dir}).",
                 hint="Pass --model DIR with a token-classification model directory.",
             )
+        if looks_like_hub_id(model_dir) and not await asyncio.to_thread(hub_reachable):
+            snapshot = cached_snapshot(model_dir)
+            if snapshot is None:
+                raise ModelLoadError(
+                    f"No model directory {model_dir!r} here, it is not in the Hugging Face "
+                    "cache, and the hub is unreachable.",
+                    hint="Pass --model DIR with a local token-classification model directory.",
+                )
+            return await asyncio.to_thread(
+                LocalEngine.load, snapshot, threads=settings.threads, served_model_name=model_dir
+            )
         return await asyncio.to_thread(LocalEngine.load, model_dir, threads=settings.threads)
     from ner_tui.core.client import PoolingClient
 
@@ -248,6 +260,7 @@ def tokenizer_source(card: ModelCard, settings: Settings) -> str:
 
 
 HUB_PROBE_TIMEOUT = 3.0
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 
 
 def hub_reachable(timeout: float = HUB_PROBE_TIMEOUT) -> bool:
@@ -264,6 +277,11 @@ def hub_reachable(timeout: float = HUB_PROBE_TIMEOUT) -> bool:
             return True
     except OSError:
         return False
+
+
+def looks_like_hub_id(name: str) -> bool:
+    """``org/name`` that is not a path here: what transformers would fetch from the hub."""
+    return bool(_HUB_ID.fullmatch(name)) and not Path(name).expanduser().exists()
 
 
 def cached_snapshot(repo_id: str, cache_dir: str | Path | None = None) -> Path | None:
@@ -300,7 +318,13 @@ async def load_tokenizer_for(card: ModelCard, settings: Settings) -> ModelInfo:
         "Pass --tokenizer DIR with a local copy of the model (its config.json and "
         "tokenizer.json), or download it once where the hub is reachable."
     )
-    if not Path(source).expanduser().exists() and not await asyncio.to_thread(hub_reachable):
+    if not Path(source).expanduser().exists() and not looks_like_hub_id(source):
+        raise ModelLoadError(
+            f"Cannot load the tokenizer for {served}: `{source}` is not a directory on this "
+            "machine.",
+            hint=hint,
+        )
+    if looks_like_hub_id(source) and not await asyncio.to_thread(hub_reachable):
         snapshot = cached_snapshot(source)
         if snapshot is None:
             raise ModelLoadError(
@@ -501,6 +525,7 @@ __all__ = [
     "discover_model",
     "hub_reachable",
     "load_tokenizer_for",
+    "looks_like_hub_id",
     "open_backend",
     "predict_documents",
     "read_documents",

@@ -323,3 +323,20 @@ def test_server_without_model_list_needs_model(fresh: Stub, capsys) -> None:
     assert main(argv) == 0
     assert capsys.readouterr().out.split()[:2] == ["Obama", "→"]
     assert fresh.requests[-1]["model"] == "tiny"
+
+
+def test_server_path_that_is_not_here_says_pass_tokenizer(fresh: Stub, capsys) -> None:
+    fresh.behaviour["card"] = {"id": "/srv/models/ner", "root": "/srv/models/ner"}
+    assert main(["predict", "--url", fresh.url, "Obama"]) == 18
+    err = capsys.readouterr().err
+    assert "`/srv/models/ner` is not a directory on this machine" in err
+    assert "--tokenizer DIR" in err
+
+
+def test_looks_like_hub_id() -> None:
+    from ner_tui.predict import looks_like_hub_id
+
+    assert looks_like_hub_id("boltuix/NeuroBERT-NER")
+    assert not looks_like_hub_id("/srv/models/ner")
+    assert not looks_like_hub_id("./model")
+    assert not looks_like_hub_id(str(FIXTURE))
