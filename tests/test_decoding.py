@@ -466,3 +466,26 @@ def test_decode_invariants(
         assert 0 <= t.start <= len(text) and 0 <= t.end <= len(text)  # clipped into the text
     if mode == "lenient":
         assert not any(t.rejected for t in p.tokens)
+
+
+def test_token_predictions_are_ordinary_frozen_values() -> None:
+    """decode() fills TokenPredictions column-wise for speed: they must be
+    indistinguishable from ones built the normal way, and the GC state is left as found."""
+    import dataclasses
+    import gc
+
+    rows = ["O", "B-PER", "I-PER", "O", "B-LOC", "O"]
+    st_ = scored(OBAMA, OBAMA_TOKENS, rows, words=OBAMA_WORDS)
+    gc.disable()
+    try:
+        decode(st_)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    tokens = decode(st_).tokens
+    assert gc.isenabled()
+    for token in tokens:
+        rebuilt = type(token)(**{f.name: getattr(token, f.name) for f in dataclasses.fields(token)})
+        assert rebuilt == token and hash(rebuilt) == hash(token) and repr(rebuilt) == repr(token)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            token.label = "O"  # type: ignore[misc]

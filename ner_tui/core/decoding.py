@@ -22,8 +22,15 @@ runner-up labels.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import collections
+import contextlib
+import dataclasses
+import gc
+import itertools
+import types
+from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache
+from typing import TypeVar
 
 import numpy as np
 
@@ -49,6 +56,7 @@ __all__ = [
     "word_units",
 ]
 
+T = TypeVar("T")
 WORD_AGGREGATIONS = ("first", "average", "max")
 PREFIXLESS_WARNING = (
     "Labels have no B-/I- prefixes: adjacent entities of the same type cannot be told apart."
@@ -263,7 +271,10 @@ def decode(
     rejected = np.zeros(n, dtype=bool)
     if rejected_units.any():
         rejected = np.repeat(rejected_units, u_end - u_start)
-    tokens = _tokens(scored, probs, offsets, special, label_ids, rejected, labels, options.top_k)
+    with _gc_paused():
+        tokens = _tokens(
+            scored, probs, offsets, special, label_ids, rejected, labels, options.top_k
+        )
     return Prediction(
         scored=scored,
         options=options,
@@ -384,22 +395,55 @@ def _tokens(
     alternatives = list(zip(*pairs, strict=True)) if pairs else [()] * n
     chunk_of = np.asarray(scored.chunk_of).reshape(-1)
     chunks = chunk_of.tolist() if len(chunk_of) == n else [0] * n
-    return tuple(
-        map(
-            TokenPrediction,
-            range(n),
-            scored.token_strs,
-            offsets[:, 0].tolist(),
-            offsets[:, 1].tolist(),
-            scored.word_ids,
-            names[label_ids].tolist(),
-            own,
-            alternatives,
-            special.tolist(),
-            rejected.tolist(),
-            chunks,
-        )
+    return _build_many(
+        TokenPrediction,
+        range(n),
+        scored.token_strs,
+        offsets[:, 0].tolist(),
+        offsets[:, 1].tolist(),
+        scored.word_ids,
+        names[label_ids].tolist(),
+        own,
+        alternatives,
+        special.tolist(),
+        rejected.tolist(),
+        chunks,
     )
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building tens of thousands of small objects
+    that hold no cycles: otherwise the allocations trigger repeated collections that cost
+    as much as the building itself. The previous state is restored."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _build_many(cls: type[T], *columns: Iterable[object]) -> tuple[T, ...]:
+    """``tuple(map(cls, *columns))``, about 2.5x faster for a frozen slots dataclass without
+    ``__post_init__``: the instances are filled column by column through the slot
+    descriptors (C-level loops) instead of one generated ``__init__`` call per instance.
+    Any other class takes the plain path."""
+    fields = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+    slots = [cls.__dict__.get(name) for name in fields]
+    if hasattr(cls, "__post_init__") or not all(
+        isinstance(slot, types.MemberDescriptorType) for slot in slots
+    ):
+        return tuple(map(cls, *columns))
+    cols = [list(col) for col in columns]
+    count = len(cols[0]) if cols else 0
+    if len(cols) != len(fields) or any(len(col) != count for col in cols):
+        raise ValueError(f"{cls.__name__} needs {len(fields)} columns of one length")
+    instances = list(map(object.__new__, itertools.repeat(cls, count)))
+    for slot, col in zip(slots, cols, strict=True):
+        collections.deque(map(slot.__set__, instances, col), maxlen=0)  # type: ignore[union-attr]
+    return tuple(instances)
 
 
 def _alternatives(probs: np.ndarray, chosen: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
