@@ -35,7 +35,9 @@ def decode_tags(
     positions a strict decoder rejected (non-O tags that ended up in no entity).
 
     ``scheme`` is one of ``IOB2``, ``IOB1``, ``IOBES``, ``BILOU``, ``IO``; ``mode`` is
-    ``lenient`` or ``strict``. Raises ``ValueError`` for an unknown scheme or mode, and in
+    ``lenient`` or ``strict``. Labels are parsed by :func:`split_label` (so ``B-O`` is outside
+    and ``B-ARGM-LOC`` has type ``ARGM-LOC``); under ``IO`` every non-O label is taken whole.
+    Raises ``ValueError`` for an unknown scheme or mode, and in
     strict IOB1/IOB2 mode for ``E-``/``S-``/``L-``/``U-`` tags (as seqeval does)."""
     _check(scheme, mode)
     parsed = [split_label(tag) for tag in tags]
