@@ -661,6 +661,8 @@ async def test_prompts_that_are_neither_text_nor_ids_are_refused(url: str) -> No
             await client.pool(["ok", [1.5, 2.0]])  # type: ignore[arg-type]
         with pytest.raises(TypeError, match="all prompts as text or all as token ids"):
             await client.pool_batch(["ok", [101, 102]])  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="prompt 1 is an empty list of token ids"):
+            await client.pool([[101, 102], []])
 
 
 async def test_numpy_id_arrays_and_a_bare_string_are_accepted(fake: FakeVllm, url: str) -> None:

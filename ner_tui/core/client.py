@@ -83,6 +83,8 @@ def _prompt_list(prompts: Sequence[Sequence[int]] | Sequence[str] | str) -> list
         if isinstance(p, str):
             out.append(p)
         elif isinstance(p, (Sequence, np.ndarray)) and all(_is_token_id(t) for t in p):
+            if len(p) == 0:
+                raise ValueError(f"prompt {i} is an empty list of token ids")
             out.append([int(t) for t in p])
         else:
             raise TypeError(f"prompt {i} is neither text nor a list of token ids: {p!r:.60}")
