@@ -325,6 +325,24 @@ def serve_stub(port: int, model_dir: str, delay_ms: float) -> None:
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="error", access_log=False)
 
 
+async def raw_http(url: str, bodies: list[dict[str, Any]], concurrency: int) -> float:
+    """Seconds to POST every body to /pooling with ``concurrency`` in flight (plain httpx)."""
+    import httpx
+
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    slots = asyncio.Semaphore(concurrency)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as client:
+
+        async def one(body: dict[str, Any]) -> None:
+            async with slots:
+                response = await client.post("/pooling", json=body)
+                response.json()
+
+        start = time.perf_counter()
+        await asyncio.gather(*(one(b) for b in bodies))
+        return time.perf_counter() - start
+
+
 def bench_batch(model_dir: Path, docs: int, delay_ms: float, concurrencies: list[int]) -> None:
     import httpx
 
@@ -391,6 +409,16 @@ def bench_batch(model_dir: Path, docs: int, delay_ms: float, concurrencies: list
             f"   identical output at every concurrency; floor for concurrency 1: "
             f"{docs * delay_ms / 1000:.2f} s of server delay"
         )
+        print("   the same requests as bare httpx POSTs (no tokenize/decode), for the HTTP floor:")
+        from ner_tui.core.alignment import encode, load_model_info
+
+        info = load_model_info(model_dir, max_model_len=512)
+        bodies = [
+            {"model": "stub", "input": encode(info, d.text or "").window_ids} for d in documents
+        ]
+        for concurrency in concurrencies:
+            elapsed = asyncio.run(raw_http(url, bodies, concurrency))
+            print(f"{concurrency:>11} {elapsed:>8.2f} {docs / elapsed:>8.1f}   (bare HTTP)")
         os.unlink(path)
     finally:
         process.terminate()
