@@ -60,7 +60,7 @@ class ServerError(NerTuiError):
         super().__init__(message, hint=hint)
         self.status = status
         self.error_type = error_type
-        if hint is None:
+        if hint is None and not type(self).hint:
             self.hint = (
                 "The server is up but failing; see its log."
                 if status >= 500
