@@ -193,3 +193,12 @@ def test_nothing_to_read_from_a_terminal_is_a_usage_error(monkeypatch, capsys) -
     assert main(LOCAL) == EXIT_USAGE
     err = capsys.readouterr().err
     assert "nothing to label" in err and "--file PATH" in err
+
+
+def test_decoding_flags_reach_the_decoder(capsys) -> None:
+    assert main([*LOCAL, "-o", "json", "--strict", "--aggregation", "average", TEXT]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert (document["mode"], document["aggregation"]) == ("strict", "average")
+    assert document["entities"]
+    assert main([*LOCAL, "-o", "entities", "--threshold", "1", TEXT]) == 0
+    assert capsys.readouterr().out == "(no entities)\n"
