@@ -261,3 +261,13 @@ async def test_concurrent_pool_calls_share_forward_passes(tmp_path: Path) -> Non
     await eng.aclose()
     with pytest.raises(Exception, match="closed"):
         await eng.pool(["Hi"])
+
+
+def test_torch_path_when_only_safetensors(tmp_path: Path) -> None:
+    """Runs where torch is installed (the benchmark venv); the product venv skips it."""
+    pytest.importorskip("torch")
+    model = _copy_model(tmp_path, weights=("model.safetensors",))
+    eng = LocalEngine.load(model, threads=1)
+    assert eng.runtime.startswith("transformers + torch")
+    for i, row in enumerate(eng.score(TEXTS)):
+        np.testing.assert_allclose(row, REF[f"probs_{i}"], atol=1e-4, rtol=0)

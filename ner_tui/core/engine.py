@@ -178,7 +178,9 @@ class _TorchRunner:
     def __init__(self, model_dir: Path, threads: int | None, input_names: Sequence[str]) -> None:
         import torch
         from transformers import AutoModelForTokenClassification
+        from transformers.utils import logging as hf_logging
 
+        hf_logging.disable_progress_bar()  # no "Loading weights" bar over the TUI
         if threads:
             torch.set_num_threads(threads)
         try:

@@ -115,6 +115,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     add_serve_arguments(parser)
     args = parser.parse_args(argv)
+    # transformers' import-time notices ("PyTorch was not found...") are not for our users.
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     try:
         return run_serve(args)
     except NerTuiError as exc:
