@@ -271,3 +271,32 @@ def test_torch_path_when_only_safetensors(tmp_path: Path) -> None:
     assert eng.runtime.startswith("transformers + torch")
     for i, row in enumerate(eng.score(TEXTS)):
         np.testing.assert_allclose(row, REF[f"probs_{i}"], atol=1e-4, rtol=0)
+
+
+def _bundled() -> Path:
+    from ner_tui.models import bundled_model_path
+
+    return bundled_model_path()
+
+
+@pytest.mark.skipif(
+    not (_bundled() / "config.json").exists(), reason="the bundled model is not built yet"
+)
+def test_bundled_model_scores_do_not_depend_on_batch_neighbours() -> None:
+    """Whatever ONNX file the bundled model ships, a text scores the same alone and in a
+    padded batch with longer texts (within 1e-2), the way the server batches it."""
+    eng = LocalEngine.load(_bundled(), threads=1)
+    texts = [
+        "Barack Obama visited Microsoft headquarters in Seattle on January 2025.",
+        "Apple is looking at buying U.K. startup for $1 billion.",
+        "Hi",
+        "Angela Merkel met Emmanuel Macron in Paris to discuss the European Union budget, "
+        "officials in Berlin and Brussels said on Tuesday after a long night of talks.",
+    ]
+    alone = [eng.score([t])[0] for t in texts]
+    together = eng.score(texts[::-1])[::-1]
+    for a, b in zip(alone, together, strict=True):
+        assert a.shape == b.shape
+        assert np.abs(a - b).max() < 1e-2
+    np.testing.assert_allclose(alone[0].sum(-1), 1.0, atol=1e-4)
+    eng.close()
