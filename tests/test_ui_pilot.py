@@ -109,9 +109,17 @@ def assert_widgets_match(app: NerTuiApp) -> None:
             assert offsets.start(entity.start) <= start and end <= offsets.end(entity.end) + 1
             assert plain[start:end].strip() != ""
     sidebar = app.query_one(EntitySidebar)
-    ids = [o.id for o in sidebar.options if o.id and o.id.startswith("entity-")]
+    firsts = [int(o.id[7:]) for o in sidebar.options if o.id and o.id.startswith("entity-")]
+    listed = [i for first in firsts for i in sidebar.occurrences(first)]
     hidden = sum(sidebar.hidden_counts.values())
-    assert len(ids) + hidden == len(prediction.entities)
+    assert len(set(listed)) == len(listed)
+    assert len(listed) + hidden == len(prediction.entities)
+    for first in firsts:  # one line per type and surface form
+        forms = {
+            (prediction.entities[i].label, prediction.entities[i].text)
+            for i in sidebar.occurrences(first)
+        }
+        assert len(forms) == 1
     status = app.query_one("#status").info  # type: ignore[attr-defined]
     assert status.tokens == len(prediction.scored)
     assert status.entities == len(prediction.entities)
@@ -495,8 +503,9 @@ async def test_timeout_is_a_notification_with_a_hint() -> None:
             await _with_client(app, silent.url, timeout=0.3)
             await pilot.press("ctrl+s")
             await settle(pilot, lambda: bool(of(messages, PredictionFailed)))
-            assert isinstance(of(messages, PredictionFailed)[0].error, RequestTimeout)
-            assert any(RequestTimeout.hint in n for n in notes(app, "error"))
+            error = of(messages, PredictionFailed)[0].error
+            assert isinstance(error, RequestTimeout), repr(error)
+            assert any(error.hint in n for n in notes(app, "error")), notes(app)
             assert app.query_one(InputPane).text == TEXT
     finally:
         silent.close()

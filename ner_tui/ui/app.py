@@ -105,14 +105,14 @@ class NerTuiApp(App[int]):
             "Predict",
             id="predict",
             priority=True,
-            tooltip="Send the text to the model and show its entities.",
+            tooltip="Send the text to the model.",
         ),
         Binding(
             "escape",
             "cancel",
             "Cancel",
             id="cancel",
-            tooltip="Cancel the prediction in flight (the text stays).",
+            tooltip="Cancel the prediction in flight.",
         ),
         Binding("f1", "help", "Help", id="help", tooltip="Every key and what the marks mean."),
         Binding(
@@ -120,14 +120,14 @@ class NerTuiApp(App[int]):
             "cycle_aggregation",
             "Aggregation",
             id="aggregation",
-            tooltip="Word grouping: none, simple, first, average, max (no new request).",
+            tooltip="Word grouping: none/simple/first/average/max.",
         ),
         Binding(
             "f3",
             "toggle_mode",
             "Strict",
             id="mode",
-            tooltip="Lenient or strict BIO decoding (no new request).",
+            tooltip="Lenient or strict BIO decoding.",
         ),
         Binding(
             "f4",
@@ -135,7 +135,7 @@ class NerTuiApp(App[int]):
             "Threshold",
             id="threshold_up",
             show=False,
-            tooltip="Raise the entity confidence threshold (no new request).",
+            tooltip="Raise the entity confidence threshold.",
         ),
         Binding(
             "shift+f4",
@@ -158,7 +158,7 @@ class NerTuiApp(App[int]):
             "switch_backend",
             "Server/local",
             id="switch_backend",
-            tooltip="Switch between the server and the embedded local engine.",
+            tooltip="Switch between server and local engine.",
         ),
         Binding(
             "ctrl+r",
@@ -172,7 +172,7 @@ class NerTuiApp(App[int]):
             "export",
             "Export",
             id="export",
-            tooltip="Write the prediction as JSON, JSONL, CoNLL or a token table.",
+            tooltip="Save as JSON, JSONL, CoNLL or a token table.",
         ),
         Binding(
             "f9",
@@ -331,7 +331,8 @@ class NerTuiApp(App[int]):
                 and fallback
                 and isinstance(error, ServerUnreachable | RequestTimeout)
             ):
-                note = f"No server at {self.settings.base_url}: using the local engine (ctrl+l retries)."
+                url = self.settings.base_url
+                note = f"No server at {url}: using the local engine (ctrl+l retries)."
                 self._show_status(state="connecting", source="starting the local engine…")
                 try:
                     connection = await connect(self.settings, "local", model_dir=None)
@@ -753,7 +754,9 @@ class NerTuiApp(App[int]):
         keys = []
         for binding in self.BINDINGS:
             assert isinstance(binding, Binding)
-            keys.append((self.get_key_display(binding), binding.description, binding.tooltip))
+            shown = [k for k in binding.key.split(",") if k != "ctrl+j"]
+            display = " ".join(self.get_key_display(Binding(k, binding.action)) for k in shown)
+            keys.append((display, binding.description, binding.tooltip))
         keys.append(("ctrl+p", "Command palette", "Every command, themes included."))
         keys.append(("tab", "Next pane", "Move between input, text, tokens and entities."))
         keys.append(("ctrl+q", "Quit", "Leave ner-tui."))

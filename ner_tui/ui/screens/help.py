@@ -12,9 +12,9 @@ from textual.widgets import Static
 
 INTRO = (
     "ner-tui shows what a token-classification (NER) model sees: every token, its label and "
-    "confidence, and the entities they add up to, drawn from exact character spans.\n"
-    "Scores come from a vLLM-compatible /pooling server or the embedded local engine. Changing "
-    "aggregation, decoder or threshold re-decodes the same scores without asking the server again."
+    "confidence, and the entities they add up to, drawn from exact character spans. Scores come "
+    "from a vLLM-compatible /pooling server or the embedded local engine; changing aggregation, "
+    "decoder or threshold re-decodes the same scores without a new request."
 )
 LEGEND = (
     "In the token table: ✗ marks a token the strict decoder rejected, ! a low-confidence token "
@@ -37,11 +37,11 @@ class HelpScreen(ModalScreen[None]):
             box.border_title = "ner-tui help"
             box.border_subtitle = "esc close"
             yield Static(Content(INTRO), classes="help-intro")
-            width = max((len(k) for k, _, _ in self.keys), default=8) + 2
+            width = max((len(k) for k, _, _ in self.keys), default=8) + 3
             rows = [
                 Content.assemble(
                     (key.ljust(width), Style(bold=True)),
-                    (desc.ljust(22), Style()),
+                    desc.ljust(20),
                     (tip, Style(dim=True)),
                 )
                 for key, desc, tip in self.keys

@@ -24,7 +24,7 @@ class EntitySidebar(OptionList):
     """Entity types as headings, each entity under its type (best score first within a type)."""
 
     DEFAULT_CSS = """
-    EntitySidebar { background: $surface; border: none; padding: 0 0; }
+    EntitySidebar, EntitySidebar:focus { background: $surface; border: none; padding: 0 0; }
     EntitySidebar > .option-list--option-disabled { color: $text; }
     """
 
@@ -44,6 +44,8 @@ class EntitySidebar(OptionList):
         super().__init__(id=id)
         self._prediction: Prediction | None = None
         self._hidden: dict[str, int] = {}
+        self._occurrences: dict[int, list[int]] = {}
+        self._cycle: dict[int, int] = {}
 
     @property
     def hidden_counts(self) -> dict[str, int]:
@@ -66,6 +68,7 @@ class EntitySidebar(OptionList):
         for i, entity in enumerate(prediction.entities):
             groups[entity.label].append(i)
         options: list[Option | None] = []
+        self._occurrences = {}
         for label in sorted(groups, key=lambda k: (-len(groups[k]), k)):
             members = groups[label]
             colour = palette.colour(label)
@@ -78,24 +81,44 @@ class EntitySidebar(OptionList):
             if options:
                 options.append(None)
             options.append(Option(heading, disabled=True, id=f"type-{label}"))
-            ranked = sorted(members, key=lambda i: -prediction.entities[i].score)
-            for i in ranked[:MAX_PER_TYPE]:
-                entity = prediction.entities[i]
-                name = visible_text(entity.text)
-                if len(name) > _NAME_WIDTH:
-                    name = name[: _NAME_WIDTH - 1] + "…"
-                score_style = Style(dim=True) if entity.score >= 0.5 else Style(bold=True)
+            # One line per surface form ("Apple ×3"), best score first.
+            forms: dict[str, list[int]] = defaultdict(list)
+            for i in members:
+                forms[prediction.entities[i].text].append(i)
+            ranked = sorted(
+                forms.values(), key=lambda ids: -max(prediction.entities[i].score for i in ids)
+            )
+            for ids in ranked[:MAX_PER_TYPE]:
+                first = prediction.entities[ids[0]]
+                best = max(prediction.entities[i].score for i in ids)
+                name = visible_text(first.text)
+                count = f" ×{len(ids)}" if len(ids) > 1 else ""
+                room = _NAME_WIDTH - len(count)
+                if len(name) > room:
+                    name = name[: room - 1] + "…"
+                score_style = Style(dim=True) if best >= 0.5 else Style(bold=True)
                 line = Content.assemble(
                     ("  ▌", colour.label_style),
-                    name.ljust(_NAME_WIDTH),
-                    (f" {entity.score:.2f}", score_style),
+                    name,
+                    (count, Style(dim=True)),
+                    " " * max(1, room - len(name) + 1),
+                    (f"{best:.2f}", score_style),
                 )
-                options.append(Option(line, id=f"entity-{i}"))
-            if len(members) > MAX_PER_TYPE:
-                self._hidden[label] = len(members) - MAX_PER_TYPE
-                more = f"  … {len(members) - MAX_PER_TYPE} more (export has all)"
+                self._occurrences[ids[0]] = ids
+                options.append(Option(line, id=f"entity-{ids[0]}"))
+            if len(ranked) > MAX_PER_TYPE:
+                hidden = sum(len(ids) for ids in ranked[MAX_PER_TYPE:])
+                self._hidden[label] = hidden
+                more = f"  … {hidden} more (export has all)"
                 options.append(Option(Content.styled(more, Style(dim=True)), disabled=True))
         self.add_options(options)
+
+    def occurrences(self, index: int) -> list[int]:
+        """Every entity with the same type and text as entity ``index`` (its list line)."""
+        for ids in self._occurrences.values():
+            if index in ids:
+                return list(ids)
+        return [index]
 
     def select_entity(self, index: int) -> None:
         """Move the highlight to an entity (posts :class:`EntitySelected`)."""
@@ -111,4 +134,19 @@ class EntitySidebar(OptionList):
         if self._prediction is None or not option_id.startswith("entity-"):
             return
         index = int(option_id.removeprefix("entity-"))
+        self._cycle[index] = 0
+        self.post_message(self.EntitySelected(self, index, self._prediction.entities[index]))
+
+    @on(OptionList.OptionSelected)
+    def _on_selected(self, event: OptionList.OptionSelected) -> None:
+        """Enter on a repeated form steps to its next occurrence in the text."""
+        event.stop()
+        option_id = event.option.id or ""
+        if self._prediction is None or not option_id.startswith("entity-"):
+            return
+        first = int(option_id.removeprefix("entity-"))
+        ids = self._occurrences.get(first, [first])
+        step = (self._cycle.get(first, 0) + 1) % len(ids)
+        self._cycle[first] = step
+        index = ids[step]
         self.post_message(self.EntitySelected(self, index, self._prediction.entities[index]))

@@ -23,7 +23,13 @@ class EntityText(ScrollView, can_focus=True):
     """Shows an :class:`EntityDocument`; one range can be highlighted (a token or an entity)."""
 
     DEFAULT_CSS = """
-    EntityText { background: $surface; padding: 0 1; }
+    EntityText {
+        background: $surface;
+        padding: 0 1;
+        overflow-x: hidden;
+        scrollbar-gutter: stable;
+        scrollbar-size-vertical: 1;
+    }
     """
     BINDINGS = [  # noqa: RUF012
         ("up", "scroll_up", "Scroll up"),

@@ -12,6 +12,13 @@ from textual.style import Style
 from textual.widgets import Static
 
 
+def short_model(model: str) -> str:
+    """A served name as is (``boltuix/NeuroBERT-NER``); a local path by its last part."""
+    if model.startswith(("/", "~", ".")) or model.count("/") > 1:
+        return model.rstrip("/").rsplit("/", 1)[-1]
+    return model
+
+
 def format_ms(ms: float) -> str:
     return f"{ms:,.0f} ms" if ms >= 10 else f"{ms:.1f} ms"
 
@@ -59,6 +66,16 @@ class StatusLine(Static):
         self.update(self._content(info))
 
     def _content(self, info: StatusInfo) -> Content:
+        full = self._build(info, with_entities=True)
+        width = self.size.width - 2 if self.is_attached and self.size.width else 10_000
+        if full.cell_length <= width:
+            return full
+        return self._build(info, with_entities=False)  # the sidebar title has the count
+
+    def on_resize(self) -> None:
+        self.update(self._content(self.info))
+
+    def _build(self, info: StatusInfo, *, with_entities: bool) -> Content:
         glyph, colour = _DOTS.get(info.state, ("○", "dim"))
         theme = self.app.theme_variables if self.is_attached else {}
         dot_style = Style(dim=True)
@@ -69,16 +86,20 @@ class StatusLine(Static):
         parts: list[Content | str | tuple[str, Style]] = [(glyph + " ", dot_style)]
         parts.append(info.source or "not connected")
         if info.model:
-            parts += [sep, (info.model, Style(bold=True))]
+            parts += [sep, (short_model(info.model), Style(bold=True))]
         if info.elapsed_ms is not None:
             parts += [sep, self.format_elapsed(info.elapsed_ms)]
         if info.tokens is not None:
             parts += [sep, f"{info.tokens:,} tokens"]
-        if info.entities is not None:
-            parts += [sep, f"{info.entities:,} entities"]
         if info.chunks > 1:
             window = f" of {info.max_model_len}" if info.max_model_len else ""
-            parts += [sep, (f"split into {info.chunks} chunks{window}", Style(bold=True))]
+            warn = Style(bold=True)
+            if "warning" in theme:
+                with contextlib.suppress(Exception):
+                    warn = Style(foreground=Color.parse(theme["warning"]), bold=True)
+            parts += [sep, (f"split into {info.chunks} windows{window}", warn)]
+        if info.entities is not None and with_entities:
+            parts += [sep, f"{info.entities:,} entities"]
         if info.note:
             parts += [sep, (info.note, Style(italic=True))]
         return Content.assemble(*parts)

@@ -53,7 +53,7 @@ class TokenTable(ScrollView, can_focus=True):
     """One row per token the model saw, special tokens included (dimmed)."""
 
     DEFAULT_CSS = """
-    TokenTable { background: $surface; }
+    TokenTable { background: $surface; overflow-x: hidden; scrollbar-size-vertical: 1; }
     TokenTable > .token-table--header { text-style: bold; color: $text-muted; }
     TokenTable > .token-table--cursor { background: $accent 40%; }
     TokenTable > .token-table--member { background: $accent 15%; }
