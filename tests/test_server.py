@@ -424,6 +424,32 @@ def test_dynamic_batching_shares_forward_passes_without_changing_scores(
     assert _metric(strict, "forward_batches_total") - batches_before < len(texts)
 
 
+def test_batched_requests_keep_their_own_options(strict: httpx.Client) -> None:
+    """Requests sharing a pass keep their own use_activation, encoding and failures."""
+    bodies: list[dict[str, object]] = [
+        {"input": "Hi Paris"},
+        {"input": "Hi Paris", "use_activation": False},
+        {"input": IDS[2], "encoding_format": "base64"},
+        {"input": [[2, 10**6, 3]]},  # out of vocabulary: fails alone
+        {"input": ["Nokia", "Hi"]},
+    ]
+
+    async def burst() -> list[httpx.Response]:
+        base = str(strict.base_url)
+        async with httpx.AsyncClient(base_url=base, headers=AUTH, timeout=30) as client:
+            return await asyncio.gather(*(client.post("/pooling", json=b) for b in bodies))
+
+    probs, logits, b64, bad, pair = asyncio.run(burst())
+    p = np.array(probs.json()["data"][0]["data"])
+    lg = np.array(logits.json()["data"][0]["data"])
+    e = np.exp(lg - lg.max(-1, keepdims=True))
+    np.testing.assert_allclose(p, e / e.sum(-1, keepdims=True), atol=1e-5)
+    raw = base64.b64decode(b64.json()["data"][0]["data"])
+    np.testing.assert_allclose(decode_array(raw, shape=(-1, 9)), REF["probs_2"], atol=1e-4)
+    assert "out of vocabulary" in str(_error(bad, 400)["message"])
+    assert [len(d["data"]) for d in pair.json()["data"]] == [3, 3]
+
+
 # ------------------------------------------------------------------ ner-tui's own client
 
 

@@ -59,6 +59,12 @@ def serve(
         max_batch=max_batch,
         batch_wait=batch_wait,
     )
+    if host not in ("127.0.0.1", "localhost", "::1") and not api_key:
+        print(
+            f"ner-tui serve: warning: listening on {host} without --api-key; anyone who can "
+            "reach this port can use the model.",
+            file=sys.stderr,
+        )
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s:     %(message)s")
     batching = (
         f"batching {batch_wait} {batch_window_ms:g} ms / {max_batch} prompts"
