@@ -313,6 +313,15 @@ def test_bad_requests_are_400(server: httpx.Client, body: dict[str, object], nee
     assert needle in str(err["message"])
 
 
+def test_chat_style_messages_without_a_chat_template(server: httpx.Client) -> None:
+    """vLLM's example client also sends chat-style ``messages``: a BERT tokenizer has no
+    chat template, so that is a clear 400, as on vLLM."""
+    body = {"messages": [{"role": "user", "content": [{"type": "text", "text": "Hi"}]}]}
+    err = _error(server.post("/pooling", json=body), 400)
+    assert "no chat template" in str(err["message"])
+    _error(server.post("/pooling", json={"messages": "Hi"}), 400)
+
+
 def test_malformed_bodies_are_4xx(server: httpx.Client) -> None:
     headers = {"content-type": "application/json"}
     _error(server.post("/pooling", content=b"{not json", headers=headers), 400)

@@ -118,9 +118,37 @@ class _Server:
         body = body[:keep] if side == "right" else body[len(body) - keep :]
         return ids[:lead] + body + ids[len(ids) - trail :]
 
+    def chat_to_input(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """vLLM's chat-style pooling request (``messages``) as a text ``input``, rendered with
+        the tokenizer's chat template; token classifiers rarely have one, which is a 400."""
+        messages = body["messages"]
+        if not isinstance(messages, list) or not all(
+            isinstance(m, Mapping) and isinstance(m.get("role"), str) for m in messages
+        ):
+            raise bad_request("messages must be a list of {'role': ..., 'content': ...} objects")
+        tokenizer = self.engine.tokenizer
+        if not getattr(tokenizer, "chat_template", None):
+            raise bad_request(
+                "This model's tokenizer has no chat template, so chat-style `messages` cannot "
+                "be scored; send the text as `input` instead.",
+                "BadRequestError",
+            )
+        try:
+            text = tokenizer.apply_chat_template(
+                list(messages), tokenize=False, add_generation_prompt=False
+            )
+        except Exception as exc:
+            raise bad_request(f"Cannot apply the chat template: {exc}", "BadRequestError") from None
+        converted = {k: v for k, v in body.items() if k != "messages"}
+        converted["input"] = str(text)
+        converted.setdefault("add_special_tokens", False)  # the template has its own
+        return converted
+
     # -------------------------------------------------------------- /pooling
 
     async def pool(self, body: Any, arrival: Arrival | None = None) -> Response:
+        if isinstance(body, Mapping) and "messages" in body and "input" not in body:
+            body = self.chat_to_input(body)
         try:
             req = PoolingRequest.from_json(body)
         except InvalidRequest as exc:
