@@ -109,6 +109,28 @@ def test_sub_batches_keep_prompt_order(
         np.testing.assert_allclose(row, REF[f"probs_{k % N}"], atol=1e-4, rtol=0)
 
 
+def test_sub_batches_split_rather_than_pad(engine: LocalEngine) -> None:
+    """Short prompts are not padded to long ones once a sub-batch has enough rows."""
+    short, long = [2, 40, 41, 42, 3], [2, *range(40, 98), 3]
+    prompts = [long if i % 3 else short for i in range(20)]  # 7 short, 13 long
+    shapes: list[tuple[int, int]] = []
+    runner = engine._runner
+
+    def recording(input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        shapes.append(input_ids.shape)
+        return runner(input_ids, attention_mask)
+
+    engine._runner = recording  # type: ignore[assignment]
+    try:
+        rows = engine.run_ids(prompts * 2)  # 14 short, 26 long
+    finally:
+        engine._runner = runner  # type: ignore[assignment]
+    assert shapes == [(14, 5), (26, 60)]
+    (alone_short,), (alone_long,) = engine.run_ids([short]), engine.run_ids([long])
+    for prompt, row in zip(prompts * 2, rows, strict=True):
+        np.testing.assert_allclose(row, alone_short if prompt is short else alone_long, atol=1e-5)
+
+
 def test_too_long_input(engine: LocalEngine) -> None:
     with pytest.raises(InputTooLong, match="maximum context length is 128 tokens"):
         engine.run_ids([[5] * 129])

@@ -60,6 +60,10 @@ TORCH_WEIGHTS: tuple[str, ...] = (
 # Sub-batches: at most this many rows and this many padded tokens per forward pass.
 MAX_BATCH_ROWS = 64
 MAX_BATCH_TOKENS = 16384
+# A sub-batch of at least MIN_SPLIT_ROWS rows is closed rather than grown past MAX_PADDING
+# padding (as a fraction of its real tokens): padded positions cost as much as real ones.
+MIN_SPLIT_ROWS = 8
+MAX_PADDING = 0.1
 
 Activation = Literal["softmax", "sigmoid", "identity"]
 
@@ -467,12 +471,17 @@ class LocalEngine:
         start = 0
         while start < len(order):
             end = start + 1
-            longest = len(arrays[order[start]])
+            longest = real = len(arrays[order[start]])
             while end < len(order) and end - start < self.max_batch_rows:
                 longer = len(arrays[order[end]])  # sorted: the newcomer is the longest
-                if longer * (end - start + 1) > MAX_BATCH_TOKENS:
+                padded = longer * (end - start + 1)
+                if padded > MAX_BATCH_TOKENS:
+                    break
+                # Enough rows to batch well: start a new sub-batch rather than pad a lot.
+                if end - start >= MIN_SPLIT_ROWS and padded > (1 + MAX_PADDING) * (real + longer):
                     break
                 longest = longer
+                real += longer
                 end += 1
             chunk = order[start:end]
             ids = np.full((len(chunk), longest), self.pad_token_id, dtype=np.int64)
