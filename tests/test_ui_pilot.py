@@ -200,6 +200,7 @@ async def test_selecting_an_entity_highlights_text_and_table() -> None:
         assert app.prediction is not None and app.prediction.entities, "fixture finds entities"
         sidebar = app.query_one(EntitySidebar)
         sidebar.focus()
+        await settle(pilot, lambda: sidebar.has_focus)
         await pilot.press("down")
         await settle(pilot, lambda: bool(of(messages, EntitySidebar.EntitySelected)))
         selected = of(messages, EntitySidebar.EntitySelected)[-1]
@@ -219,6 +220,7 @@ async def test_selecting_a_token_row_highlights_it_in_the_text() -> None:
         await settle(pilot, lambda: app.prediction is not None)
         table = app.query_one(TokenTable)
         table.focus()
+        await settle(pilot, lambda: table.has_focus)
         await pilot.press("down", "down", "down")
         await settle(pilot, lambda: table.cursor == 2)
         assert [m.index for m in of(messages, TokenTable.TokenHighlighted)] == [0, 1, 2]

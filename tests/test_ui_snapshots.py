@@ -86,7 +86,7 @@ def test_rich_sentence_with_selected_entity(snap_compare: Any) -> None:
     def select(pilot: Pilot[Any]) -> Any:
         sidebar = pilot.app.query_one(EntitySidebar)
         sidebar.focus()
-        return pilot.press("down")
+        return pilot.press("_", "down")
 
     app = snapshot_app(SAMPLES["Tricky text"])
     assert snap_compare(

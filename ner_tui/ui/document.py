@@ -8,6 +8,7 @@ pure so it can be built off the event loop and tested without a terminal.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from dataclasses import dataclass
 
 from rich.cells import cell_len
@@ -31,6 +32,7 @@ class EntityDocument:
     content: Content
     offsets: OffsetMap
     entity_spans: tuple[tuple[int, int], ...]  # display span of each entity's text (no chip)
+    slicer: LineSlicer
 
 
 @dataclass(frozen=True, eq=False)
@@ -68,8 +70,14 @@ def build_document(
     segments: list[Segment] = []
     disp = 0
 
+    has_special = SPECIAL_RE.search(text) is not None
+
     def emit_text(a: int, b: int) -> None:
         nonlocal disp
+        if not has_special:
+            if b > a:
+                emit_plain(a, b)
+            return
         pos = a
         for m in SPECIAL_RE.finditer(text, a, b):
             if m.start() > pos:
@@ -129,8 +137,8 @@ def build_document(
     emit_text(pos, len(text))
     if not segments:
         segments.append(Segment(0, 0, 0, 0, "text"))
-    content = Content("".join(pieces), spans)
-    return EntityDocument(content, OffsetMap(segments), tuple(entity_spans))
+    content = Content("".join(pieces), spans, strip_control_codes=False)
+    return EntityDocument(content, OffsetMap(segments), tuple(entity_spans), LineSlicer(content))
 
 
 _CHUNK_RE = re.compile(r"[^ ]+ *| +")
@@ -181,14 +189,32 @@ def wrap_lines(plain: str, width: int) -> list[tuple[int, int]]:
     return lines
 
 
+class LineSlicer:
+    """Cuts one line's :class:`Content` out of the document on demand.
+
+    Spans are sorted by start once; a line takes the spans that overlap it (found by bisection,
+    so the cost is per visible line, not per document)."""
+
+    def __init__(self, content: Content) -> None:
+        self.text = content.plain
+        self.spans = sorted(content.spans, key=lambda span: span.start)
+        self.starts = [span.start for span in self.spans]
+        self.longest = max((span.end - span.start for span in self.spans), default=0)
+
+    def line(self, start: int, end: int) -> Content:
+        if end <= start:
+            return Content("")
+        first = bisect_left(self.starts, start - self.longest)
+        last = bisect_left(self.starts, end)
+        spans = [
+            Span(max(span.start, start) - start, min(span.end, end) - start, span.style)
+            for span in self.spans[first:last]
+            if span.end > start
+        ]
+        return Content(self.text[start:end], spans, strip_control_codes=False)
+
+
 def split_lines(content: Content, lines: list[tuple[int, int]]) -> list[Content]:
-    """One :class:`Content` per line, dividing the whole document in one pass."""
-    cuts = sorted({o for s, e in lines for o in (s, e)} - {0})
-    pieces = content.divide(cuts) if cuts else [content]
-    by_start: dict[int, Content] = {}
-    for start, piece in zip([0, *cuts], pieces, strict=False):
-        by_start.setdefault(start, piece)
-    out: list[Content] = []
-    for s, e in lines:
-        out.append(by_start.get(s, Content("")) if e > s else Content(""))
-    return out
+    """One :class:`Content` per line (for tests and small documents)."""
+    slicer = LineSlicer(content)
+    return [slicer.line(s, e) for s, e in lines]

@@ -7,7 +7,6 @@ the same hue with white text, so neither depends on the theme's own foreground/b
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from textual.color import Color
 from textual.style import Style
@@ -48,25 +47,18 @@ _DARK_TEXT = Color.parse("#111111")
 _LIGHT_TEXT = Color.parse("#ffffff")
 
 
-@dataclass(frozen=True, slots=True)
 class EntityColour:
-    """The styles one entity type is drawn with."""
+    """The styles one entity type is drawn with (built once: documents use them per entity)."""
 
-    hue: Color
-    chip: Color
+    __slots__ = ("chip", "chip_style", "hue", "label_style", "text_style")
 
-    @property
-    def text_style(self) -> Style:
-        return Style(background=self.hue, foreground=_DARK_TEXT)
-
-    @property
-    def chip_style(self) -> Style:
-        return Style(background=self.chip, foreground=_LIGHT_TEXT, bold=True)
-
-    @property
-    def label_style(self) -> Style:
-        """For a label written on the theme's own background (table, sidebar): the hue itself."""
-        return Style(foreground=self.hue, bold=True)
+    def __init__(self, hue: Color, chip: Color) -> None:
+        self.hue = hue
+        self.chip = chip
+        self.text_style = Style(background=hue, foreground=_DARK_TEXT)
+        self.chip_style = Style(background=chip, foreground=_LIGHT_TEXT, bold=True)
+        # For a label written on the theme's own background (table, sidebar): the hue itself.
+        self.label_style = Style(foreground=hue, bold=True)
 
     @property
     def hex(self) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from bisect import bisect_right
-from dataclasses import dataclass
+from typing import NamedTuple
 
 _BIDI = {
     "\u200e": "‹LRM›",
@@ -56,8 +56,7 @@ def visible_text(text: str) -> str:
     return SPECIAL_RE.sub(lambda m: visible(m.group()), text).replace("\n", "⏎")
 
 
-@dataclass(frozen=True, slots=True)
-class Segment:
+class Segment(NamedTuple):
     """A piece of the display string: ``orig`` characters became ``disp`` characters.
 
     kind: ``"text"`` (copied 1:1), ``"special"`` (one character made visible), ``"insert"``
@@ -123,6 +122,8 @@ def grapheme_bounds(text: str, start: int, end: int) -> tuple[int, int]:
 def _joins(text: str, i: int) -> bool:
     """True when the character at ``i`` continues the cluster of the one before it."""
     ch, prev = text[i], text[i - 1]
+    if ch < "\u0300" and prev < "\u0300":  # nothing below combining marks joins, but CR LF
+        return prev == "\r" and ch == "\n"
     code = ord(ch)
     if prev == "\r" and ch == "\n":
         return True

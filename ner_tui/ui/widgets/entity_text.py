@@ -14,7 +14,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.style import Style
 
-from ner_tui.ui.document import EntityDocument, split_lines, wrap_lines
+from ner_tui.ui.document import EntityDocument, LineSlicer, wrap_lines
 
 HIGHLIGHT = Style(reverse=True, bold=True, underline=True)
 
@@ -44,8 +44,10 @@ class EntityText(ScrollView, can_focus=True):
         super().__init__(id=id)
         self._document: EntityDocument | None = None
         self._placeholder = placeholder
-        self._lines: list[Content] = []
+        self._layout: list[tuple[int, int]] = []
         self._line_starts: list[int] = []
+        self._slicer = LineSlicer(placeholder)
+        self._line_cache: LRUCache[int, Content] = LRUCache(1024)
         self._layout_width = -1
         self._highlight: tuple[int, int] | None = None  # display offsets
         self._cache: LRUCache[tuple[int, int], Strip] = LRUCache(512)
@@ -56,17 +58,29 @@ class EntityText(ScrollView, can_focus=True):
 
     @property
     def line_count(self) -> int:
-        return len(self._lines)
+        return len(self._layout)
 
     @property
     def lines_plain(self) -> list[str]:
         """The laid-out lines as plain text (for tests and debugging)."""
-        return [line.plain for line in self._lines]
+        text = self._slicer.text
+        return [text[s:e] for s, e in self._layout]
+
+    def _line(self, index: int) -> Content:
+        line = self._line_cache.get(index)
+        if line is None:
+            line = self._slicer.line(*self._layout[index])
+            self._line_cache[index] = line
+        return line
 
     def set_document(self, document: EntityDocument | None) -> None:
         self._document = document
         self._highlight = None
         self._layout_width = -1
+        self._layout = []
+        self._line_starts = []
+        self._line_cache.clear()
+        self._slicer = document.slicer if document else LineSlicer(self._placeholder)
         self._relayout()
         self.scroll_to(0, 0, animate=False)
 
@@ -74,6 +88,10 @@ class EntityText(ScrollView, can_focus=True):
         self._placeholder = placeholder
         if self._document is None:
             self._layout_width = -1
+            self._layout = []
+            self._line_starts = []
+            self._line_cache.clear()
+            self._slicer = LineSlicer(placeholder)
             self._relayout()
 
     def highlight_original(self, start: int, end: int, *, scroll: bool = True) -> None:
@@ -117,13 +135,12 @@ class EntityText(ScrollView, can_focus=True):
         width = self.scrollable_content_region.width
         if width <= 0 or width == self._layout_width:
             return
-        content = self._document.content if self._document else self._placeholder
-        layout = wrap_lines(content.plain, width)
-        self._lines = split_lines(content, layout)
-        self._line_starts = [s for s, _ in layout]
+        self._layout = wrap_lines(self._slicer.text, width)
+        self._line_starts = [s for s, _ in self._layout]
         self._layout_width = width
         self._cache.clear()
-        self.virtual_size = Size(width, len(self._lines))
+        self._line_cache.clear()
+        self.virtual_size = Size(width, len(self._layout))
         self.refresh()
 
     def render_line(self, y: int) -> Strip:
@@ -134,10 +151,10 @@ class EntityText(ScrollView, can_focus=True):
         if cached is not None:
             return cached
         base = self.visual_style
-        if index >= len(self._lines):
+        if index >= len(self._layout):
             strip = Strip.blank(width, base.rich_style)
         else:
-            line = self._lines[index]
+            line = self._line(index)
             if self._highlight is not None and self._document is not None:
                 h_start, h_end = self._highlight
                 start = self._line_starts[index]

@@ -30,6 +30,7 @@ from ner_tui.ui.visible import visible_text
 LOW_CONFIDENCE = 0.5
 _MAX_TOKEN = 18
 _MAX_WORD = 20
+_WIDTH_SAMPLE = 2_000
 
 
 def entity_type(label: str) -> str | None:
@@ -89,7 +90,7 @@ class TokenTable(ScrollView, can_focus=True):
         super().__init__(id=id)
         self._prediction: Prediction | None = None
         self._palette = EntityPalette()
-        self._word_text: dict[int, str] = {}
+        self._word_cache: dict[int, str] = {}
         self._cols = _Columns(1, 5, 4, 5)
         self._members: tuple[int, int] | None = None  # token range of a selected entity
         self._cache: LRUCache[tuple[int, int, bool, bool], Strip] = LRUCache(256)
@@ -108,25 +109,18 @@ class TokenTable(ScrollView, can_focus=True):
         self._palette = palette
         self._members = None
         self._cache.clear()
-        self._word_text = {}
+        self._word_cache = {}
         if prediction is None:
             self.virtual_size = Size(0, 0)
             self.set_reactive(TokenTable.cursor, -1)
             self.refresh()
             return
-        text = prediction.text
-        spans: dict[int, tuple[int, int]] = {}
-        token_w = 5
-        label_w = 5
-        for tok in prediction.tokens:
-            if tok.word is not None:
-                s, e = spans.get(tok.word, (tok.start, tok.end))
-                spans[tok.word] = (min(s, tok.start), max(e, tok.end))
-            if token_w < _MAX_TOKEN:
-                token_w = max(token_w, min(_MAX_TOKEN, cell_len(tok.text)))
-            label_w = max(label_w, len(tok.label))
-        self._word_text = {w: visible_text(text[s:e]) for w, (s, e) in spans.items()}
-        word_w = max([4, *(min(_MAX_WORD, cell_len(w)) for w in self._word_text.values())])
+        # Column widths from a sample of rows (a longer cell is cut with "…"): one pass over
+        # 20,000 tokens here would cost more than drawing the screen.
+        sample = prediction.tokens[:_WIDTH_SAMPLE]
+        token_w = max([5, *(min(_MAX_TOKEN, cell_len(t.text)) for t in sample)])
+        label_w = max([5, *(len(label) for label in prediction.scored.id2label)])
+        word_w = max([4, *(min(_MAX_WORD, t.end - t.start) for t in sample if t.word is not None)])
         self._cols = _Columns(len(str(len(prediction.tokens))), token_w, word_w, label_w)
         self.virtual_size = Size(0, len(prediction.tokens) + 1)
         self.set_reactive(TokenTable.cursor, -1)
@@ -197,6 +191,25 @@ class TokenTable(ScrollView, can_focus=True):
             self._theme_colours[name] = colour
         return colour
 
+    def _word_of(self, index: int) -> str:
+        """The text of the word token ``index`` belongs to (its tokens are contiguous)."""
+        assert self._prediction is not None
+        cached = self._word_cache.get(index)
+        if cached is not None:
+            return cached
+        tokens = self._prediction.tokens
+        word = tokens[index].word
+        first = last = index
+        while first > 0 and tokens[first - 1].word == word:
+            first -= 1
+        while last + 1 < len(tokens) and tokens[last + 1].word == word:
+            last += 1
+        start = min(t.start for t in tokens[first : last + 1])
+        end = max(t.end for t in tokens[first : last + 1])
+        text = visible_text(self._prediction.text[start:end])
+        self._word_cache[index] = text
+        return text
+
     def _header(self) -> Content:
         c = self._cols
         parts = [
@@ -230,7 +243,7 @@ class TokenTable(ScrollView, can_focus=True):
         pieces.append((str(tok.index).rjust(c.index) + "  ", dim))
         token = _fit(visible_text(tok.text), c.token)
         pieces.append((token + "  ", dim if tok.special else None))
-        word = "" if tok.word is None else _fit(self._word_text.get(tok.word, ""), c.word)
+        word = "" if tok.word is None else _fit(self._word_of(tok.index), c.word)
         pieces.append((word.ljust(c.word) + "  ", Style(italic=True) if word else None))
         kind = entity_type(tok.label)
         label_style: Style | None = None
