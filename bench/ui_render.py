@@ -32,21 +32,21 @@ from typing import Any
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from rich.text import Text  # noqa: E402
-from textual.app import App, ComposeResult  # noqa: E402
-from textual.containers import VerticalScroll  # noqa: E402
-from textual.widgets import DataTable, Static  # noqa: E402
+from rich.text import Text
+from textual.app import App, ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import DataTable, Static
 
-from ner_tui.config import Settings  # noqa: E402
-from ner_tui.core.alignment import load_model_info, score  # noqa: E402
-from ner_tui.core.engine import LocalEngine  # noqa: E402
-from ner_tui.core.types import DecodeOptions, ScoredText  # noqa: E402
-from ner_tui.models import bundled_model_path  # noqa: E402
-from ner_tui.ui.app import NerTuiApp, _decode_and_layout  # noqa: E402
-from ner_tui.ui.messages import PredictionReady  # noqa: E402
-from ner_tui.ui.palette import EntityPalette, entity_types  # noqa: E402
-from ner_tui.ui.samples import SAMPLES  # noqa: E402
-from ner_tui.ui.widgets.input_pane import InputPane  # noqa: E402
+from ner_tui.config import Settings
+from ner_tui.core.alignment import load_model_info, score
+from ner_tui.core.engine import LocalEngine
+from ner_tui.core.types import DecodeOptions, ScoredText
+from ner_tui.models import bundled_model_path
+from ner_tui.ui.app import NerTuiApp, _decode_and_layout
+from ner_tui.ui.messages import PredictionReady
+from ner_tui.ui.palette import EntityPalette, entity_types
+from ner_tui.ui.samples import SAMPLES
+from ner_tui.ui.widgets.input_pane import InputPane
 
 ROOT = Path(__file__).resolve().parent.parent
 SIZE = (140, 45)
@@ -104,7 +104,9 @@ class Frames:
 
     def first_showing(self, t: float, value: Any) -> float | None:
         """The first frame after ``t`` drawn when ``probe()`` returned ``value``."""
-        return next((x for x, v in zip(self.times, self.seen) if x >= t and v == value), None)
+        return next(
+            (x for x, v in zip(self.times, self.seen, strict=False) if x >= t and v == value), None
+        )
 
 
 async def wait_frame(pilot: Any, frames: Frames, after: float, rounds: int = 2000) -> float:
@@ -231,7 +233,8 @@ async def typing_latency(text: str | None, presses: int) -> list[float]:
 
 
 def fmt(values: list[float]) -> str:
-    return f"median {statistics.median(values):7.1f} ms  (min {min(values):6.1f}, max {max(values):6.1f})"
+    med, low, high = statistics.median(values), min(values), max(values)
+    return f"median {med:7.1f} ms  (min {low:6.1f}, max {high:6.1f})"
 
 
 async def main() -> None:
