@@ -58,7 +58,7 @@ from ner_tui.ui.widgets.entity_text import EntityText
 from ner_tui.ui.widgets.input_pane import InputPane
 from ner_tui.ui.widgets.legend import Legend
 from ner_tui.ui.widgets.options_bar import OptionsBar, ViewOptions
-from ner_tui.ui.widgets.status_line import StatusInfo, StatusLine, format_ms
+from ner_tui.ui.widgets.status_line import StatusInfo, StatusLine, format_ms, short_model
 from ner_tui.ui.widgets.token_table import TokenTable
 
 log = logging.getLogger(__name__)
@@ -360,7 +360,7 @@ class NerTuiApp(App[int]):
         conn = message.connection
         self.palette = EntityPalette(entity_types(conn.info.id2label))
         self.query_one(Legend).show_palette(self.palette)
-        self.sub_title = conn.model
+        self.sub_title = short_model(conn.model)
         self._show_status(
             state="ready",
             source=conn.source,

@@ -120,7 +120,9 @@ class TokenTable(ScrollView, can_focus=True):
         sample = prediction.tokens[:_WIDTH_SAMPLE]
         token_w = max([5, *(min(_MAX_TOKEN, cell_len(t.text)) for t in sample)])
         label_w = max([5, *(len(label) for label in prediction.scored.id2label)])
-        word_w = max([4, *(min(_MAX_WORD, t.end - t.start) for t in sample if t.word is not None)])
+        self._prediction = prediction
+        words = (self._word_of(t.index) for t in sample if t.word is not None)
+        word_w = max([4, *(min(_MAX_WORD, cell_len(w)) for w in words)])
         self._cols = _Columns(len(str(len(prediction.tokens))), token_w, word_w, label_w)
         self.virtual_size = Size(0, len(prediction.tokens) + 1)
         self.set_reactive(TokenTable.cursor, -1)
