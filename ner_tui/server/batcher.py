@@ -2,7 +2,7 @@
 
 Requests put their token-id prompts on an asyncio queue; one batcher task takes the first,
 gathers more until the batch holds ``max_batch`` prompts or ``window_ms`` have passed since
-the first was queued (with ``wait="auto"``, only while other requests are still being read),
+the first was queued (with ``wait="auto"``, only while more requests are expected),
 and runs them all in the inference thread. While a pass runs, new requests queue up and go in
 the next pass without further waiting, so under load batches grow by themselves. With
 ``window_ms <= 0`` or ``max_batch <= 1`` every request runs on its own (batching off).
@@ -62,8 +62,9 @@ class DynamicBatcher:
     """Runs ``run(prompts) -> rows`` for many requests at once, off the event loop.
 
     ``wait="auto"`` waits (up to ``window_ms`` after the first job was queued) only while
-    other requests are still arriving, so a lone client pays no delay; ``"always"`` waits the
-    whole window whenever the batch is not full."""
+    other requests are still being read, or while the batch holds fewer requests than the
+    previous one (clients answered together come back together), so a lone client pays no
+    delay; ``"always"`` waits the whole window whenever the batch is not full."""
 
     def __init__(
         self,
@@ -86,6 +87,7 @@ class DynamicBatcher:
         self._queue: asyncio.Queue[_Job] | None = None
         self._wakeup: asyncio.Event | None = None
         self._arriving = 0
+        self._expected = 1
         self._task: asyncio.Task[None] | None = None
         self._failure: BaseException | None = None
 
@@ -164,11 +166,14 @@ class DynamicBatcher:
                     remaining = deadline - loop.time()
                     if size >= self.max_batch or remaining <= 0:
                         break
-                    if self.wait == "auto" and self._arriving <= 0:
+                    if self.wait == "auto" and self._arriving <= 0 and len(jobs) >= self._expected:
                         break
                     wakeup.clear()
                     with contextlib.suppress(asyncio.TimeoutError):
                         await asyncio.wait_for(wakeup.wait(), remaining)
+                # Clients that got answers together tend to come back together: expect as
+                # many requests next time (a lone client expects one and never waits).
+                self._expected = len(jobs)
                 jobs = [j for j in jobs if not j.future.done()]  # callers that gave up
                 if not jobs:
                     continue
