@@ -50,15 +50,21 @@ _LIGHT_TEXT = Color.parse("#ffffff")
 class EntityColour:
     """The styles one entity type is drawn with (built once: documents use them per entity)."""
 
-    __slots__ = ("chip", "chip_style", "hue", "label_style", "text_style")
+    __slots__ = ("chip", "chip_style", "hue", "label_style", "label_style_light", "text_style")
 
     def __init__(self, hue: Color, chip: Color) -> None:
         self.hue = hue
         self.chip = chip
         self.text_style = Style(background=hue, foreground=_DARK_TEXT)
         self.chip_style = Style(background=chip, foreground=_LIGHT_TEXT, bold=True)
-        # For a label written on the theme's own background (table, sidebar): the hue itself.
+        # For a label written on the theme's own background (table, sidebar): the light hue on
+        # dark themes, the dark chip shade on light ones (contrast >= 3:1, bold, in every
+        # built-in theme; tests/test_ui_document.py checks).
         self.label_style = Style(foreground=hue, bold=True)
+        self.label_style_light = Style(foreground=chip, bold=True)
+
+    def label_for(self, dark: bool) -> Style:
+        return self.label_style if dark else self.label_style_light
 
     @property
     def hex(self) -> str:
@@ -106,3 +112,17 @@ def entity_types(labels: Iterable[str]) -> list[str]:
         if kind:
             seen.setdefault(kind, None)
     return list(seen)
+
+
+def contrast(a: Color, b: Color) -> float:
+    """WCAG 2 contrast ratio between two opaque colours (1 to 21)."""
+
+    def luminance(c: Color) -> float:
+        def channel(v: int) -> float:
+            x = v / 255
+            return x / 12.92 if x <= 0.03928 else ((x + 0.055) / 1.055) ** 2.4
+
+        return 0.2126 * channel(c.r) + 0.7152 * channel(c.g) + 0.0722 * channel(c.b)
+
+    high, low = sorted((luminance(a), luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)

@@ -40,6 +40,9 @@ class EntitySidebar(OptionList):
         def control(self) -> EntitySidebar:
             return self.sidebar
 
+    def _dark(self) -> bool:
+        return self.app.current_theme.dark if self.is_attached else True
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._prediction: Prediction | None = None
@@ -98,7 +101,7 @@ class EntitySidebar(OptionList):
                     name = name[: room - 1] + "…"
                 score_style = Style(dim=True) if best >= 0.5 else Style(bold=True)
                 line = Content.assemble(
-                    ("  ▌", colour.label_style),
+                    ("  ▌", colour.label_for(self._dark())),
                     name,
                     (count, Style(dim=True)),
                     " " * max(1, room - len(name) + 1),

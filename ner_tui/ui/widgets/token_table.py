@@ -86,6 +86,9 @@ class TokenTable(ScrollView, can_focus=True):
         def control(self) -> TokenTable:
             return self.table
 
+    def _dark(self) -> bool:
+        return self.app.current_theme.dark if self.is_attached else True
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._prediction: Prediction | None = None
@@ -252,7 +255,7 @@ class TokenTable(ScrollView, can_focus=True):
         if tok.special:
             label_style = dim
         elif kind is not None:
-            label_style = self._palette.colour(kind).label_style
+            label_style = self._palette.colour(kind).label_for(self._dark())
         if tok.rejected:
             label_style = Style.combine([label_style or Style(), Style(strike=True)])
         pieces.append((tok.label.ljust(c.label) + "  ", label_style))
