@@ -44,6 +44,13 @@ def serve(
 
         model_dir = bundled_model_path()
         served_model_name = served_model_name or BUNDLED_MODEL_NAME
+        if not (model_dir / "config.json").is_file():
+            from ner_tui.core.errors import ModelLoadError
+
+            raise ModelLoadError(
+                f"The bundled model is missing from this installation ({model_dir}).",
+                hint="Reinstall ner-tui, or serve a model directory with --model DIR.",
+            )
     engine = LocalEngine.load(
         model_dir,
         threads=threads,
