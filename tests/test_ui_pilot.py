@@ -647,3 +647,80 @@ async def test_diagnostic_errors_open_a_copyable_dialog(
             assert app.is_running
     finally:
         stop()
+
+
+# --------------------------------------------------------------------------- marks, palette, keys
+
+
+async def test_rejected_and_low_confidence_tokens_are_marked() -> None:
+    from ner_tui.ui.samples import SAMPLES
+
+    app = make(local_settings(mode="strict"), initial_text=SAMPLES["Sports"])
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, lambda: app.prediction is not None)
+        prediction = app.prediction
+        assert prediction is not None and prediction.options.mode == "strict"
+        table = app.query_one(TokenTable)
+        rows = {t.index: table._row(t).plain for t in prediction.tokens}
+        rejected = [t for t in prediction.tokens if t.rejected]
+        low = [t for t in prediction.tokens if t.score < 0.5 and not t.special and not t.rejected]
+        assert rejected and low, "the fixture model gives both kinds of mark on this text"
+        for token in rejected:
+            assert rows[token.index].startswith("✗")
+        for token in low:
+            assert rows[token.index].startswith("!")
+        for token in prediction.tokens:
+            if not token.rejected and (token.score >= 0.5 or token.special):
+                assert rows[token.index].startswith("  ")
+
+
+async def test_command_palette_offers_what_applies_and_runs_it() -> None:
+    app = make(local_settings(), initial_text="")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, lambda: app.connection is not None)
+        names = [c.name for c in app.palette_commands()]
+        assert "Aggregation: first" in names and "Aggregation: simple" not in names
+        assert not any(n.startswith("Export") for n in names)  # nothing to export yet
+        app.query_one(InputPane).load_text(TEXT)
+        await pilot.press("ctrl+s")
+        await settle(pilot, lambda: app.prediction is not None)
+        names = [c.name for c in app.palette_commands()]
+        assert {"Export JSON", "Export CoNLL", "Copy entities"} <= set(names)
+        await pilot.press("ctrl+p")
+        await pilot.press(*"Aggregation: max")
+        await settle(
+            pilot,
+            lambda: (
+                "max" in str(app.screen.query("CommandList").first().get_option_at_index(0).prompt)
+                if app.screen.query("CommandList")
+                and app.screen.query("CommandList").first().option_count
+                else False
+            ),
+        )  # noqa: E501
+        await pilot.press("enter")
+        await settle(pilot, lambda: app.prediction.options.aggregation == "max")  # type: ignore[union-attr]
+
+
+async def test_keymap_from_settings_rebinds_by_id() -> None:
+    app = make(local_settings(keymap={"predict": "f10"}), initial_text="")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, lambda: app.connection is not None)
+        app.query_one(InputPane).load_text(TEXT)
+        await pilot.press("f10")
+        await settle(pilot, lambda: app.prediction is not None)
+        assert app.prediction is not None and app.prediction.text == TEXT
+
+
+async def test_long_text_is_chunked_and_the_status_says_so() -> None:
+    from ner_tui.ui.samples import long_document
+
+    app = make(local_settings(), initial_text=long_document(8))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, lambda: app.prediction is not None)
+        prediction = app.prediction
+        assert prediction is not None and len(prediction.scored.chunks) > 1
+        status = app.query_one("#status")
+        assert f"split into {len(prediction.scored.chunks)} windows" in str(status.render())
+        view = app.query_one(EntityText)
+        assert "┆" in "".join(view.lines_plain)
+        assert_widgets_match(app)
