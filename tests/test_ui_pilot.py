@@ -674,6 +674,16 @@ async def test_rejected_and_low_confidence_tokens_are_marked() -> None:
                 assert rows[token.index].startswith("  ")
 
 
+def first_palette_hit(app: NerTuiApp) -> str:
+    """The prompt of the command palette's highlighted hit ("" while it is still searching)."""
+    from textual.command import CommandList
+
+    lists = app.screen.query(CommandList)
+    if not lists or not lists.first().option_count:
+        return ""
+    return str(lists.first().get_option_at_index(0).prompt)
+
+
 async def test_command_palette_offers_what_applies_and_runs_it() -> None:
     app = make(local_settings(), initial_text="")
     async with app.run_test(size=SIZE) as pilot:
@@ -688,15 +698,7 @@ async def test_command_palette_offers_what_applies_and_runs_it() -> None:
         assert {"Export JSON", "Export CoNLL", "Copy entities"} <= set(names)
         await pilot.press("ctrl+p")
         await pilot.press(*"Aggregation: max")
-        await settle(
-            pilot,
-            lambda: (
-                "max" in str(app.screen.query("CommandList").first().get_option_at_index(0).prompt)
-                if app.screen.query("CommandList")
-                and app.screen.query("CommandList").first().option_count
-                else False
-            ),
-        )  # noqa: E501
+        await settle(pilot, lambda: "Aggregation: max" in first_palette_hit(app))
         await pilot.press("enter")
         await settle(pilot, lambda: app.prediction.options.aggregation == "max")  # type: ignore[union-attr]
 
