@@ -13,7 +13,7 @@ import pytest
 
 from ner_tui.core.backend import PoolingBackend
 from ner_tui.core.engine import InvalidPrompt, LocalEngine
-from ner_tui.core.errors import InputTooLong, ModelLoadError, UnknownModel
+from ner_tui.core.errors import InputTooLong, ModelLoadError, NerTuiError, UnknownModel
 
 TINY = Path(__file__).parent / "fixtures" / "tiny-bert-ner"
 REF = np.load(TINY / "reference.npz")
@@ -184,6 +184,19 @@ def test_not_a_model_directory(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "bert"}))
     with pytest.raises(ModelLoadError, match="no id2label"):
         LocalEngine.load(tmp_path)
+
+
+def test_config_that_does_not_fit_the_weights(tmp_path: Path) -> None:
+    model = _copy_model(tmp_path, weights=("onnx/model.onnx",))
+    config = json.loads((model / "config.json").read_text())
+    config["id2label"] = {str(i): f"L{i}" for i in range(5)}
+    (model / "config.json").write_text(json.dumps(config))
+    with pytest.raises(NerTuiError, match="5 labels of config.json"):
+        LocalEngine.load(model).score(["Hi"])
+    config["id2label"] = {"first": "O", "second": "B-PER"}
+    (model / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelLoadError, match="not label indices"):
+        LocalEngine.load(model)
 
 
 def test_onnx_preference_order(tmp_path: Path) -> None:

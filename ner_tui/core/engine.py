@@ -325,9 +325,14 @@ class LocalEngine:
         self.threads = threads
         self._runner = runner
         id2label = config.get("id2label") or {}
-        self.id2label: tuple[str, ...] = tuple(
-            str(id2label[k]) for k in sorted(id2label, key=lambda k: int(k))
-        )
+        try:
+            keys = sorted(id2label, key=lambda k: int(k))
+        except (TypeError, ValueError):
+            raise ModelLoadError(
+                f"config.json of {model_dir} has id2label keys that are not label indices: "
+                f"{list(id2label)[:5]}"
+            ) from None
+        self.id2label: tuple[str, ...] = tuple(str(id2label[k]) for k in keys)
         self.num_labels = len(self.id2label) or int(config.get("num_labels", 0))
         self.activation: Activation = _activation_for(config, self.num_labels)
         self.vocab_size = int(config.get("vocab_size") or len(tokenizer))
@@ -491,10 +496,14 @@ class LocalEngine:
                 ids[row, :n] = arrays[index]
                 mask[row, :n] = 1
             logits = self._runner(ids, mask)
-            if logits.ndim != 3 or logits.shape[:2] != ids.shape:
+            if (
+                logits.ndim != 3
+                or logits.shape[:2] != ids.shape
+                or (self.num_labels and logits.shape[2] != self.num_labels)
+            ):
                 raise NerTuiError(
                     f"The model returned logits of shape {logits.shape} for input {ids.shape}; "
-                    "expected (batch, sequence, num_labels).",
+                    f"expected (batch, sequence, {self.num_labels} labels of config.json).",
                     hint="Is this a token-classification export?",
                 )
             for row, index in enumerate(chunk):
