@@ -191,7 +191,7 @@ def test_config_that_does_not_fit_the_weights(tmp_path: Path) -> None:
     config = json.loads((model / "config.json").read_text())
     config["id2label"] = {str(i): f"L{i}" for i in range(5)}
     (model / "config.json").write_text(json.dumps(config))
-    with pytest.raises(NerTuiError, match="5 labels of config.json"):
+    with pytest.raises(NerTuiError, match=r"5 labels of config\.json"):
         LocalEngine.load(model).score(["Hi"])
     config["id2label"] = {"first": "O", "second": "B-PER"}
     (model / "config.json").write_text(json.dumps(config))
