@@ -325,13 +325,7 @@ class LocalEngine:
         self.threads = threads
         self._runner = runner
         id2label = config.get("id2label") or {}
-        try:
-            keys = sorted(id2label, key=lambda k: int(k))
-        except (TypeError, ValueError):
-            raise ModelLoadError(
-                f"config.json of {model_dir} has id2label keys that are not label indices: "
-                f"{list(id2label)[:5]}"
-            ) from None
+        keys = sorted(id2label, key=lambda k: int(k))
         self.id2label: tuple[str, ...] = tuple(str(id2label[k]) for k in keys)
         self.num_labels = len(self.id2label) or int(config.get("num_labels", 0))
         self.activation: Activation = _activation_for(config, self.num_labels)
@@ -365,10 +359,19 @@ class LocalEngine:
             raise ModelLoadError(f"{path} has no config.json.") from exc
         except (OSError, ValueError) as exc:
             raise ModelLoadError(f"Cannot read {config_path}: {exc}") from exc
-        if not isinstance(config, dict) or not config.get("id2label"):
+        if (
+            not isinstance(config, dict)
+            or not isinstance(config.get("id2label"), dict)
+            or not config["id2label"]
+        ):
             raise ModelLoadError(
                 f"{config_path} has no id2label: not a token-classification model.",
                 hint="Use a *ForTokenClassification model directory.",
+            )
+        if not all(str(k).lstrip("-").isdigit() for k in config["id2label"]):
+            raise ModelLoadError(
+                f"{config_path} has id2label keys that are not label indices: "
+                f"{list(config['id2label'])[:5]}"
             )
 
         onnx_path = _find_onnx(path, onnx_file)
