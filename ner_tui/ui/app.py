@@ -98,6 +98,9 @@ class NerTuiApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "ner-tui"
     COMMANDS = App.COMMANDS | {NerCommands}
+    # Small terminals (80x24) get a narrower sidebar and a shorter input (see app.tcss).
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]  # noqa: RUF012
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]  # noqa: RUF012
     BINDINGS = [  # noqa: RUF012
         Binding(
             "ctrl+s,ctrl+enter,ctrl+j",

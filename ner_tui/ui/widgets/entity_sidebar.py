@@ -49,14 +49,23 @@ class EntitySidebar(OptionList):
         self._hidden: dict[str, int] = {}
         self._occurrences: dict[int, list[int]] = {}
         self._cycle: dict[int, int] = {}
+        self._built_width = 0
+        self._palette = EntityPalette()
 
     @property
     def hidden_counts(self) -> dict[str, int]:
         """Entities per type left out of the list because of :data:`MAX_PER_TYPE`."""
         return dict(self._hidden)
 
+    def on_resize(self) -> None:
+        if self._prediction is not None and self.scrollable_content_region.width != (
+            self._built_width
+        ):
+            self.set_prediction(self._prediction, self._palette)
+
     def set_prediction(self, prediction: Prediction | None, palette: EntityPalette) -> None:
         self._prediction = prediction
+        self._palette = palette
         self.clear_options()
         self._hidden = {}
         if prediction is None or not prediction.entities:
@@ -72,6 +81,9 @@ class EntitySidebar(OptionList):
             groups[entity.label].append(i)
         options: list[Option | None] = []
         self._occurrences = {}
+        self._built_width = self.scrollable_content_region.width
+        # "  ▌" + name + " " + score (4) + scrollbar/padding (2).
+        name_width = max(8, self._built_width - 10) if self._built_width else _NAME_WIDTH
         for label in sorted(groups, key=lambda k: (-len(groups[k]), k)):
             members = groups[label]
             colour = palette.colour(label)
@@ -96,7 +108,7 @@ class EntitySidebar(OptionList):
                 best = max(prediction.entities[i].score for i in ids)
                 name = visible_text(first.text)
                 count = f" ×{len(ids)}" if len(ids) > 1 else ""
-                room = _NAME_WIDTH - len(count)
+                room = name_width - len(count)
                 if len(name) > room:
                     name = name[: room - 1] + "…"
                 score_style = Style(dim=True) if best >= 0.5 else Style(bold=True)

@@ -25,30 +25,44 @@ class OptionsBar(Static):
     OptionsBar { height: 1; padding: 0 1; color: $text-muted; }
     """
 
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.options = ViewOptions()
+
+    def on_resize(self) -> None:
+        self.show(self.options)
+
     def show(self, options: ViewOptions) -> None:
+        self.options = options
+        compact = self.is_attached and 0 < self.size.width < 100
         key = Style(dim=True)
         value = Style(bold=True)
-        sep = ("  ·  ", Style(dim=True))
+        sep = (" · " if compact else "  ·  ", Style(dim=True))
         d = options.decode
+        names = (
+            ("agg ", "decoder ", "thr ", "labels ", "live ")
+            if compact
+            else ("aggregation ", "decoder ", "threshold ", "labels ", "live ")
+        )
         self.update(
             Content.assemble(
-                "aggregation ",
+                names[0],
                 (d.aggregation, value),
                 (" f2", key),
                 sep,
-                "decoder ",
+                names[1],
                 (d.mode, value),
                 (" f3", key),
                 sep,
-                "threshold ",
+                names[2],
                 (f"{d.threshold:.2f}", value),
-                (" f4/⇧f4", key),
+                (" f4" if compact else " f4/⇧f4", key),
                 sep,
-                "labels ",
-                ("shown" if options.show_labels else "hidden", value),
+                names[3],
+                ("on" if options.show_labels else "off", value),
                 (" f5", key),
                 sep,
-                "live ",
+                names[4],
                 ("on" if options.live else "off", value),
                 (" f9", key),
             )
