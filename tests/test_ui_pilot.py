@@ -22,6 +22,7 @@ from textual.pilot import Pilot
 
 from ner_tui.config import Settings
 from ner_tui.core.errors import RequestTimeout, ServerUnreachable
+from ner_tui.models import bundled_model_path
 from ner_tui.ui.app import NerTuiApp
 from ner_tui.ui.connection import Connection
 from ner_tui.ui.messages import Connected, PredictionFailed, PredictionReady
@@ -726,3 +727,27 @@ async def test_long_text_is_chunked_and_the_status_says_so() -> None:
         view = app.query_one(EntityText)
         assert "┆" in "".join(view.lines_plain)
         assert_widgets_match(app)
+
+
+# --------------------------------------------------------------------------- the bundled model
+
+BUNDLED_READY = (bundled_model_path() / "config.json").is_file()
+
+
+@pytest.mark.skipif(not BUNDLED_READY, reason="bundled model not built")
+async def test_newcomer_without_a_server_sees_real_entities() -> None:
+    """`ner-tui` with no flags and no server: one line saying so, then the bundled model on the
+    first sample, with the entities a person expects."""
+    url = f"http://127.0.0.1:{free_port()}"
+    app = make(Settings(url=url))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, lambda: app.prediction is not None)
+        assert app.connection is not None and app.connection.kind == "local"
+        assert len([n for n in notes(app) if "No server at" in n]) == 1
+        found = {(e.label, e.text) for e in app.prediction.entities}  # type: ignore[union-attr]
+        assert {("PER", "Barack Obama"), ("PER", "Angela Merkel"), ("LOC", "Berlin")} <= found
+        assert_widgets_match(app)
+        await pilot.press("f2", "f2")  # simple -> first -> average: same scores, same people
+        await settle(pilot, lambda: app.prediction.options.aggregation == "average")  # type: ignore[union-attr]
+        found = {(e.label, e.text) for e in app.prediction.entities}  # type: ignore[union-attr]
+        assert ("PER", "Barack Obama") in found
