@@ -42,7 +42,8 @@ from ner_tui.core.alignment import load_model_info, score
 from ner_tui.core.engine import LocalEngine
 from ner_tui.core.types import DecodeOptions, ScoredText
 from ner_tui.models import bundled_model_path
-from ner_tui.ui.app import NerTuiApp, _decode_and_layout
+from ner_tui.ui.app import NerTuiApp
+from ner_tui.ui.document import decode_and_layout
 from ner_tui.ui.messages import PredictionReady
 from ner_tui.ui.palette import EntityPalette, entity_types
 from ner_tui.ui.samples import SAMPLES
@@ -132,7 +133,7 @@ async def ui_ours(scored: ScoredText, palette: EntityPalette, repeat: int) -> li
         app.palette = palette
         options = app.decode_options
         for _ in range(repeat):
-            prediction, laid_out = _decode_and_layout(scored, options, palette, True)
+            prediction, laid_out = decode_and_layout(scored, options, palette, True)
             done: list[float] = []
             original = app.show_prediction
 
@@ -170,7 +171,7 @@ async def ui_naive(scored: ScoredText, palette: EntityPalette, repeat: int) -> l
         table = app.query_one(DataTable)
         table.add_columns("#", "token", "label", "conf", "runner-ups")
         for _ in range(repeat):
-            prediction, laid_out = _decode_and_layout(scored, DecodeOptions(), palette, True)
+            prediction, laid_out = decode_and_layout(scored, DecodeOptions(), palette, True)
             start = time.perf_counter()
             app.query_one("#text", Static).update(laid_out.document.content)
             table.clear()
@@ -257,7 +258,7 @@ async def main() -> None:
         work = []
         for _ in range(args.repeat):
             start = time.perf_counter()
-            _decode_and_layout(scored, DecodeOptions(), palette, True)
+            decode_and_layout(scored, DecodeOptions(), palette, True)
             work.append((time.perf_counter() - start) * 1000)
         ours = await ui_ours(scored, palette, args.repeat)
         naive = await ui_naive(scored, palette, max(1, min(args.repeat, 3)))

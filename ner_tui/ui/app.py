@@ -11,7 +11,6 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import replace
-from functools import partial
 from pathlib import Path
 
 from textual import on, work
@@ -40,10 +39,12 @@ from ner_tui.core.types import (
     Prediction,
     ScoredText,
 )
+from ner_tui.ui.bindings import APP_BINDINGS, THRESHOLDS
 from ner_tui.ui.clipboard import copy_text
-from ner_tui.ui.commands import NerCommands, PaletteCommand
+from ner_tui.ui.commands import NerCommands, PaletteCommand, app_commands
 from ner_tui.ui.connection import Connection, Kind, connect
-from ner_tui.ui.document import EntityDocument, LaidOut, build_document
+from ner_tui.ui.document import EntityDocument, decode_and_layout
+from ner_tui.ui.files import read_text_file
 from ner_tui.ui.history import History
 from ner_tui.ui.messages import Connected, ConnectionFailed, PredictionFailed, PredictionReady
 from ner_tui.ui.palette import EntityPalette, entity_types
@@ -63,9 +64,7 @@ from ner_tui.ui.widgets.token_table import TokenTable
 
 log = logging.getLogger(__name__)
 
-THRESHOLDS = (0.0, 0.3, 0.5, 0.7, 0.9)
 LIVE_DELAY = 0.5  # seconds of no typing before a live prediction
-MAX_FILE_BYTES = 5_000_000
 DIAGNOSTIC_ERRORS = (MalformedResponse, RowMismatch)
 FIRST_SAMPLE = "News"
 
@@ -101,115 +100,7 @@ class NerTuiApp(App[int]):
     # Small terminals (80x24) get a narrower sidebar and a shorter input (see app.tcss).
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]  # noqa: RUF012
     VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]  # noqa: RUF012
-    BINDINGS = [  # noqa: RUF012
-        Binding(
-            "ctrl+s,ctrl+enter,ctrl+j",
-            "predict",
-            "Predict",
-            id="predict",
-            priority=True,
-            tooltip="Send the text to the model.",
-        ),
-        Binding(
-            "escape",
-            "cancel",
-            "Cancel",
-            id="cancel",
-            tooltip="Cancel the prediction in flight.",
-        ),
-        Binding("f1", "help", "Help", id="help", tooltip="Every key and what the marks mean."),
-        Binding(
-            "f2",
-            "cycle_aggregation",
-            "Aggregation",
-            id="aggregation",
-            tooltip="Word grouping: none/simple/first/average/max.",
-        ),
-        Binding(
-            "f3",
-            "toggle_mode",
-            "Strict",
-            id="mode",
-            tooltip="Lenient or strict BIO decoding.",
-        ),
-        Binding(
-            "f4",
-            "threshold(1)",
-            "Threshold",
-            id="threshold_up",
-            show=False,
-            tooltip="Raise the entity confidence threshold.",
-        ),
-        Binding(
-            "shift+f4",
-            "threshold(-1)",
-            "Threshold down",
-            id="threshold_down",
-            show=False,
-            tooltip="Lower the entity confidence threshold.",
-        ),
-        Binding(
-            "f5",
-            "toggle_labels",
-            "Labels",
-            id="labels",
-            show=False,
-            tooltip="Show or hide the label after each entity.",
-        ),
-        Binding(
-            "ctrl+l",
-            "switch_backend",
-            "Server/local",
-            id="switch_backend",
-            tooltip="Switch between server and local engine.",
-        ),
-        Binding(
-            "ctrl+r",
-            "history",
-            "History",
-            id="history",
-            tooltip="Past inputs: re-run, remove or clear them.",
-        ),
-        Binding(
-            "f8",
-            "export",
-            "Export",
-            id="export",
-            tooltip="Save as JSON, JSONL, CoNLL or a token table.",
-        ),
-        Binding(
-            "f9",
-            "toggle_live",
-            "Live",
-            id="live",
-            show=False,
-            tooltip="Predict as you type (after a short pause).",
-        ),
-        Binding(
-            "ctrl+t",
-            "copy_entities",
-            "Copy entities",
-            id="copy_entities",
-            show=False,
-            tooltip="Copy the entity list to the clipboard.",
-        ),
-        Binding(
-            "ctrl+o",
-            "open_file",
-            "Open file",
-            id="open_file",
-            show=False,
-            tooltip="Load a text file into the input.",
-        ),
-        Binding(
-            "ctrl+n",
-            "next_sample",
-            "Sample",
-            id="sample",
-            show=False,
-            tooltip="Replace the input with the next sample text.",
-        ),
-    ]
+    BINDINGS = APP_BINDINGS
 
     def __init__(
         self,
@@ -465,7 +356,7 @@ class NerTuiApp(App[int]):
             options = self.decode_options
             show_labels = self.view_options.show_labels
             prediction, document = await asyncio.to_thread(
-                _decode_and_layout, scored, options, self.palette, show_labels
+                decode_and_layout, scored, options, self.palette, show_labels
             )
         except NerTuiError as error:
             self.post_message(PredictionFailed(error, text))
@@ -490,7 +381,7 @@ class NerTuiApp(App[int]):
         if scored is None:
             return
         prediction, document = await asyncio.to_thread(
-            _decode_and_layout,
+            decode_and_layout,
             scored,
             self.decode_options,
             self.palette,
@@ -705,7 +596,7 @@ class NerTuiApp(App[int]):
     @work(group="file", exit_on_error=False)
     async def load_file(self, path: Path) -> None:
         try:
-            text = await asyncio.to_thread(_read_text_file, path)
+            text = await asyncio.to_thread(read_text_file, path)
         except NerTuiError as error:
             self._report(error, title="Could not load the file")
             return
@@ -775,113 +666,11 @@ class NerTuiApp(App[int]):
 
     def palette_commands(self) -> list[PaletteCommand]:
         """The commands that apply now (the palette provider asks each time it opens)."""
-        c = PaletteCommand
-        commands = [c("Predict", "Send the input to the model", self.action_predict)]
-        if self.predicting:
-            commands.append(
-                c("Cancel prediction", "Stop the request in flight", self.action_cancel)
-            )
-        for agg in AGGREGATIONS:
-            if agg != self.decode_options.aggregation:
-                commands.append(
-                    c(
-                        f"Aggregation: {agg}",
-                        "Re-decode with this word grouping",
-                        partial(self.set_aggregation, agg),
-                    )
-                )
-        other: DecodeMode = "lenient" if self.decode_options.mode == "strict" else "strict"
-        commands.append(
-            c(
-                f"Decoder: {other}",
-                "Switch the BIO decoder (no new request)",
-                partial(self.set_mode, other),
-            )
-        )
-        for t in THRESHOLDS:
-            if abs(t - self.decode_options.threshold) > 1e-9:
-                commands.append(
-                    c(
-                        f"Threshold: {t:.1f}",
-                        "Drop entities scoring below this",
-                        partial(self.set_threshold, t),
-                    )
-                )
-        labels = "Hide labels" if self.view_options.show_labels else "Show labels"
-        commands.append(c(labels, "The label chip after each entity", self.action_toggle_labels))
-        live = "Live mode: off" if self.view_options.live else "Live mode: on"
-        commands.append(c(live, "Predict as you type", self.action_toggle_live))
-        for name in SAMPLES:
-            commands.append(
-                c(
-                    f"Sample: {name}",
-                    "Load and predict a sample text",
-                    partial(self.load_sample, name),
-                )
-            )
-        commands.append(c("History", "Past inputs", self.action_history))
-        if len(self.history):
-            commands.append(c("Clear history", "Forget past inputs", self._clear_history))
-        commands.append(
-            c("Load a text file", "Put a file's text in the input", self.action_open_file)
-        )
-        if self.prediction is not None:
-            for fmt, label in (("json", "JSON"), ("jsonl", "JSONL"), ("conll", "CoNLL")):
-                commands.append(
-                    c(
-                        f"Export {label}",
-                        "Write the prediction to a file",
-                        partial(self.action_export, fmt),
-                    )
-                )
-            commands.append(c("Copy entities", "To the clipboard", self.action_copy_entities))
-        kind = self.connection.kind if self.connection else None
-        commands.append(
-            c(
-                "Use the local engine" if kind != "local" else "Use the server",
-                "Switch backend without restarting",
-                self.action_switch_backend,
-            )
-        )
-        return commands
+        return app_commands(self)
 
-    def _clear_history(self) -> None:
+    def clear_history(self) -> None:
         self.history.clear()
         self.notify("History cleared.", markup=False)
-
-
-def _decode_and_layout(
-    scored: ScoredText, options: DecodeOptions, palette: EntityPalette, show_labels: bool
-) -> tuple[Prediction, LaidOut]:
-    """Thread work: decode the scores and build the highlighted document."""
-    from ner_tui.core.decoding import decode
-
-    prediction = decode(scored, options)
-    document = build_document(prediction, palette, show_labels=show_labels)
-    return prediction, LaidOut(document, show_labels)
-
-
-def _read_text_file(path: Path) -> str:
-    try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise NerTuiError(
-                f"{path} is {size:,} bytes; ner-tui loads files up to {MAX_FILE_BYTES:,} bytes.",
-                hint="Use `ner-tui predict --file` for big files.",
-            )
-        raw = path.read_bytes()
-    except OSError as error:
-        raise NerTuiError(
-            f"Cannot read {path}: {error.strerror or error}",
-            hint="Check the path and its permissions.",
-        ) from error
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise NerTuiError(
-            f"{path} is not UTF-8 text (byte {error.start}).",
-            hint="Convert it to UTF-8 first, e.g. with iconv.",
-        ) from error
 
 
 def run_app(settings: Settings | None = None) -> int:

@@ -15,7 +15,7 @@ from rich.cells import cell_len
 from textual.content import Content, Span
 from textual.style import Style
 
-from ner_tui.core.types import Prediction
+from ner_tui.core.types import DecodeOptions, Prediction, ScoredText
 from ner_tui.ui.palette import EntityPalette
 from ner_tui.ui.visible import SPECIAL_RE, OffsetMap, Segment, grapheme_bounds, visible
 
@@ -218,3 +218,14 @@ def split_lines(content: Content, lines: list[tuple[int, int]]) -> list[Content]
     """One :class:`Content` per line (for tests and small documents)."""
     slicer = LineSlicer(content)
     return [slicer.line(s, e) for s, e in lines]
+
+
+def decode_and_layout(
+    scored: ScoredText, options: DecodeOptions, palette: EntityPalette, show_labels: bool
+) -> tuple[Prediction, LaidOut]:
+    """Thread work: decode the scores and build the highlighted document."""
+    from ner_tui.core.decoding import decode
+
+    prediction = decode(scored, options)
+    document = build_document(prediction, palette, show_labels=show_labels)
+    return prediction, LaidOut(document, show_labels)

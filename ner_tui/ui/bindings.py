@@ -1,0 +1,121 @@
+"""The app's key bindings: every one has an id (for a user keymap) and a tooltip.
+
+F-keys and ctrl combinations only, so they work while the text input has focus (TextArea takes
+printable keys, f6/f7 and the usual editing chords).
+"""
+
+from __future__ import annotations
+
+from textual.binding import Binding, BindingType
+
+THRESHOLDS = (0.0, 0.3, 0.5, 0.7, 0.9)  # f4 / shift+f4 step through these
+
+APP_BINDINGS: list[BindingType] = [
+    Binding(
+        "ctrl+s,ctrl+enter,ctrl+j",
+        "predict",
+        "Predict",
+        id="predict",
+        priority=True,
+        tooltip="Send the text to the model.",
+    ),
+    Binding(
+        "escape",
+        "cancel",
+        "Cancel",
+        id="cancel",
+        tooltip="Cancel the prediction in flight.",
+    ),
+    Binding("f1", "help", "Help", id="help", tooltip="Every key and what the marks mean."),
+    Binding(
+        "f2",
+        "cycle_aggregation",
+        "Aggregation",
+        id="aggregation",
+        tooltip="Word grouping: none/simple/first/average/max.",
+    ),
+    Binding(
+        "f3",
+        "toggle_mode",
+        "Strict",
+        id="mode",
+        tooltip="Lenient or strict BIO decoding.",
+    ),
+    Binding(
+        "f4",
+        "threshold(1)",
+        "Threshold",
+        id="threshold_up",
+        show=False,
+        tooltip="Raise the entity confidence threshold.",
+    ),
+    Binding(
+        "shift+f4",
+        "threshold(-1)",
+        "Threshold down",
+        id="threshold_down",
+        show=False,
+        tooltip="Lower the entity confidence threshold.",
+    ),
+    Binding(
+        "f5",
+        "toggle_labels",
+        "Labels",
+        id="labels",
+        show=False,
+        tooltip="Show or hide the label after each entity.",
+    ),
+    Binding(
+        "ctrl+l",
+        "switch_backend",
+        "Server/local",
+        id="switch_backend",
+        tooltip="Switch between server and local engine.",
+    ),
+    Binding(
+        "ctrl+r",
+        "history",
+        "History",
+        id="history",
+        tooltip="Past inputs: re-run, remove or clear them.",
+    ),
+    Binding(
+        "f8",
+        "export",
+        "Export",
+        id="export",
+        tooltip="Save as JSON, JSONL, CoNLL or a token table.",
+    ),
+    Binding(
+        "f9",
+        "toggle_live",
+        "Live",
+        id="live",
+        show=False,
+        tooltip="Predict as you type (after a short pause).",
+    ),
+    Binding(
+        "ctrl+t",
+        "copy_entities",
+        "Copy entities",
+        id="copy_entities",
+        show=False,
+        tooltip="Copy the entity list to the clipboard.",
+    ),
+    Binding(
+        "ctrl+o",
+        "open_file",
+        "Open file",
+        id="open_file",
+        show=False,
+        tooltip="Load a text file into the input.",
+    ),
+    Binding(
+        "ctrl+n",
+        "next_sample",
+        "Sample",
+        id="sample",
+        show=False,
+        tooltip="Replace the input with the next sample text.",
+    ),
+]
