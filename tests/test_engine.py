@@ -47,7 +47,7 @@ def _copy_model(tmp_path: Path, *, weights: tuple[str, ...] = ()) -> Path:
 
 def test_is_a_pooling_backend(engine: LocalEngine) -> None:
     assert isinstance(engine, PoolingBackend)
-    assert engine.describe == "local engine · ONNX Runtime · model.onnx · 1 threads"
+    assert engine.describe == "local engine · ONNX Runtime · model.onnx · 1 thread"
     assert engine.id2label[:3] == ("O", "B-PER", "I-PER")
     assert engine.max_model_len == 128
 

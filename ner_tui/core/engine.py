@@ -540,7 +540,9 @@ class LocalEngine:
 
     @property
     def describe(self) -> str:
-        threads = f" · {self.threads} threads" if self.threads else ""
+        threads = ""
+        if self.threads:
+            threads = f" · {self.threads} thread{'s' if self.threads > 1 else ''}"
         return f"local engine · {self._runner.name}{threads}"
 
     def model_card(self) -> ModelCard:
