@@ -431,6 +431,7 @@ class NerTuiApp(App[int]):
             self.scored = prediction.scored
             self.redecode()
             return
+        first = self.prediction is None
         self.scored = prediction.scored
         self.prediction = prediction
         self.show_prediction(prediction, message.document.document)
@@ -444,7 +445,8 @@ class NerTuiApp(App[int]):
             )
             for warning in prediction.warnings:
                 self.notify(warning, severity="warning", markup=False)
-        self.refresh_bindings()
+        if first:  # export and copy become available (the footer rebuilds: not every time)
+            self.refresh_bindings()
 
     def show_prediction(self, prediction: Prediction, document: EntityDocument) -> None:
         """Set every result widget from one prediction (attributes down)."""

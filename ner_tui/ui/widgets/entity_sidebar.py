@@ -84,6 +84,7 @@ class EntitySidebar(OptionList):
         self._built_width = self.scrollable_content_region.width
         # "  ▌" + name + " " + score (4) + scrollbar/padding (2).
         name_width = max(8, self._built_width - 10) if self._built_width else _NAME_WIDTH
+        dark = self._dark()
         for label in sorted(groups, key=lambda k: (-len(groups[k]), k)):
             members = groups[label]
             colour = palette.colour(label)
@@ -113,7 +114,7 @@ class EntitySidebar(OptionList):
                     name = name[: room - 1] + "…"
                 score_style = Style(dim=True) if best >= 0.5 else Style(bold=True)
                 line = Content.assemble(
-                    ("  ▌", colour.label_for(self._dark())),
+                    ("  ▌", colour.label_for(dark)),
                     name,
                     (count, Style(dim=True)),
                     " " * max(1, room - len(name) + 1),

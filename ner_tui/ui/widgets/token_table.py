@@ -30,7 +30,7 @@ from ner_tui.ui.visible import visible_text
 LOW_CONFIDENCE = 0.5
 _MAX_TOKEN = 18
 _MAX_WORD = 20
-_WIDTH_SAMPLE = 2_000
+_WIDTH_SAMPLE = 500
 
 
 def entity_type(label: str) -> str | None:
@@ -98,6 +98,7 @@ class TokenTable(ScrollView, can_focus=True):
         self._members: tuple[int, int] | None = None  # token range of a selected entity
         self._cache: LRUCache[tuple[int, int, bool, bool], Strip] = LRUCache(256)
         self._theme_colours: dict[str, Color] = {}
+        self._dark_cache: bool | None = None
 
     @property
     def row_count(self) -> int:
@@ -184,6 +185,13 @@ class TokenTable(ScrollView, can_focus=True):
         super().notify_style_update()
         self._cache.clear()
         self._theme_colours = {}
+        self._dark_cache = None
+
+    def _theme_dark(self) -> bool:
+        dark = self._dark_cache
+        if dark is None:
+            dark = self._dark_cache = self._dark()
+        return dark
 
     def _theme(self, name: str, default: str) -> Color:
         colour = self._theme_colours.get(name)
@@ -197,7 +205,8 @@ class TokenTable(ScrollView, can_focus=True):
         return colour
 
     def _word_of(self, index: int) -> str:
-        """The text of the word token ``index`` belongs to (its tokens are contiguous)."""
+        """The text of the word token ``index`` belongs to (a word's tokens are contiguous);
+        computed once per word, for the rows actually drawn."""
         assert self._prediction is not None
         cached = self._word_cache.get(index)
         if cached is not None:
@@ -209,10 +218,12 @@ class TokenTable(ScrollView, can_focus=True):
             first -= 1
         while last + 1 < len(tokens) and tokens[last + 1].word == word:
             last += 1
-        start = min(t.start for t in tokens[first : last + 1])
-        end = max(t.end for t in tokens[first : last + 1])
+        members = tokens[first : last + 1]
+        start = min(t.start for t in members)
+        end = max(t.end for t in members)
         text = visible_text(self._prediction.text[start:end])
-        self._word_cache[index] = text
+        for i in range(first, last + 1):
+            self._word_cache[i] = text
         return text
 
     def _header(self) -> Content:
@@ -255,7 +266,7 @@ class TokenTable(ScrollView, can_focus=True):
         if tok.special:
             label_style = dim
         elif kind is not None:
-            label_style = self._palette.colour(kind).label_for(self._dark())
+            label_style = self._palette.colour(kind).label_for(self._theme_dark())
         if tok.rejected:
             label_style = Style.combine([label_style or Style(), Style(strike=True)])
         pieces.append((tok.label.ljust(c.label) + "  ", label_style))
