@@ -130,6 +130,7 @@ class NerTuiApp(App[int]):
             )
         )
         self._pending_text: str | None = None
+        self._last_attempt: Kind = "local" if self.settings.local else "server"
         self._connecting: Kind | None = None
         self._live_timer: Timer | None = None
         self.live_delay = LIVE_DELAY
@@ -215,7 +216,7 @@ class NerTuiApp(App[int]):
     @work(exclusive=True, group="connect", exit_on_error=False)
     async def connect_backend(self, kind: Kind, *, fallback: bool = False) -> None:
         """Connect to ``kind``; with ``fallback``, use the local engine when no server answers."""
-        self._connecting = kind
+        self._connecting = self._last_attempt = kind
         where = self.settings.base_url if kind == "server" else "local engine"
         self._show_status(state="connecting", source=f"connecting to {where}…")
         try:
@@ -229,6 +230,7 @@ class NerTuiApp(App[int]):
                 url = self.settings.base_url
                 note = f"No server at {url}: using the local engine (ctrl+l retries)."
                 self._show_status(state="connecting", source="starting the local engine…")
+                self._last_attempt = "local"
                 try:
                     connection = await connect(self.settings, "local", model_dir=None)
                 except NerTuiError as local_error:
@@ -255,7 +257,10 @@ class NerTuiApp(App[int]):
     async def _on_connected(self, message: Connected) -> None:
         old, self.connection = self.connection, message.connection
         self._connecting = None
+        was_predicting = self.predicting
         if old is not None and old is not message.connection:
+            # A request in flight on the old backend is superseded: the text is re-run below.
+            self.workers.cancel_group(self, "predict")
             await old.aclose()
         conn = message.connection
         self.palette = EntityPalette(entity_types(conn.info.id2label))
@@ -274,7 +279,7 @@ class NerTuiApp(App[int]):
             self.notify(warning, severity="warning", markup=False)
         text = self._pending_text
         self._pending_text = None
-        if text is None and (self.prediction is not None or self.initial_text):
+        if text is None and (self.prediction is not None or self.initial_text or was_predicting):
             text = self.query_one(InputPane).text  # re-run with the new backend / first launch
         if text and text.strip():
             self.run_prediction(text)
@@ -298,13 +303,10 @@ class NerTuiApp(App[int]):
         )
 
     def action_switch_backend(self) -> None:
+        # The other side of what is connected, being connected, or last tried.
         current = self._connecting or (self.connection.kind if self.connection else None)
-        if current is None:
-            current = "local" if self.settings.local else "server"
-            target: Kind = current  # retry what failed... unless it is already failing twice
-            target = "server" if current == "local" else "local"
-        else:
-            target = "local" if current == "server" else "server"
+        current = current or self._last_attempt
+        target: Kind = "local" if current == "server" else "server"
         self.notify(
             f"Switching to the {'local engine' if target == 'local' else 'server'}…",
             markup=False,
@@ -405,16 +407,20 @@ class NerTuiApp(App[int]):
         self.refresh_bindings()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The one place for worker endings the workers do not report themselves (bugs)."""
         worker = event.worker
-        if worker.group != "predict" or not worker.is_finished:
+        if not worker.is_finished:
+            return
+        if event.state == WorkerState.ERROR and worker.error is not None:
+            titles = {"predict": "Prediction failed", "connect": "Could not connect"}
+            self._report(worker.error, title=titles.get(worker.group, "Something failed"))
+        if worker.group != "predict":
             return
         if not self.predicting:
             self._busy(False)
         if event.state == WorkerState.CANCELLED and self._cancelled_by_user:
             self._cancelled_by_user = False
             self.notify("Prediction cancelled; the text is still there.", markup=False, timeout=3)
-        elif event.state == WorkerState.ERROR and worker.error is not None:
-            self._report(worker.error, title="Prediction failed")
 
     def action_cancel(self) -> None:
         if self.predicting:
