@@ -33,6 +33,7 @@ class EntityDocument:
     offsets: OffsetMap
     entity_spans: tuple[tuple[int, int], ...]  # display span of each entity's text (no chip)
     slicer: LineSlicer
+    text: str  # the original text
 
 
 @dataclass(frozen=True, eq=False)
@@ -138,7 +139,9 @@ def build_document(
     if not segments:
         segments.append(Segment(0, 0, 0, 0, "text"))
     content = Content("".join(pieces), spans, strip_control_codes=False)
-    return EntityDocument(content, OffsetMap(segments), tuple(entity_spans), LineSlicer(content))
+    return EntityDocument(
+        content, OffsetMap(segments), tuple(entity_spans), LineSlicer(content), text
+    )
 
 
 _CHUNK_RE = re.compile(r"[^ ]+ *| +")

@@ -15,6 +15,7 @@ from textual.strip import Strip
 from textual.style import Style
 
 from ner_tui.ui.document import EntityDocument, LineSlicer, wrap_lines
+from ner_tui.ui.visible import grapheme_bounds
 
 HIGHLIGHT = Style(reverse=True, bold=True, underline=True)
 
@@ -98,6 +99,7 @@ class EntityText(ScrollView, can_focus=True):
         """Highlight original characters ``[start, end)`` and bring them into view."""
         if self._document is None:
             return
+        start, end = grapheme_bounds(self._document.text, start, end)
         offsets = self._document.offsets
         d_start, d_end = offsets.start(start), offsets.end(end)
         if d_end <= d_start:  # an empty range (e.g. a special token): mark one cell
