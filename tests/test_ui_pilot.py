@@ -751,3 +751,15 @@ async def test_newcomer_without_a_server_sees_real_entities() -> None:
         await settle(pilot, lambda: app.prediction.options.aggregation == "average")  # type: ignore[union-attr]
         found = {(e.label, e.text) for e in app.prediction.entities}  # type: ignore[union-attr]
         assert ("PER", "Barack Obama") in found
+
+
+async def test_theme_from_settings_and_unknown_theme_warns() -> None:
+    app = make(local_settings(theme="nord"), initial_text="")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, lambda: app.connection is not None)
+        assert app.theme == "nord"
+    app = make(local_settings(theme="no-such-theme"), initial_text="")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, lambda: app.connection is not None)
+        assert any("no-such-theme" in n for n in notes(app, "warning"))
+        assert app.theme in app.available_themes
