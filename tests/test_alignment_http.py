@@ -6,16 +6,12 @@ few sentences already need several windows. The in-process engine is the referen
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import httpx
 import numpy as np
 import pytest
+from servers import serve_process
 
 from ner_tui.core.alignment import (
     ModelInfo,
@@ -39,60 +35,11 @@ TEXT = (
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server_url() -> Iterator[str]:
-    port = _free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "ner_tui.server",
-            "--model",
-            str(TINY),
-            "--served-model-name",
-            "tiny",
-            "--max-model-len",
-            str(WINDOW),
-            "--port",
-            str(port),
-            "--threads",
-            "1",
-            "--log-level",
-            "warning",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    try:
-        with httpx.Client(base_url=url, timeout=10) as client:
-            while True:
-                if proc.poll() is not None:
-                    out = proc.stdout.read() if proc.stdout else ""
-                    pytest.fail(f"server exited with {proc.returncode}:\n{out}")
-                try:
-                    if client.get("/health").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    pytest.fail("server did not become healthy within 60 s")
-                time.sleep(0.05)  # polling for readiness
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    flags = ["--model", str(TINY), "--served-model-name", "tiny", "--max-model-len", str(WINDOW)]
+    with serve_process(*flags, "--threads", "1") as server:
+        yield server.url
 
 
 @pytest.fixture(scope="module")

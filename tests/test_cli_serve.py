@@ -8,27 +8,18 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
+from servers import serve_process
 
 from ner_tui.cli import EXIT_PARTIAL, main
 
 FIXTURE = Path(__file__).parent / "fixtures" / "tiny-bert-ner"
 KEY = "test-key"
 TEXT = "Barack Obama visited the Bank in New York."
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _console_script() -> list[str]:
@@ -38,49 +29,10 @@ def _console_script() -> list[str]:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    port = _free_port()
     env = {k: v for k, v in os.environ.items() if k != "NER_TUI_API_KEY"}
-    process = subprocess.Popen(
-        [
-            *_console_script(),
-            "serve",
-            "--model",
-            str(FIXTURE),
-            "--port",
-            str(port),
-            "--api-key",
-            KEY,
-            "--log-level",
-            "warning",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    try:
-        while True:
-            if process.poll() is not None:
-                pytest.fail(
-                    f"ner-tui serve exited: {process.stdout.read() if process.stdout else ''}"
-                )
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    pytest.fail("ner-tui serve did not answer /health within 60 s")
-                time.sleep(0.05)  # polling the real readiness signal, not guessing a delay
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    command = [*_console_script(), "serve"]
+    with serve_process("--model", str(FIXTURE), "--api-key", KEY, command=command, env=env) as s:
+        yield s.url
 
 
 def test_predict_against_the_server_equals_the_local_engine(server: str, capsys) -> None:
