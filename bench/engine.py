@@ -70,14 +70,17 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def _timed(fn, repeat: int = 3) -> float:  # type: ignore[no-untyped-def]
-    """Best wall time of ``repeat`` runs (after one warm-up run)."""
-    fn()
-    best = float("inf")
-    for _ in range(repeat):
-        started = time.perf_counter()
+def _timed(fns: list, repeat: int = 3) -> list[float]:  # type: ignore[type-arg]
+    """Best wall time of each function over ``repeat`` rounds (after one warm-up each); the
+    functions take turns within a round, so a change in the machine's load hits all alike."""
+    for fn in fns:
         fn()
-        best = min(best, time.perf_counter() - started)
+    best = [float("inf")] * len(fns)
+    for _ in range(repeat):
+        for k, fn in enumerate(fns):
+            started = time.perf_counter()
+            fn()
+            best[k] = min(best[k], time.perf_counter() - started)
     return best
 
 
@@ -138,9 +141,7 @@ def part1(model: Path, threads: int, texts: list[str], batch: int) -> None:
         scored = asyncio.run(score_many(engine, info, texts, concurrency=batch))
         return [decode(s, DecodeOptions(aggregation="simple")) for s in scored]  # type: ignore[arg-type]
 
-    t_engine = _timed(engine_batches)
-    t_path = _timed(ner_tui_path)
-    t_pipe = _timed(pipe_batches)
+    t_engine, t_path, t_pipe = _timed([engine_batches, ner_tui_path, pipe_batches])
     n = len(texts)
     lat_texts = texts[: min(len(texts), 100)]
     engine.score(lat_texts[:2])
