@@ -350,7 +350,13 @@ def part2(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="model directory (default: bundled, else tiny fixture)")
-    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=max(1, (os.cpu_count() or 2) - 1),
+        help="CPU threads for engine, pipeline and server (default: all cores but one, "
+        "like ner-tui serve)",
+    )
     parser.add_argument("--n", type=int, default=256, help="sentences in part 1")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--requests", type=int, default=256, help="requests per server run")

@@ -39,7 +39,11 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         help="longest input in tokens (default: the model's position limit)",
     )
-    parser.add_argument("--threads", type=int, help="CPU threads per forward pass")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="CPU threads per forward pass (default: all cores but one, which serves HTTP)",
+    )
     parser.add_argument(
         "--onnx-file",
         dest="onnx_file",

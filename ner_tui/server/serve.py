@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -51,6 +52,9 @@ def serve(
                 f"The bundled model is missing from this installation ({model_dir}).",
                 hint="Reinstall ner-tui, or serve a model directory with --model DIR.",
             )
+    if threads is None:
+        # Leave one core to the event loop that parses requests and writes answers.
+        threads = max(1, (os.cpu_count() or 2) - 1)
     engine = LocalEngine.load(
         model_dir,
         threads=threads,
