@@ -218,6 +218,33 @@ def test_graph_without_token_type_ids(engine: LocalEngine) -> None:
         np.testing.assert_allclose(a, b, atol=1e-5, rtol=0)
 
 
+def test_graph_with_int32_inputs_is_fed_int32(tmp_path: Path, engine: LocalEngine) -> None:
+    """Inputs are cast to the dtypes the graph declares (some exports take int32 ids)."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    graph_model = onnx.load(str(TINY / "onnx" / "model.onnx"))
+    graph = graph_model.graph
+    casts = []
+    for arg in graph.input:
+        arg.type.tensor_type.elem_type = TensorProto.INT32
+        for node in graph.node:
+            node.input[:] = [f"{arg.name}_int64" if x == arg.name else x for x in node.input]
+        casts.append(
+            helper.make_node("Cast", [arg.name], [f"{arg.name}_int64"], to=TensorProto.INT64)
+        )
+    nodes = casts + list(graph.node)
+    del graph.node[:]
+    graph.node.extend(nodes)
+    model = _copy_model(tmp_path)
+    (model / "onnx").mkdir()
+    onnx.save(graph_model, str(model / "onnx" / "model.onnx"))
+    eng = LocalEngine.load(model)
+    assert [dtype for _, dtype in eng._runner.inputs] == [np.int32] * 3  # type: ignore[attr-defined]
+    for a, b in zip(eng.score(TEXTS), engine.score(TEXTS), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-6, rtol=0)
+
+
 @pytest.mark.parametrize(
     ("problem_type", "expected"),
     [

@@ -9,16 +9,15 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
+from servers import SERVE_COMMAND, SERVER_MODULE, serve_process
 
 from ner_tui.core.protocol import decode_array
 
@@ -30,62 +29,18 @@ NAME = str(TINY)
 KEY = "s3cret-key"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _start(*flags: str, module: str = "ner_tui.server") -> Iterator[httpx.Client]:
-    """Start ``python -m MODULE [serve] --model TINY ...`` and wait until /health answers."""
-    port = _free_port()
-    command = ["-m", "ner_tui.cli", "serve"] if module == "ner_tui.cli" else ["-m", module]
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            *command,
-            "--model",
-            NAME,
-            "--port",
-            str(port),
-            "--threads",
-            "1",
-            "--log-level",
-            "warning",
-            *flags,
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    with httpx.Client(base_url=base, timeout=30) as client:
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"server exited with {proc.returncode}:\n{proc.stdout.read()}")  # type: ignore[union-attr]
-            try:
-                if client.get("/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail("server did not become healthy within 60 s")
-            time.sleep(0.05)  # polling for readiness, not synchronising on a guess
-        try:
-            yield client
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+def _start(*flags: str, command: Sequence[str] = SERVER_MODULE) -> Iterator[httpx.Client]:
+    """A real server process over the tiny model, and an httpx client for it."""
+    with (
+        serve_process("--model", NAME, "--threads", "1", *flags, command=command) as proc,
+        httpx.Client(base_url=proc.url, timeout=30) as client,
+    ):
+        yield client
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[httpx.Client]:
-    yield from _start(module="ner_tui.cli")  # `ner-tui serve`
+    yield from _start(command=SERVE_COMMAND)  # `ner-tui serve`
 
 
 @pytest.fixture(scope="module")
