@@ -93,10 +93,32 @@ def hand_gold(records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list
         doc = gold_docs.get(r.get("doc", ""))
         if doc is None:
             continue
-        spans = [(s, e, k) for s, e, k in doc["spans"]]
+        spans = [(s, e, k) for s, e, k, *_surface in doc["spans"]]
         chunks.append(r)
         gold.append(encode.clip_spans(spans, r["start"], r["start"] + len(r["text"])))
     return chunks, gold
+
+
+def canonical_command(args: argparse.Namespace) -> str:
+    """The command that rebuilds this model from scratch (without --resume/--work/--safetensors)."""
+    parts = ["python tools/build_model/build.py --out ner_tui/models/ner-tui-minilm-en"]
+    parts.append(f"--seed {args.seed}")
+    defaults = {
+        "epochs": 3,
+        "batch_size": 16,
+        "lr": 8e-5,
+        "max_length": 128,
+        "threads": 2,
+        "wiki_chars": 3000,
+    }
+    for key, default in defaults.items():
+        if getattr(args, key) != default:
+            parts.append(f"--{key.replace('_', '-')} {getattr(args, key)}")
+    if args.teachers != "agree":
+        parts.append(f"--teachers {args.teachers}")
+    if args.no_synthetic:
+        parts.append("--no-synthetic")
+    return " ".join(parts)
 
 
 def main() -> None:
@@ -119,6 +141,9 @@ def main() -> None:
     parser.add_argument("--max-length", type=int, default=128)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument(
+        "--wiki-chars", type=int, default=3000, help="characters kept per Wikipedia article"
+    )
+    parser.add_argument(
         "--teachers",
         choices=["agree", "md", "sm"],
         default="agree",
@@ -127,6 +152,11 @@ def main() -> None:
     )
     parser.add_argument(
         "--no-synthetic", action="store_true", help="train without the gold synthetic sentences"
+    )
+    parser.add_argument(
+        "--resume",
+        type=Path,
+        help="skip training: load a model saved earlier with --safetensors (export/eval only)",
     )
     parser.add_argument(
         "--safetensors", type=Path, help="also save the torch model here (for vllm serve)"
@@ -148,7 +178,9 @@ def main() -> None:
 
     base = base_model_dir()
     tokenizer = AutoTokenizer.from_pretrained(str(base))
-    records = data.build(args.work, args.seed, tokenizer, args.max_length, log)
+    records = data.build(
+        args.work, args.seed, tokenizer, args.max_length, log, wiki_chars=args.wiki_chars
+    )
     examples = training_examples(
         records, tokenizer, args.teachers, args.max_length, not args.no_synthetic
     )
@@ -192,19 +224,30 @@ def main() -> None:
         )
         return (s + a) / 2
 
-    model, history = train.train(
-        str(base),
-        examples,
-        seed=args.seed,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        threads=args.threads,
-        log=log,
-        on_epoch_end=dev_score,
-    )
+    if args.resume:
+        import torch
+        from transformers import BertForTokenClassification
+
+        torch.set_num_threads(args.threads)
+        model = BertForTokenClassification.from_pretrained(str(args.resume)).eval()
+        history_file = args.resume / "training_history.json"
+        history = json.loads(history_file.read_text()) if history_file.exists() else []
+        log(f"resumed: model loaded from {args.resume} (no training)")
+    else:
+        model, history = train.train(
+            str(base),
+            examples,
+            seed=args.seed,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            threads=args.threads,
+            log=log,
+            on_epoch_end=dev_score,
+        )
     if args.safetensors:
         model.save_pretrained(str(args.safetensors))
+        (args.safetensors / "training_history.json").write_text(json.dumps(history))
         tokenizer.save_pretrained(str(args.safetensors))
 
     # Export + quantize.
@@ -284,7 +327,8 @@ def main() -> None:
     }
     result = {
         "seed": args.seed,
-        "command": " ".join(["python", "tools/build_model/build.py", *sys.argv[1:]]),
+        "command": canonical_command(args),
+        "invocation": " ".join(["python", "tools/build_model/build.py", *sys.argv[1:]]),
         "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "labels": encode.LABELS,
         "training": {"examples": len(examples), "history": history},

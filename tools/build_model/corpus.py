@@ -118,10 +118,10 @@ def wiki_documents(max_chars: int = 3000) -> list[Document]:
     return docs
 
 
-def all_documents() -> list[Document]:
+def all_documents(wiki_chars: int = 3000) -> list[Document]:
     return (
         lee_documents("lee_background.cor")
         + lee_documents("lee.cor")
         + newsgroup_documents()
-        + wiki_documents()
+        + wiki_documents(wiki_chars)
     )

@@ -26,15 +26,18 @@ def split_of(doc: corpus.Document, seed: int) -> str:
     return "test" if bucket < 0.10 else "dev" if bucket < 0.18 else "train"
 
 
-def build(work: Path, seed: int, tokenizer: Any, max_tokens: int, log: Any) -> list[dict[str, Any]]:
+def build(
+    work: Path, seed: int, tokenizer: Any, max_tokens: int, log: Any, wiki_chars: int = 3000
+) -> list[dict[str, Any]]:
     """Records: {id, source, split, text, spans: {teacher_or_gold: [[start, end, type], ...]}};
     cached in work."""
-    cache = work / f"data-v3-seed{seed}-len{max_tokens}.json"
+    wiki = "" if wiki_chars == 3000 else f"-wiki{wiki_chars}"
+    cache = work / f"data-v3-seed{seed}-len{max_tokens}{wiki}.json"
     if cache.exists():
         log(f"data: reusing {cache}")
         return json.loads(cache.read_text())
     t0 = time.time()
-    docs = corpus.all_documents()
+    docs = corpus.all_documents(wiki_chars)
     log(f"data: {len(docs)} documents, {sum(len(d.text) for d in docs)} characters")
     texts = [d.text for d in docs]
     md = teacher.annotate(teacher.load_teacher("md"), texts, with_sentences=True)

@@ -60,7 +60,8 @@ def markdown(result: dict[str, Any]) -> str:
     lines = [
         "# Evaluation report: ner-tui-minilm-en",
         "",
-        f"Built with `{result['command']}` in {result['build_seconds']} s.",
+        f"Rebuild: `{result['command']}`. This report came from `{result['invocation']}` "
+        f"({result['build_seconds']} s).",
         "Entity-level F1 (seqeval, IOB2, exact span and type) per type. Each system's spans are "
         "projected onto the same subword sequence before scoring. The student is decoded exactly "
         "as ner-tui's default does: "
@@ -94,6 +95,29 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def verdict(result: dict[str, Any]) -> str:
+    """One honest sentence per evaluation set: student (shipped) vs the best teacher, weak types."""
+    lines = []
+    for name, ev in result["evaluations"].items():
+        if name.startswith("silver"):
+            continue  # agreement with one teacher, not accuracy
+        res = ev["results"]
+        student = res.get("student (ONNX int8, shipped)")
+        teachers = {k: v for k, v in res.items() if k.startswith("teacher")}
+        if student is None or not teachers:
+            continue
+        best_name, best = max(teachers.items(), key=lambda kv: kv[1]["micro avg"]["f1"])
+        s_f1, t_f1 = student["micro avg"]["f1"], best["micro avg"]["f1"]
+        weak = [t for t in ENTITY_TYPES if t in student and student[t]["f1"] < 0.75]
+        cmp = "above" if s_f1 > t_f1 else "below"
+        lines.append(
+            f"- {name}: student micro F1 {s_f1:.3f}, {cmp} the best teacher "
+            f"({best_name.removeprefix('teacher ')}, {t_f1:.3f}); "
+            + (f"types under 0.75: {', '.join(weak)}." if weak else "every type at or above 0.75.")
+        )
+    return "\n".join(lines)
+
+
 def write(out: Path, result: dict[str, Any]) -> None:
     (out / "eval_report.json").write_text(json.dumps(result, indent=1) + "\n")
     (out / "eval_report.md").write_text(markdown(result))
@@ -116,6 +140,7 @@ def write(out: Path, result: dict[str, Any]) -> None:
     size_mb = sum(result["files"].values()) / 1e6
     card = (
         card.replace("{{EVAL}}", "\n".join(summary))
+        .replace("{{VERDICT}}", verdict(result))
         .replace("{{DEMO}}", "\n".join(demo_lines))
         .replace("{{COMMAND}}", result["command"])
         .replace("{{SIZE_MB}}", f"{size_mb:.1f}")
