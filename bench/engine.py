@@ -93,24 +93,37 @@ def _latencies(fn, items: list[str]) -> list[float]:  # type: ignore[no-untyped-
     return out
 
 
-def pick_model(arg: str | None) -> tuple[Path, str]:
-    if arg:
-        return Path(arg), ""
-    from ner_tui.models import bundled_model_path
-
-    bundled = bundled_model_path()
-    if (bundled / "config.json").exists() and any(
-        (bundled / f).exists() for f in ("model.safetensors", "pytorch_model.bin")
-    ):
-        return bundled, ""
-    return (
-        ROOT / "tests" / "fixtures" / "tiny-bert-ner",
-        "NOTE: the bundled model has no torch weights here, so this uses the TINY fixture "
-        "(2 layers, hidden 32): figures measure overhead, not model compute.",
-    )
+_TORCH_FILES = ("model.safetensors", "pytorch_model.bin")
 
 
-def part1(model: Path, threads: int, texts: list[str], batch: int) -> None:
+def pick_models(model: str | None, torch_model: str | None) -> tuple[Path, Path, str]:
+    """(engine model, pipeline model, note). The pipeline needs torch weights of the SAME
+    model: ``--torch-model`` when the engine's directory has only ONNX (like the bundled one,
+    whose fp32 safetensors the model build writes elsewhere)."""
+    tiny = ROOT / "tests" / "fixtures" / "tiny-bert-ner"
+    if model is None:
+        from ner_tui.models import bundled_model_path
+
+        bundled = bundled_model_path()
+        if (bundled / "config.json").exists() and (
+            torch_model or any((bundled / f).exists() for f in _TORCH_FILES)
+        ):
+            model = str(bundled)
+        else:
+            return (
+                tiny,
+                tiny,
+                "NOTE: no bundled model with torch weights (pass --torch-model), so this uses "
+                "the TINY fixture (2 layers, hidden 32): figures measure overhead, not compute.",
+            )
+    engine_dir = Path(model)
+    pipe_dir = Path(torch_model) if torch_model else engine_dir
+    if not any((pipe_dir / f).exists() for f in _TORCH_FILES):
+        raise SystemExit(f"{pipe_dir} has no torch weights for the pipeline: pass --torch-model")
+    return engine_dir, pipe_dir, ""
+
+
+def part1(model: Path, torch_model: Path, threads: int, texts: list[str], batch: int) -> None:
     import torch
     from transformers import pipeline
 
@@ -122,11 +135,12 @@ def part1(model: Path, threads: int, texts: list[str], batch: int) -> None:
     torch.set_num_threads(threads)
     engine = LocalEngine.load(model, threads=threads)
     pipe = pipeline(
-        "token-classification", model=str(model), aggregation_strategy="simple", device=-1
+        "token-classification", model=str(torch_model), aggregation_strategy="simple", device=-1
     )
     info = load_model_info(model)
     print(
-        f"model {model}\nengine: {engine.describe}; pipeline: transformers + torch "
+        f"model {model} (pipeline: {torch_model})\nengine: {engine.describe}; pipeline: "
+        "transformers + torch "
         f"{torch.__version__}, {threads} threads each; {len(texts)} sentences, batch {batch}"
     )
 
@@ -165,21 +179,41 @@ def part1(model: Path, threads: int, texts: list[str], batch: int) -> None:
     )
 
     # Same entities? pipeline "simple" groups vs ner-tui decode(aggregation="simple").
-    ours = ner_tui_path()
-    theirs = pipe_batches()
-    same = 0
-    diffs = []
-    for text, pred, ents in zip(texts, ours, theirs, strict=True):
-        a = sorted((e.label, e.start, e.end) for e in pred.entities)
-        b = sorted((e["entity_group"], int(e["start"]), int(e["end"])) for e in ents)
-        if a == b:
-            same += 1
-        elif len(diffs) < 3:
-            diffs.append((text, a, b))
-    total = sum(len(p.entities) for p in ours)
-    print(f"\nentities: identical in {same}/{n} sentences ({total} entities from ner-tui)")
-    for text, a, b in diffs:
-        print(f"  differs: {text!r}\n    ner-tui:  {a}\n    pipeline: {b}")
+    def entities_of(preds: list) -> list[list[tuple[str, int, int]]]:  # type: ignore[type-arg]
+        return [sorted((e.label, e.start, e.end) for e in p.entities) for p in preds]
+
+    ours = entities_of(ner_tui_path())
+    theirs = [
+        sorted((e["entity_group"], int(e["start"]), int(e["end"])) for e in ents)
+        for ents in pipe_batches()
+    ]
+    differ = [i for i in range(n) if ours[i] != theirs[i]]
+    total = sum(len(e) for e in ours)
+    print(
+        f"\nentities: identical in {n - len(differ)}/{n} sentences ({total} entities from ner-tui)"
+    )
+    shown: set[str] = set()
+    for i in differ:
+        if texts[i] not in shown and len(shown) < 3:
+            shown.add(texts[i])
+            print(f"  differs: {texts[i]!r}\n    ner-tui:  {ours[i]}\n    pipeline: {theirs[i]}")
+    if differ and torch_model != model:
+        # Is it the engine or the weights? Run the engine on the pipeline's own fp32 weights.
+        same_weights = LocalEngine.load(torch_model, threads=threads)
+        texts_d = [texts[i] for i in differ]
+        scored = asyncio.run(score_many(same_weights, info, texts_d, concurrency=batch))
+        again = entities_of([decode(s, DecodeOptions(aggregation="simple")) for s in scored])  # type: ignore[arg-type]
+        fixed = sum(again[k] == theirs[i] for k, i in enumerate(differ))
+        cause = (
+            f"the difference comes from {engine.runtime}'s weights, not the engine"
+            if fixed == len(differ)
+            else f"{len(differ) - fixed} differ with the same weights too"
+        )
+        print(
+            f"  with the pipeline's own weights ({same_weights.runtime}) the engine matches "
+            f"it in {fixed}/{len(differ)} of those: {cause}"
+        )
+        same_weights.close()
     engine.close()
 
 
@@ -351,6 +385,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="model directory (default: bundled, else tiny fixture)")
     parser.add_argument(
+        "--torch-model",
+        help="the same model's torch weights for the pipeline, when --model has only ONNX",
+    )
+    parser.add_argument(
         "--threads",
         type=int,
         default=max(1, (os.cpu_count() or 2) - 1),
@@ -366,12 +404,12 @@ def main() -> None:
     parser.add_argument("--skip-pipeline", action="store_true")
     parser.add_argument("--skip-server", action="store_true")
     args = parser.parse_args()
-    model, note = pick_model(args.model)
+    model, torch_model, note = pick_models(args.model, args.torch_model)
     if note:
         print(note)
     texts = [SENTENCES[i % len(SENTENCES)] for i in range(args.n)]
     if not args.skip_pipeline:
-        part1(model, args.threads, texts, args.batch)
+        part1(model, torch_model, args.threads, texts, args.batch)
     if not args.skip_server:
         part2(
             model,
