@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from textual.color import Color
 from textual.content import Content
@@ -66,11 +66,15 @@ class StatusLine(Static):
         self.update(self._content(info))
 
     def _content(self, info: StatusInfo) -> Content:
-        full = self._build(info, with_entities=True)
         width = self.size.width - 2 if self.is_attached and self.size.width else 10_000
-        if full.cell_length <= width:
-            return full
-        return self._build(info, with_entities=False)  # the sidebar title has the count
+        # Too long: leave out the entity count (the sidebar title has it), then the source's
+        # details ("local engine · ONNX Runtime · model.onnx" -> "local engine · ONNX Runtime").
+        short = replace(info, source=" · ".join(info.source.split(" · ")[:2]))
+        for candidate, entities in ((info, True), (info, False), (short, False)):
+            content = self._build(candidate, with_entities=entities)
+            if content.cell_length <= width:
+                break
+        return content
 
     def on_resize(self) -> None:
         self.update(self._content(self.info))
