@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
+from servers import free_port, serve_process
 from textual.message import Message
 from textual.pilot import Pilot
 
@@ -43,12 +41,6 @@ OTHER = "Apple and Microsoft shares rose in New York."
 
 def local_settings(**changes: object) -> Settings:
     return Settings(local=True, model=str(TINY), **changes)  # type: ignore[arg-type]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def settle(pilot: Pilot[int], until: Callable[[], bool], rounds: int = 400) -> None:
@@ -339,45 +331,8 @@ async def test_load_text_file_and_reject_binary(tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def server_url() -> Iterator[str]:
     """``python -m ner_tui.server`` over the tiny fixture, on a loopback port."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "ner_tui.server",
-            "--model",
-            str(TINY),
-            "--port",
-            str(port),
-            "--threads",
-            "1",
-            "--log-level",
-            "warning",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        if proc.poll() is not None:
-            pytest.fail(f"server exited: {proc.stdout.read()}")  # type: ignore[union-attr]
-        try:
-            if httpx.get(url + "/health", timeout=5).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail("server did not start")
-        time.sleep(0.05)  # polling for readiness
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with serve_process("--model", str(TINY), "--threads", "1") as server:
+        yield server.url
 
 
 async def test_server_is_discovered_and_agrees_with_the_local_engine(server_url: str) -> None:
@@ -516,35 +471,8 @@ async def test_timeout_is_a_notification_with_a_hint() -> None:
 
 async def test_server_gone_mid_session(server_url: str) -> None:
     # Its own server process, so stopping it does not disturb the module's.
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "ner_tui.server",
-            "--model",
-            str(TINY),
-            "--port",
-            str(port),
-            "--threads",
-            "1",
-            "--log-level",
-            "warning",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(url + "/health", timeout=5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline and proc.poll() is None
-            time.sleep(0.05)  # polling for readiness
+    with serve_process("--model", str(TINY), "--threads", "1") as server:
+        url, proc = server.url, server.process
         messages: list[Message] = []
         app = make(Settings(url=url), initial_text=TEXT)
         async with app.run_test(size=SIZE, message_hook=messages.append) as pilot:
@@ -560,9 +488,6 @@ async def test_server_gone_mid_session(server_url: str) -> None:
             await pilot.press("ctrl+l")  # the local engine takes over and predicts the text
             await settle(pilot, lambda: app.prediction.text == OTHER)  # type: ignore[union-attr]
             assert app.connection is not None and app.connection.kind == "local"
-    finally:
-        if proc.poll() is None:
-            proc.kill()
 
 
 # --------------------------------------------------------------------------- misbehaving server
