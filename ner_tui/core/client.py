@@ -14,6 +14,7 @@ message naming the URL and what happened; no httpx exception escapes.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import time
 from collections.abc import Awaitable, Sequence
@@ -436,34 +437,21 @@ class PoolingClient:
             raise UnknownModel(await self._with_served_names(exc.message)) from None
         counts: list[int | None] = [None if isinstance(p, str) else len(p) for p in prompts]
         content_type = response.headers.get("content-type", "")
+        options: dict[str, Any] = {
+            "embed_dtype": self.embed_dtype,
+            "endianness": self.endianness,
+            "expected_items": len(prompts),
+            "token_counts": counts,
+            "num_labels": self.num_labels,
+        }
         if self.encoding_format in ("bytes", "bytes_only") and "json" not in content_type:
             metadata = response.headers.get("metadata")
-            parsed: protocol.PoolingResponse = self._reparse(
-                lambda: protocol.parse_pooling_bytes(
-                    response.content,
-                    metadata,
-                    embed_dtype=self.embed_dtype,
-                    endianness=self.endianness,
-                    expected_items=len(prompts),
-                    token_counts=counts,
-                    num_labels=self.num_labels,
-                ),
-                "/pooling",
-                "POST",
+            parse = functools.partial(
+                protocol.parse_pooling_bytes, response.content, metadata, **options
             )
         else:
-            parsed = self._reparse(
-                lambda: protocol.parse_pooling_response(
-                    response.content,
-                    embed_dtype=self.embed_dtype,
-                    endianness=self.endianness,
-                    expected_items=len(prompts),
-                    token_counts=counts,
-                    num_labels=self.num_labels,
-                ),
-                "/pooling",
-                "POST",
-            )
+            parse = functools.partial(protocol.parse_pooling_response, response.content, **options)
+        parsed: protocol.PoolingResponse = self._reparse(parse, "/pooling", "POST")
         for i, (rows, n) in enumerate(zip(parsed.data, counts, strict=True)):
             if n is not None and rows.shape[0] != n:
                 raise RowMismatch(
