@@ -287,6 +287,15 @@ def main() -> None:
                 evaluate.predict_spans(tokenizer, fn, texts, args.max_length),
                 args.max_length,
             )
+        res["student (ONNX int8, 'first' word aggregation)"] = evaluate.score(
+            tokenizer,
+            texts,
+            gold,
+            evaluate.predict_spans(
+                tokenizer, systems["student (ONNX int8, shipped)"], texts, args.max_length, "first"
+            ),
+            args.max_length,
+        )
         for t in teachers:
             res[f"teacher en_core_web_{t}"] = evaluate.score(
                 tokenizer, texts, gold, [r["spans"][t] for r in recs], args.max_length

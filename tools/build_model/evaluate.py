@@ -58,10 +58,16 @@ def onnx_logits(session: Any, batch_size: int = 32) -> Logits:
 
 
 def predict_spans(
-    tokenizer: Any, logits_fn: Logits, texts: Sequence[str], max_tokens: int
+    tokenizer: Any,
+    logits_fn: Logits,
+    texts: Sequence[str],
+    max_tokens: int,
+    aggregation: str = "simple",
 ) -> list[list[Span]]:
-    """Argmax per subword, then lenient IOB2 decoding into character spans (what ner-tui's 'simple'
-    mode does)."""
+    """Argmax per subword, then lenient IOB2 decoding into character spans.
+
+    ``simple`` is ner-tui's default (every subword's own label); ``first`` gives every subword of a
+    word the type of the word's first subword (ner-tui's ``first`` strategy)."""
     encs = [
         tokenizer(
             t,
@@ -75,14 +81,24 @@ def predict_spans(
     order = sorted(range(len(texts)), key=lambda i: len(encs[i]["input_ids"]))
     logits_sorted = logits_fn([encs[i]["input_ids"] for i in order])
     logits: list[np.ndarray] = [np.empty(0)] * len(texts)
-    for i, row in zip(order, logits_sorted, strict=False):
+    for i, row in zip(order, logits_sorted, strict=True):
         logits[i] = row
     out = []
-    for enc, row in zip(encs, logits, strict=False):
+    for enc, row in zip(encs, logits, strict=True):
         tags: list[str | None] = [
             None if s else encode.LABELS[int(k)]
-            for s, k in zip(enc["special_tokens_mask"], row.argmax(-1), strict=False)
+            for s, k in zip(enc["special_tokens_mask"], row.argmax(-1), strict=True)
         ]
+        if aggregation == "first":
+            word_ids = enc.word_ids()
+            for i in range(1, len(tags)):
+                prev = tags[i - 1]
+                if (
+                    tags[i] is not None
+                    and word_ids[i] is not None
+                    and word_ids[i] == word_ids[i - 1]
+                ):
+                    tags[i] = "O" if prev in (None, "O") else f"I-{prev[2:]}"  # type: ignore[index]
         out.append(encode.tags_to_spans([tuple(o) for o in enc["offset_mapping"]], tags))
     return out
 
