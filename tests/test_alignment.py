@@ -663,6 +663,7 @@ def test_probabilities_are_kept_as_they_are(
     np.testing.assert_array_equal(scored.probs, rows[0])
     assert not np.allclose(scored.probs, _softmax(rows[0]), atol=1e-3)  # not softmaxed again
     assert caplog.text == ""
+    assert scored.notes == ()
 
 
 def test_server_ignoring_use_activation_false(
@@ -674,6 +675,8 @@ def test_server_ignoring_use_activation_false(
         scored = merge(short, rows, model="m", source="t", activation="logits")
     np.testing.assert_array_equal(scored.probs, rows[0])
     assert "logits were asked" in caplog.text
+    assert len(scored.notes) == 1 and "logits were asked" in scored.notes[0]
+    assert scored.notes[0] in decode(scored).warnings  # the user sees it, not just the log
 
 
 def test_server_ignoring_use_activation_true(
@@ -685,6 +688,8 @@ def test_server_ignoring_use_activation_true(
         scored = merge(short, logits, model="m", source="t", activation="probabilities")
     np.testing.assert_allclose(scored.probs, _softmax(logits[0]), rtol=1e-5, atol=1e-6)
     assert "not probabilities" in caplog.text
+    assert len(scored.notes) == 1 and "ignored use_activation" in scored.notes[0]
+    assert scored.notes[0] in decode(scored).warnings
 
 
 @pytest.mark.parametrize("embed_dtype", ["float16", "bfloat16", "fp8_e4m3", "fp8_e5m2"])

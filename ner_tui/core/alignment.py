@@ -483,7 +483,7 @@ def merge(
             f"Sent {len(windows)} prompt(s) but got {len(rows)} score array(s) back from {model!r}."
         )
     arrays = [_check_rows(encoded, i, r, num_labels, model) for i, r in enumerate(rows)]
-    arrays = _as_probabilities(arrays, activation, model)
+    arrays, note = _as_probabilities(arrays, activation, model)
 
     prefix_n, suffix_n = len(encoded.prefix_ids), len(encoded.suffix_ids)
     m = encoded.num_content_tokens
@@ -543,6 +543,7 @@ def merge(
         model=model,
         source=source,
         elapsed_ms=elapsed_ms,
+        notes=(note,) if note else (),
         max_model_len=encoded.max_model_len,
     )
 
@@ -593,27 +594,29 @@ def _check_rows(
 
 def _as_probabilities(
     arrays: list[np.ndarray], activation: Activation, model: str
-) -> list[np.ndarray]:
+) -> tuple[list[np.ndarray], str | None]:
+    """The rows as probabilities (softmax exactly once), and a note when the server did not
+    return what ``use_activation`` asked for."""
     if not arrays:
-        return arrays
+        return arrays, None
     are_probs = all(looks_like_probabilities(a, atol=_PROB_ATOL) for a in arrays)
     if activation == "logits":
         if are_probs and arrays[0].shape[1] > 1:
-            log.warning(
-                "%r returned probabilities although logits were asked for (use_activation: "
-                "false is ignored by vLLM 0.11.0); using them as they are.",
-                model,
+            note = (
+                f"{model!r} returned probabilities although logits were asked for "
+                "(use_activation: false is ignored by vLLM 0.11.0); using them as they are."
             )
-            return arrays
-        return [softmax(a).astype(np.float32, copy=False) for a in arrays]
+            log.warning("%s", note)
+            return arrays, note
+        return [softmax(a).astype(np.float32, copy=False) for a in arrays], None
     if are_probs:
-        return arrays
-    log.warning(
-        "%r returned scores that are not probabilities although probabilities were asked for "
-        "(the server ignored use_activation); applying softmax once here.",
-        model,
+        return arrays, None
+    note = (
+        f"{model!r} returned scores that are not probabilities although probabilities were "
+        "asked for (the server ignored use_activation); softmax applied once here."
     )
-    return [softmax(a).astype(np.float32, copy=False) for a in arrays]
+    log.warning("%s", note)
+    return [softmax(a).astype(np.float32, copy=False) for a in arrays], note
 
 
 def _best_window(windows: tuple[Window, ...], m: int) -> np.ndarray:

@@ -222,7 +222,7 @@ def decode(
     text = scored.text
     special = np.asarray(scored.special, dtype=bool).reshape(n)
     offsets = np.clip(np.asarray(scored.offsets, dtype=np.int64).reshape(n, 2), 0, len(text))
-    warnings = list(labels.notes)
+    warnings = [*labels.notes, *scored.notes]
     if labels.scheme == "IO":
         warnings.append(PREFIXLESS_WARNING)
         if options.mode == "strict":

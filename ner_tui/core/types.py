@@ -61,6 +61,7 @@ class ScoredText:
     source: str  # PoolingBackend.describe
     elapsed_ms: float = 0.0  # round trip of the pooling call(s)
     max_model_len: int | None = None
+    notes: tuple[str, ...] = ()  # what the alignment noticed, e.g. a server ignoring use_activation
 
     def __len__(self) -> int:
         return len(self.token_strs)
