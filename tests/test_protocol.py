@@ -457,6 +457,17 @@ def test_parse_error_handles_other_shapes(body: bytes, message: str) -> None:
     assert message in text and err_type is None and code == 502
 
 
+def test_parse_error_reads_the_words_of_an_html_page() -> None:
+    """A web server or proxy that is not vLLM answers with an HTML page: show its words."""
+    page = (
+        b'<!DOCTYPE HTML>\n<html lang="en"><head><meta charset="utf-8"><title>Error response'
+        b"</title></head><body><h1>Error response</h1><p>Error code: 404</p></body></html>"
+    )
+    text, _, code = p.parse_error(404, page)
+    assert text == "an HTML page: Error response Error response Error code: 404"
+    assert code == 404
+
+
 def test_parse_error_clips_huge_bodies() -> None:
     text, _, _ = p.parse_error(500, b"x" * 10_000)
     assert len(text) <= 303 and text.endswith("...")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal, TypeGuard
@@ -782,6 +783,9 @@ def is_fastapi_not_found(body: object) -> bool:
     return isinstance(doc, Mapping) and doc.get("detail") == "Not Found" and len(doc) == 1
 
 
+_HTML_TAG = re.compile(r"<[^>]*>")
+
+
 def parse_error(status: int, body: object) -> tuple[str, str | None, int]:
     """``(message, type, code)`` of an error answer in any shape a server sends.
 
@@ -791,6 +795,8 @@ def parse_error(status: int, body: object) -> tuple[str, str | None, int]:
         doc = load_json(body, "error body")
     except MalformedResponse:
         text = bytes(body).decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
+        if text.lstrip().startswith("<"):  # an HTML error page: its words, not its markup
+            text = "an HTML page: " + _HTML_TAG.sub(" ", text)
         text = " ".join(text.split())
         clipped = text[:300] + ("..." if len(text) > 300 else "")
         return clipped or f"HTTP {status} with an empty body", None, status
