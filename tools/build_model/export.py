@@ -2,8 +2,9 @@
 
 Why weight-only: ONNX Runtime's dynamic int8 quantization picks activation scales per input tensor,
 i.e. per batch, so a text's scores would depend on what else shares its batch. Here only the weights
-(MatMul and the word-embedding Gather) are stored as int8 with a per-channel scale and a
-DequantizeLinear in front; activations stay fp32, so results are independent of the batch by
+are int8, with a per-channel scale: a DequantizeLinear in front of each large MatMul weight, and for
+the embedding tables a gather of the int8 rows and of their scales, then Cast and Mul, so only the
+rows in use are dequantized. Activations stay fp32, so results are independent of the batch by
 construction (and verified below).
 """
 
@@ -44,9 +45,16 @@ def export_fp32(model: Any, path: Path) -> None:
     )
 
 
-def quantize_weights_int8(src: Path, dst: Path, min_elements: int = 65536) -> dict[str, int]:
+def quantize_weights_int8(
+    src: Path, dst: Path, min_elements: int = 65536, gather_rows: bool = True
+) -> dict[str, int]:
     """Symmetric per-channel int8 for large MatMul weights (per output column) and Gather tables
-    (per row)."""
+    (per row).
+
+    With ``gather_rows`` a Gather table is not dequantized whole on every run (30k x 384 for the
+    word embeddings): the int8 rows and their scales are gathered first, then multiplied; the same
+    arithmetic, on only the rows the batch uses.
+    """
     import onnx
     from onnx import helper, numpy_helper
 
@@ -58,6 +66,7 @@ def quantize_weights_int8(src: Path, dst: Path, min_elements: int = 65536) -> di
         for k, name in enumerate(node.input):
             consumers.setdefault(name, []).append((node, k))
     new_nodes = []
+    after: dict[int, list[Any]] = {}  # id(node) -> nodes to place right after it
     stats = {"quantized": 0, "kept_fp32": 0}
     for name, init in list(inits.items()):
         uses = consumers.get(name, [])
@@ -78,6 +87,39 @@ def quantize_weights_int8(src: Path, dst: Path, min_elements: int = 65536) -> di
         shape = (1, -1) if axis == 1 else (-1, 1)
         q = np.clip(np.round(weight / scale.reshape(shape)), -127, 127).astype(np.int8)
         graph.initializer.remove(init)
+        if gather_rows and all(_gather_axis(n) == 0 for n, _ in uses):
+            graph.initializer.extend(
+                [
+                    numpy_helper.from_array(q, f"{name}_int8"),
+                    numpy_helper.from_array(scale.reshape(-1, 1), f"{name}_row_scale"),
+                ]
+            )
+            for j, (node, _) in enumerate(uses):
+                out, base = node.output[0], f"{name}_{j}"
+                node.input[0] = f"{name}_int8"
+                node.output[0] = f"{base}_rows_int8"
+                after.setdefault(id(node), []).extend(
+                    [
+                        helper.make_node(
+                            "Gather",
+                            [f"{name}_row_scale", node.input[1]],
+                            [f"{base}_scales"],
+                            name=f"{base}_GatherScale",
+                        ),
+                        helper.make_node(
+                            "Cast",
+                            [f"{base}_rows_int8"],
+                            [f"{base}_rows"],
+                            name=f"{base}_Cast",
+                            to=onnx.TensorProto.FLOAT,
+                        ),
+                        helper.make_node(
+                            "Mul", [f"{base}_rows", f"{base}_scales"], [out], name=f"{base}_Scale"
+                        ),
+                    ]
+                )
+            stats["quantized"] += 1
+            continue
         graph.initializer.extend(
             [
                 numpy_helper.from_array(q, f"{name}_int8"),
@@ -97,13 +139,22 @@ def quantize_weights_int8(src: Path, dst: Path, min_elements: int = 65536) -> di
         for node, k in uses:
             node.input[k] = f"{name}_dequantized"
         stats["quantized"] += 1
-    nodes = new_nodes + list(graph.node)
+    nodes = list(new_nodes)
+    for node in graph.node:
+        nodes.append(node)
+        nodes.extend(after.get(id(node), []))
     del graph.node[:]
     graph.node.extend(nodes)
     onnx.checker.check_model(model)
     dst.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(model, str(dst))
     return stats
+
+
+def _gather_axis(node: Any) -> int | None:
+    if node.op_type != "Gather":
+        return None
+    return next((int(a.i) for a in node.attribute if a.name == "axis"), 0)
 
 
 def session(path: Path, threads: int = 2) -> Any:
