@@ -73,7 +73,8 @@ class Document:
 # --------------------------------------------------------------------------- input
 
 
-def _decode(raw: bytes, where: str) -> str:
+def decode_utf8(raw: bytes, where: str) -> str:
+    """``raw`` as UTF-8 text (a BOM dropped), or an InputError naming ``where`` and the bad byte."""
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -87,7 +88,7 @@ def read_source(path: str | None, stdin: IO[str]) -> str:
     """The whole input: a file, or stdin when ``path`` is None or ``-``."""
     if path is None or path == "-":
         buffer = getattr(stdin, "buffer", None)
-        return _decode(buffer.read(), "stdin") if buffer is not None else stdin.read()
+        return decode_utf8(buffer.read(), "stdin") if buffer is not None else stdin.read()
     try:
         raw = Path(path).expanduser().read_bytes()
     except FileNotFoundError:
@@ -96,7 +97,7 @@ def read_source(path: str | None, stdin: IO[str]) -> str:
         raise InputError(f"{path} is a directory, not a file") from None
     except OSError as error:
         raise InputError(f"cannot read {path}: {error.strerror}") from None
-    return _decode(raw, path)
+    return decode_utf8(raw, path)
 
 
 def _looks_like_jsonl(lines: Sequence[str]) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ner_tui.core.errors import NerTuiError
+from ner_tui.predict import decode_utf8
 
 MAX_FILE_BYTES = 5_000_000
 
@@ -24,10 +25,4 @@ def read_text_file(path: Path) -> str:
             f"Cannot read {path}: {error.strerror or error}",
             hint="Check the path and its permissions.",
         ) from error
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise NerTuiError(
-            f"{path} is not UTF-8 text (byte {error.start}).",
-            hint="Convert it to UTF-8 first, e.g. with iconv.",
-        ) from error
+    return decode_utf8(raw, str(path))
