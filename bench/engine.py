@@ -96,17 +96,20 @@ def _latencies(fn, items: list[str]) -> list[float]:  # type: ignore[no-untyped-
 _TORCH_FILES = ("model.safetensors", "pytorch_model.bin")
 
 
-def pick_models(model: str | None, torch_model: str | None) -> tuple[Path, Path, str]:
+def pick_models(
+    model: str | None, torch_model: str | None, *, need_torch: bool = True
+) -> tuple[Path, Path, str]:
     """(engine model, pipeline model, note). The pipeline needs torch weights of the SAME
     model: ``--torch-model`` when the engine's directory has only ONNX (like the bundled one,
-    whose fp32 safetensors the model build writes elsewhere)."""
+    whose fp32 safetensors the model build writes elsewhere). Without the pipeline
+    (``need_torch=False``) the bundled model is used as it is."""
     tiny = ROOT / "tests" / "fixtures" / "tiny-bert-ner"
     if model is None:
         from ner_tui.models import bundled_model_path
 
         bundled = bundled_model_path()
         if (bundled / "config.json").exists() and (
-            torch_model or any((bundled / f).exists() for f in _TORCH_FILES)
+            not need_torch or torch_model or any((bundled / f).exists() for f in _TORCH_FILES)
         ):
             model = str(bundled)
         else:
@@ -118,7 +121,7 @@ def pick_models(model: str | None, torch_model: str | None) -> tuple[Path, Path,
             )
     engine_dir = Path(model)
     pipe_dir = Path(torch_model) if torch_model else engine_dir
-    if not any((pipe_dir / f).exists() for f in _TORCH_FILES):
+    if need_torch and not any((pipe_dir / f).exists() for f in _TORCH_FILES):
         raise SystemExit(f"{pipe_dir} has no torch weights for the pipeline: pass --torch-model")
     return engine_dir, pipe_dir, ""
 
@@ -343,12 +346,14 @@ def part2(
     rounds: int,
     max_batch: int,
     wait: str,
+    window_ms: float = 5.0,
 ) -> None:
     """Both servers run side by side (the idle one costs nothing); for each client count the
     runs alternate off/on ``rounds`` times and the best of each is kept, so a change in the
     machine's load does not favour one side."""
     print(
-        f"\nserver: ner-tui serve --threads {threads} --max-batch {max_batch} --batch-wait {wait}, "
+        f"\nserver: ner-tui serve --threads {threads} --max-batch {max_batch} --batch-wait {wait} "
+        f"--batch-window-ms {window_ms:g}, "
         "one sentence per "
         "request, "
         f"{total} requests per run, best of {rounds} alternating runs"
@@ -356,7 +361,7 @@ def part2(
     print("| clients | batching | requests/s | p50 ms | p95 ms | on/off |")
     print("|---:|---|---:|---:|---:|---:|")
     servers = {
-        on: _start_server(model, threads, 5.0 if on else 0.0, max_batch, wait)
+        on: _start_server(model, threads, window_ms if on else 0.0, max_batch, wait)
         for on in (False, True)
     }
     try:
@@ -401,10 +406,15 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="alternating off/on runs")
     parser.add_argument("--max-batch", type=int, default=64, help="the server's --max-batch")
     parser.add_argument("--batch-wait", default="auto", choices=["auto", "always"])
+    parser.add_argument(
+        "--batch-window-ms", type=float, default=5.0, help="the 'on' server's batching window"
+    )
     parser.add_argument("--skip-pipeline", action="store_true")
     parser.add_argument("--skip-server", action="store_true")
     args = parser.parse_args()
-    model, torch_model, note = pick_models(args.model, args.torch_model)
+    model, torch_model, note = pick_models(
+        args.model, args.torch_model, need_torch=not args.skip_pipeline
+    )
     if note:
         print(note)
     texts = [SENTENCES[i % len(SENTENCES)] for i in range(args.n)]
@@ -419,6 +429,7 @@ def main() -> None:
             args.rounds,
             args.max_batch,
             args.batch_wait,
+            args.batch_window_ms,
         )
 
 
