@@ -26,6 +26,7 @@ import numpy as np
 
 from ner_tui.core import protocol
 from ner_tui.core.backend import ModelCard, PoolingResult
+from ner_tui.core.codecs import check_codec_args
 from ner_tui.core.errors import (
     AuthenticationFailed,
     InputTooLong,
@@ -123,14 +124,7 @@ class PoolingClient:
                 f"encoding_format must be one of {list(protocol.ENCODING_FORMATS)}, "
                 f"got {encoding_format!r}"
             )
-        if embed_dtype not in protocol.EMBED_DTYPES:
-            raise ValueError(
-                f"embed_dtype must be one of {list(protocol.EMBED_DTYPES)}, got {embed_dtype!r}"
-            )
-        if endianness not in protocol.ENDIANNESS:
-            raise ValueError(
-                f"endianness must be one of {list(protocol.ENDIANNESS)}, got {endianness!r}"
-            )
+        check_codec_args(embed_dtype, endianness)
         if max_concurrency < 1:
             raise ValueError(f"max_concurrency must be at least 1, got {max_concurrency}")
         self.base_url = _normalize_base_url(base_url)
