@@ -1,7 +1,7 @@
 """Turn predictions into text: token table, entity list, JSON, JSONL and CoNLL.
 
 Used by ``ner-tui predict`` and by the TUI's export command, so both write the same thing.
-No Textual, no heavy imports (only the prediction types).
+No Textual, no heavy imports (the prediction types and decoding's word-level set).
 
 Choices made here:
 
@@ -24,11 +24,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+from ner_tui.core.decoding import WORD_AGGREGATIONS
 from ner_tui.core.types import Prediction, TokenPrediction
 
 ExportFormat = Literal["table", "entities", "json", "jsonl", "conll"]
 EXPORT_FORMATS: tuple[ExportFormat, ...] = ("table", "entities", "json", "jsonl", "conll")
-WORD_LEVEL_AGGREGATIONS = frozenset({"first", "average", "max"})
 _SUFFIXES: dict[str, ExportFormat] = {
     ".json": "json",
     ".jsonl": "jsonl",
@@ -167,7 +167,7 @@ def conll_rows(prediction: Prediction) -> list[tuple[str, str]]:
     """``(surface, label)`` per token, or per word under word-level aggregations."""
     text = prediction.text
     tokens = content_tokens(prediction)
-    if prediction.options.aggregation not in WORD_LEVEL_AGGREGATIONS:
+    if prediction.options.aggregation not in WORD_AGGREGATIONS:
         return [(_conll_surface(text[t.start : t.end] or t.text), t.label) for t in tokens]
     rows: list[tuple[str, str]] = []
     current_word: int | None = None
