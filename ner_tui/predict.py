@@ -182,14 +182,13 @@ async def open_backend(settings: Settings) -> PoolingBackend:
                 f"The bundled model is missing from this installation ({model_dir}).",
                 hint="Pass --model DIR with a token-classification model directory.",
             )
-        if looks_like_hub_id(model_dir) and not await asyncio.to_thread(hub_reachable):
-            snapshot = cached_snapshot(model_dir)
-            if snapshot is None:
-                raise ModelLoadError(
-                    f"No model directory {model_dir!r} here, it is not in the Hugging Face "
-                    "cache, and the hub is unreachable.",
-                    hint="Pass --model DIR with a local token-classification model directory.",
-                )
+        snapshot = await _snapshot_if_offline(
+            model_dir,
+            f"No model directory {model_dir!r} here, it is not in the Hugging Face "
+            "cache, and the hub is unreachable.",
+            hint="Pass --model DIR with a local token-classification model directory.",
+        )
+        if snapshot is not None:
             return await asyncio.to_thread(
                 LocalEngine.load, snapshot, threads=settings.threads, served_model_name=model_dir
             )
@@ -303,6 +302,18 @@ def cached_snapshot(repo_id: str, cache_dir: str | Path | None = None) -> Path |
     return folders.pop() if len(folders) == 1 else None
 
 
+async def _snapshot_if_offline(name: str, missing: str, *, hint: str) -> Path | None:
+    """For a hub id while the hub does not answer: its snapshot in the local Hugging Face
+    cache, or ModelLoadError(``missing``) when it is not there. None when ``name`` is not a
+    hub id or the hub answers (load ``name`` as given)."""
+    if not looks_like_hub_id(name) or await asyncio.to_thread(hub_reachable):
+        return None
+    snapshot = cached_snapshot(name)
+    if snapshot is None:
+        raise ModelLoadError(missing, hint=hint)
+    return snapshot
+
+
 async def load_tokenizer_for(card: ModelCard, settings: Settings) -> ModelInfo:
     """Load the tokenizer and labels for ``card`` (in a thread: it can take a second).
 
@@ -325,14 +336,13 @@ async def load_tokenizer_for(card: ModelCard, settings: Settings) -> ModelInfo:
             "machine.",
             hint=hint,
         )
-    if looks_like_hub_id(source) and not await asyncio.to_thread(hub_reachable):
-        snapshot = cached_snapshot(source)
-        if snapshot is None:
-            raise ModelLoadError(
-                f"Cannot load the tokenizer for {served}: `{source}` is not a directory on "
-                "this machine, not in the Hugging Face cache, and the hub is unreachable.",
-                hint=hint,
-            )
+    snapshot = await _snapshot_if_offline(
+        source,
+        f"Cannot load the tokenizer for {served}: `{source}` is not a directory on "
+        "this machine, not in the Hugging Face cache, and the hub is unreachable.",
+        hint=hint,
+    )
+    if snapshot is not None:
         source = str(snapshot)
     try:
         return await asyncio.to_thread(load_model_info, source, max_model_len=card.max_model_len)
