@@ -89,6 +89,14 @@ def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _optional_str(body: Mapping[str, object], name: str) -> str | None:
+    """``body[name]`` when it is a string or missing/null, else :class:`InvalidRequest`."""
+    value = body.get(name)
+    if value is not None and not isinstance(value, str):
+        raise InvalidRequest(f"{name} must be a string or null, got {_describe(value)}")
+    return value
+
+
 def _check_input(value: object) -> PromptInput:
     """``input`` as one of its four allowed forms, or :class:`InvalidRequest`."""
     if isinstance(value, str):
@@ -186,10 +194,7 @@ class PoolingRequest:
                 raise _literal_error(name, value, allowed)
             kwargs[name] = value
         for name in ("model", "request_id", "user", "cache_salt"):
-            value = body.get(name)
-            if value is not None and not isinstance(value, str):
-                raise InvalidRequest(f"{name} must be a string or null, got {_describe(value)}")
-            kwargs[name] = value
+            kwargs[name] = _optional_str(body, name)
         for name in ("use_activation", "add_special_tokens"):
             value = body.get(name, _UNSET)
             if value is _UNSET or (value is None and name == "use_activation"):
@@ -238,9 +243,7 @@ class TokenizeRequest:
         prompt = body.get("prompt")
         if not isinstance(prompt, str):
             raise InvalidRequest(f"prompt must be a string, got {_describe(prompt)}")
-        model = body.get("model")
-        if model is not None and not isinstance(model, str):
-            raise InvalidRequest(f"model must be a string or null, got {_describe(model)}")
+        model = _optional_str(body, "model")
         flags = {}
         for name, default in (("add_special_tokens", True), ("return_token_strs", False)):
             value = body.get(name, default)
@@ -270,9 +273,7 @@ class DetokenizeRequest:
         tokens = body.get("tokens")
         if not isinstance(tokens, list) or not all(_is_int(t) for t in tokens):
             raise InvalidRequest(f"tokens must be a list of integers, got {_describe(tokens)}")
-        model = body.get("model")
-        if model is not None and not isinstance(model, str):
-            raise InvalidRequest(f"model must be a string or null, got {_describe(model)}")
+        model = _optional_str(body, "model")
         return cls(tokens=[int(t) for t in tokens], model=model)
 
 
