@@ -23,6 +23,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.style import Style
 
+from ner_tui.core.labels import split_label
 from ner_tui.core.types import Prediction, TokenPrediction
 from ner_tui.ui.palette import EntityPalette
 from ner_tui.ui.visible import visible_text
@@ -31,14 +32,6 @@ LOW_CONFIDENCE = 0.5
 _MAX_TOKEN = 18
 _MAX_WORD = 20
 _WIDTH_SAMPLE = 500
-
-
-def entity_type(label: str) -> str | None:
-    """``B-PER`` -> ``PER``; ``O`` -> None."""
-    if label == "O":
-        return None
-    prefix, sep, rest = label.partition("-")
-    return rest if sep and rest and prefix in {"B", "I", "E", "S", "L", "U"} else label
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +117,6 @@ class TokenTable(ScrollView, can_focus=True):
         sample = prediction.tokens[:_WIDTH_SAMPLE]
         token_w = max([5, *(min(_MAX_TOKEN, cell_len(t.text)) for t in sample)])
         label_w = max([5, *(len(label) for label in prediction.scored.id2label)])
-        self._prediction = prediction
         words = (self._word_of(t.index) for t in sample if t.word is not None)
         word_w = max([4, *(min(_MAX_WORD, cell_len(w)) for w in words)])
         self._cols = _Columns(len(str(len(prediction.tokens))), token_w, word_w, label_w)
@@ -261,11 +253,11 @@ class TokenTable(ScrollView, can_focus=True):
         pieces.append((token + "  ", dim if tok.special else None))
         word = "" if tok.word is None else _fit(self._word_of(tok.index), c.word)
         pieces.append((word.ljust(c.word) + "  ", Style(italic=True) if word else None))
-        kind = entity_type(tok.label)
+        _, kind = split_label(tok.label)
         label_style: Style | None = None
         if tok.special:
             label_style = dim
-        elif kind is not None:
+        elif kind:
             label_style = self._palette.colour(kind).label_for(self._theme_dark())
         if tok.rejected:
             label_style = Style.combine([label_style or Style(), Style(strike=True)])
