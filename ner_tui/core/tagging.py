@@ -24,8 +24,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ner_tui.core.labels import BEGIN, END, INSIDE, OUT, SCHEMES, SINGLE, prefix_code, split_label
-
-MODES = ("lenient", "strict")
+from ner_tui.core.types import DECODE_MODES
 
 
 def decode_tags(
@@ -88,7 +87,7 @@ def decode_codes(
 def _check(scheme: str, mode: str) -> None:
     if scheme not in SCHEMES:
         raise ValueError(f"unknown tagging scheme {scheme!r}; use one of {', '.join(SCHEMES)}")
-    if mode not in MODES:
+    if mode not in DECODE_MODES:
         raise ValueError(f"unknown decoding mode {mode!r}; use lenient or strict")
 
 
