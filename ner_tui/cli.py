@@ -210,10 +210,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _settings_from(args: argparse.Namespace) -> Settings:
-    return load_settings(vars(args))
-
-
 def _run_serve(argv: Sequence[str]) -> int:
     from ner_tui.server.cli import add_serve_arguments, run_serve
 
@@ -241,7 +237,7 @@ def _dispatch(argv: list[str]) -> int:
     if argv[:1] == ["serve"]:
         return _run_serve(argv[1:])
     args = build_parser().parse_args(argv)
-    settings = _settings_from(args)
+    settings = load_settings(vars(args))
     command = getattr(args, "command", None)
     if command == "predict":
         from ner_tui.predict import run_predict_command
