@@ -217,12 +217,6 @@ class LineSlicer:
         return Content(self.text[start:end], spans, strip_control_codes=False)
 
 
-def split_lines(content: Content, lines: list[tuple[int, int]]) -> list[Content]:
-    """One :class:`Content` per line (for tests and small documents)."""
-    slicer = LineSlicer(content)
-    return [slicer.line(s, e) for s, e in lines]
-
-
 def decode_and_layout(
     scored: ScoredText, options: DecodeOptions, palette: EntityPalette, show_labels: bool
 ) -> tuple[Prediction, LaidOut]:

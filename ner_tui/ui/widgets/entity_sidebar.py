@@ -136,13 +136,6 @@ class EntitySidebar(OptionList):
                 return list(ids)
         return [index]
 
-    def select_entity(self, index: int) -> None:
-        """Move the highlight to an entity (posts :class:`EntitySelected`)."""
-        try:
-            self.highlighted = self.get_option_index(f"entity-{index}")
-        except Exception:
-            return
-
     @on(OptionList.OptionHighlighted)
     def _on_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         event.stop()

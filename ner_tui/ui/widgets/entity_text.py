@@ -85,16 +85,6 @@ class EntityText(ScrollView, can_focus=True):
         self._relayout()
         self.scroll_to(0, 0, animate=False)
 
-    def set_placeholder(self, placeholder: Content) -> None:
-        self._placeholder = placeholder
-        if self._document is None:
-            self._layout_width = -1
-            self._layout = []
-            self._line_starts = []
-            self._line_cache.clear()
-            self._slicer = LineSlicer(placeholder)
-            self._relayout()
-
     def highlight_original(self, start: int, end: int, *, scroll: bool = True) -> None:
         """Highlight original characters ``[start, end)`` and bring them into view."""
         if self._document is None:
@@ -115,11 +105,6 @@ class EntityText(ScrollView, can_focus=True):
             height = self.scrollable_content_region.height
             if not (self.scroll_y <= line < self.scroll_y + height):
                 self.scroll_to(y=max(0, line - height // 3), animate=False)
-
-    def clear_highlight(self) -> None:
-        self._highlight = None
-        self._cache.clear()
-        self.refresh()
 
     def _line_of(self, offset: int) -> int:
         from bisect import bisect_right

@@ -16,7 +16,7 @@ class Legend(Static):
     Legend { height: auto; padding: 0 1; }
     """
 
-    def show_palette(self, palette: EntityPalette, scheme: str | None = None) -> None:
+    def show_palette(self, palette: EntityPalette) -> None:
         types = palette.types
         if not types:
             self.update(Content.styled("no model loaded", Style(dim=True, italic=True)))
@@ -25,6 +25,4 @@ class Legend(Static):
         for name in types:
             parts.append((f" {name} ", palette.colour(name).chip_style))
             parts.append(" ")
-        if scheme:
-            parts.append((f" {scheme}", Style(dim=True)))
         self.update(Content.assemble(*parts))
