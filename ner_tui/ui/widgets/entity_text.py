@@ -6,7 +6,6 @@ visible lines are rendered, so a 20,000-token article scrolls as smoothly as a s
 
 from __future__ import annotations
 
-from rich.segment import Segment as RichSegment
 from textual.cache import LRUCache
 from textual.content import Content
 from textual.geometry import Size
@@ -16,6 +15,7 @@ from textual.style import Style
 
 from ner_tui.ui.document import EntityDocument, LineSlicer, wrap_lines
 from ner_tui.ui.visible import grapheme_bounds
+from ner_tui.ui.widgets.strip import content_strip
 
 HIGHLIGHT = Style(reverse=True, bold=True, underline=True)
 
@@ -148,10 +148,6 @@ class EntityText(ScrollView, can_focus=True):
                 end = start + len(line.plain)
                 if h_start < end and h_end > start:
                     line = line.stylize(HIGHLIGHT, max(0, h_start - start), min(end, h_end) - start)
-            segments = [
-                RichSegment(text, style.rich_style if style else None)
-                for text, style in line.render(base, end="")
-            ]
-            strip = Strip(segments).extend_cell_length(width, base.rich_style).crop(0, width)
+            strip = content_strip(line, base, width)
         self._cache[key] = strip
         return strip

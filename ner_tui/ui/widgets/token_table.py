@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rich.cells import cell_len
-from rich.segment import Segment as RichSegment
 from textual import events
 from textual.binding import Binding
 from textual.cache import LRUCache
@@ -27,6 +26,7 @@ from ner_tui.core.labels import split_label
 from ner_tui.core.types import Prediction, TokenPrediction
 from ner_tui.ui.palette import EntityPalette
 from ner_tui.ui.visible import visible_text
+from ner_tui.ui.widgets.strip import content_strip
 
 LOW_CONFIDENCE = 0.5
 _MAX_TOKEN = 18
@@ -282,7 +282,7 @@ class TokenTable(ScrollView, can_focus=True):
             return Strip.blank(width, base.rich_style)
         if y == 0:
             header_style = self.get_visual_style("token-table--header")
-            return _strip(self._header(), Style.combine([base, header_style]), width)
+            return content_strip(self._header(), Style.combine([base, header_style]), width)
         row = y - 1 + round(self.scroll_y)
         if row >= self.row_count:
             return Strip.blank(width, base.rich_style)
@@ -297,7 +297,7 @@ class TokenTable(ScrollView, can_focus=True):
             style = Style.combine([base, self.get_visual_style("token-table--cursor")])
         elif is_member:
             style = Style.combine([base, self.get_visual_style("token-table--member")])
-        strip = _strip(self._row(self._prediction.tokens[row]), style, width)
+        strip = content_strip(self._row(self._prediction.tokens[row]), style, width)
         self._cache[key] = strip
         return strip
 
@@ -311,11 +311,3 @@ def _fit(text: str, width: int) -> str:
             break
         out += ch
     return out + "…" + " " * (width - 1 - cell_len(out))
-
-
-def _strip(content: Content, base: Style, width: int) -> Strip:
-    segments = [
-        RichSegment(text, style.rich_style if style else None)
-        for text, style in content.render(base, end="")
-    ]
-    return Strip(segments).extend_cell_length(width, base.rich_style).crop(0, width)
