@@ -43,7 +43,7 @@ from ner_tui.ui.bindings import APP_BINDINGS, THRESHOLDS
 from ner_tui.ui.clipboard import copy_text
 from ner_tui.ui.commands import NerCommands, PaletteCommand, app_commands
 from ner_tui.ui.connection import Connection, Kind, connect
-from ner_tui.ui.document import EntityDocument, decode_and_layout
+from ner_tui.ui.document import EntityDocument, LaidOut, decode_and_layout
 from ner_tui.ui.files import read_text_file
 from ner_tui.ui.history import History
 from ner_tui.ui.messages import Connected, ConnectionFailed, PredictionFailed, PredictionReady
@@ -204,6 +204,10 @@ class NerTuiApp(App[int]):
         if redecode and self.scored is not None:
             self.redecode()
 
+    def _set_decode(self, **changes: object) -> None:
+        decode = replace(self.decode_options, **changes)  # type: ignore[arg-type]
+        self._set_options(replace(self.view_options, decode=decode))
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "cancel":
             return self.predicting
@@ -355,11 +359,7 @@ class NerTuiApp(App[int]):
                 model=connection.model,
                 max_model_len=connection.max_model_len,
             )
-            options = self.decode_options
-            show_labels = self.view_options.show_labels
-            prediction, document = await asyncio.to_thread(
-                decode_and_layout, scored, options, self.palette, show_labels
-            )
+            prediction, document = await self._decode_and_layout(scored)
         except NerTuiError as error:
             self.post_message(PredictionFailed(error, text))
             return
@@ -382,14 +382,18 @@ class NerTuiApp(App[int]):
         scored = self.scored
         if scored is None:
             return
-        prediction, document = await asyncio.to_thread(
+        prediction, document = await self._decode_and_layout(scored)
+        self.post_message(PredictionReady(prediction, document, rescored=False))
+
+    async def _decode_and_layout(self, scored: ScoredText) -> tuple[Prediction, LaidOut]:
+        """Decode and lay out ``scored`` in a thread, under the options set now."""
+        return await asyncio.to_thread(
             decode_and_layout,
             scored,
             self.decode_options,
             self.palette,
             self.view_options.show_labels,
         )
-        self.post_message(PredictionReady(prediction, document, rescored=False))
 
     def _busy(self, busy: bool, *, live: bool = False) -> None:
         view = self.query_one(EntityText)
@@ -531,15 +535,13 @@ class NerTuiApp(App[int]):
         self.set_aggregation(AGGREGATIONS[(current + 1) % len(AGGREGATIONS)])
 
     def set_aggregation(self, aggregation: Aggregation) -> None:
-        decode = replace(self.decode_options, aggregation=aggregation)
-        self._set_options(replace(self.view_options, decode=decode))
+        self._set_decode(aggregation=aggregation)
 
     def action_toggle_mode(self) -> None:
         self.set_mode("lenient" if self.decode_options.mode == "strict" else "strict")
 
     def set_mode(self, mode: DecodeMode) -> None:
-        decode = replace(self.decode_options, mode=mode)
-        self._set_options(replace(self.view_options, decode=decode))
+        self._set_decode(mode=mode)
 
     def action_threshold(self, step: int) -> None:
         current = self.decode_options.threshold
@@ -552,8 +554,7 @@ class NerTuiApp(App[int]):
         self.set_threshold(value)
 
     def set_threshold(self, threshold: float) -> None:
-        decode = replace(self.decode_options, threshold=max(0.0, min(1.0, threshold)))
-        self._set_options(replace(self.view_options, decode=decode))
+        self._set_decode(threshold=max(0.0, min(1.0, threshold)))
 
     def action_toggle_labels(self) -> None:
         options = replace(self.view_options, show_labels=not self.view_options.show_labels)
