@@ -716,6 +716,8 @@ def test_low_precision_probabilities_are_not_softmaxed_again(
     for w, r in zip(encoded.windows, wire, strict=True):
         mine = np.nonzero(scored.chunk_of[p + w.start : p + w.end] == w.index)[0]
         np.testing.assert_array_equal(scored.probs[p + w.start + mine], r[p + mine])
+    # ...and decoding them does not warn that they look like logits.
+    assert not any("not probabilities" in w for w in decode(scored).warnings)
 
 
 def test_non_finite_scores_are_malformed(short: EncodedText) -> None:

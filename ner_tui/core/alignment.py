@@ -54,7 +54,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from ner_tui.core.decoding import looks_like_probabilities, softmax
+from ner_tui.core.decoding import WIRE_PROBABILITY_ATOL, looks_like_probabilities, softmax
 from ner_tui.core.errors import (
     InputTooLong,
     MalformedResponse,
@@ -86,11 +86,6 @@ log = logging.getLogger(__name__)
 
 Activation = Literal["probabilities", "logits"]
 DEFAULT_STRIDE = 64  # overlap between consecutive windows, in content tokens
-# How far a row's sum may be from 1 and still count as probabilities. Rows that crossed the wire
-# as bfloat16 or fp8 (embed_dtype) sum to 1 +- 0.003 / 0.09; treating such rows as logits would
-# softmax them a second time, while logits that all lie in [0, 1] and sum to about 1 do not
-# occur in practice (and would hardly change if taken as probabilities).
-_PROB_ATOL = 0.15
 _SANE_MAX_LEN = 1_000_000  # tokenizers without a limit report int(1e30)
 _PROBES = ("a", "hello", "0", "The", ".", "x y")
 _TOKENIZER_FILES = (
@@ -599,7 +594,7 @@ def _as_probabilities(
     return what ``use_activation`` asked for."""
     if not arrays:
         return arrays, None
-    are_probs = all(looks_like_probabilities(a, atol=_PROB_ATOL) for a in arrays)
+    are_probs = all(looks_like_probabilities(a, atol=WIRE_PROBABILITY_ATOL) for a in arrays)
     if activation == "logits":
         if are_probs and arrays[0].shape[1] > 1:
             note = (

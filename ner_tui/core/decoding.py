@@ -76,6 +76,13 @@ def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     return out
 
 
+# How far a row's sum may be from 1 and still count as probabilities once it has crossed the
+# wire: rows sent as bfloat16 or fp8 (embed_dtype) sum to 1 +- 0.003 / 0.09. Treating those as
+# logits would softmax them a second time, while logits that all lie in [0, 1] and sum to about
+# 1 do not occur in practice (and would hardly change if taken as probabilities).
+WIRE_PROBABILITY_ATOL = 0.15
+
+
 def looks_like_probabilities(rows: np.ndarray, atol: float = 1e-3) -> bool:
     """True when every row is non-negative and sums to 1 (within ``atol``): rows a server
     already passed through softmax. Empty input counts as probabilities."""
@@ -227,7 +234,7 @@ def decode(
         warnings.append(PREFIXLESS_WARNING)
         if options.mode == "strict":
             warnings.append("Strict mode rejects nothing for prefix-less labels.")
-    if n and not looks_like_probabilities(probs):
+    if n and not looks_like_probabilities(probs, atol=WIRE_PROBABILITY_ATOL):
         warnings.append(
             "Score rows are not probabilities (negative or not summing to 1): "
             "were logits passed without softmax?"
