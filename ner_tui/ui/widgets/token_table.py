@@ -270,10 +270,7 @@ class TokenTable(ScrollView, can_focus=True):
         pieces.append((f"{tok.score:.3f}"[: c.conf].rjust(c.conf), conf_style))
         alts = "  ".join(f"{label} {score:.2f}" for label, score in tok.alternatives)
         pieces.append(("  " + alts, dim))
-        content = Content("")
-        for text, style in pieces:
-            content = content.append(Content.styled(text, style) if style else Content(text))
-        return content
+        return Content.assemble(*[(text, style) if style else text for text, style in pieces])
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
