@@ -149,10 +149,7 @@ class _Server:
     async def pool(self, body: Any, arrival: Arrival | None = None) -> Response:
         if isinstance(body, Mapping) and "messages" in body and "input" not in body:
             body = self.chat_to_input(body)
-        try:
-            req = PoolingRequest.from_json(body)
-        except InvalidRequest as exc:
-            raise bad_request(str(exc)) from None
+        req = PoolingRequest.from_json(body)
         assert isinstance(body, Mapping)
         _check_extra_fields(body, req)
         self.check_model(req.model)
@@ -261,6 +258,8 @@ def create_app(
                 response = await handler(request)
             except HTTPError as exc:
                 response = error_response(exc.status, exc.message, exc.error_type)
+            except InvalidRequest as exc:
+                response = error_response(400, str(exc), "Bad Request")
             except UnknownModel as exc:
                 response = error_response(404, exc.message, "NotFoundError")
             except (InputTooLong, InvalidPrompt) as exc:
@@ -286,10 +285,7 @@ def create_app(
             arrival.close()
 
     async def tokenize(request: Request) -> Response:
-        try:
-            req = TokenizeRequest.from_json(await read_json(request, state.max_body_bytes))
-        except InvalidRequest as exc:
-            raise bad_request(str(exc)) from None
+        req = TokenizeRequest.from_json(await read_json(request, state.max_body_bytes))
         state.check_model(req.model)
         (tokens,) = await state.tokenize([req.prompt], req.add_special_tokens)
         strs = state.engine.token_strs(tokens) if req.return_token_strs else None
@@ -298,10 +294,7 @@ def create_app(
         )
 
     async def detokenize(request: Request) -> Response:
-        try:
-            req = DetokenizeRequest.from_json(await read_json(request, state.max_body_bytes))
-        except InvalidRequest as exc:
-            raise bad_request(str(exc)) from None
+        req = DetokenizeRequest.from_json(await read_json(request, state.max_body_bytes))
         state.check_model(req.model)
         bad = [t for t in req.tokens if not 0 <= t < state.engine.vocab_size]
         if bad:
