@@ -678,6 +678,29 @@ async def test_newcomer_without_a_server_sees_real_entities() -> None:
         assert ("PER", "Barack Obama") in found
 
 
+async def test_sidebar_type_marks_follow_a_theme_switch() -> None:
+    """The sidebar's coloured marks sit on the theme's background: a light theme gets the dark
+    shade of each type's colour, without a new prediction."""
+    app = make(local_settings(theme="textual-dark"))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, lambda: app.prediction is not None)
+        sidebar = app.query_one(EntitySidebar)
+
+        def mark_colours() -> set[object]:
+            return {
+                option.prompt.spans[0].style.foreground  # type: ignore[union-attr]
+                for option in sidebar.options
+                if (option.id or "").startswith("entity-")
+            }
+
+        dark = mark_colours()
+        app.theme = "textual-light"
+        await settle(pilot, lambda: mark_colours() != dark)
+        palette = app.palette
+        light = {palette.colour(t).label_for(False).foreground for t in palette.types}
+        assert mark_colours() <= light
+
+
 async def test_theme_from_settings_and_unknown_theme_warns() -> None:
     app = make(local_settings(theme="nord"), initial_text="")
     async with app.run_test(size=SIZE) as pilot:

@@ -176,7 +176,6 @@ class NerTuiApp(App[int]):
         self.query_one(Legend).show_palette(self.palette)
         self.query_one(EntitySidebar).set_prediction(None, self.palette)
         self.query_one(InputPane).focus()
-        self.theme_changed_signal.subscribe(self, self._on_theme_changed)
         kind: Kind = "local" if self.settings.local else "server"
         self.connect_backend(kind, fallback=self.settings.fallback_local)
 
@@ -245,11 +244,6 @@ class NerTuiApp(App[int]):
             self.post_message(ConnectionFailed(kind, error))
             return
         self.post_message(Connected(connection))
-
-    def _on_theme_changed(self, theme: object) -> None:
-        """Labels drawn on the theme's background pick a shade for dark or light themes."""
-        if self.prediction is not None:
-            self.query_one(EntitySidebar).set_prediction(self.prediction, self.palette)
 
     def _current_model_dir(self) -> str | None:
         """The loaded model's directory, so the local engine can run the server's model."""

@@ -57,6 +57,14 @@ class EntitySidebar(OptionList):
         """Entities per type left out of the list because of :data:`MAX_PER_TYPE`."""
         return dict(self._hidden)
 
+    def on_mount(self) -> None:
+        self.app.theme_changed_signal.subscribe(self, self._on_theme_changed)
+
+    def _on_theme_changed(self, theme: object) -> None:
+        """Type marks are drawn on the theme's background: a shade for dark or light themes."""
+        if self._prediction is not None:
+            self.set_prediction(self._prediction, self._palette)
+
     def on_resize(self) -> None:
         if self._prediction is not None and self.scrollable_content_region.width != (
             self._built_width
