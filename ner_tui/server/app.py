@@ -149,16 +149,15 @@ class _Server:
     async def pool(self, body: Any, arrival: Arrival | None = None) -> Response:
         if isinstance(body, Mapping) and "messages" in body and "input" not in body:
             body = self.chat_to_input(body)
-        req = PoolingRequest.from_json(body)
-        assert isinstance(body, Mapping)
+        req = PoolingRequest.from_json(body)  # also: body is a JSON object, prompts non-empty
         _check_extra_fields(body, req)
         self.check_model(req.model)
         prompts = req.prompts
-        text_input = bool(prompts) and isinstance(prompts[0], str)
+        text_input = isinstance(prompts[0], str)
         if text_input:
-            ids = await self.tokenize(list(prompts), req.add_special_tokens)  # type: ignore[arg-type]
+            ids = await self.tokenize(prompts, req.add_special_tokens)  # type: ignore[arg-type]
         else:
-            ids = [list(p) for p in prompts]  # type: ignore[arg-type]
+            ids = prompts  # type: ignore[assignment]  # fresh lists from from_json
         if req.truncate_prompt_tokens is not None:
             k = req.truncate_prompt_tokens
             if k == -1:
