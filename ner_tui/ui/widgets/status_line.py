@@ -47,6 +47,14 @@ _DOTS = {
 }
 
 
+def _theme_bold(theme: dict[str, str], name: str, default: Style) -> Style:
+    """Bold in the theme's colour ``name``; ``default`` when the theme lacks a usable one."""
+    if name in theme:
+        with contextlib.suppress(Exception):
+            return Style(foreground=Color.parse(theme[name]), bold=True)
+    return default
+
+
 class StatusLine(Static):
     """Renders a :class:`StatusInfo`; ``format_elapsed`` is injectable so snapshots are stable."""
 
@@ -82,10 +90,7 @@ class StatusLine(Static):
     def _build(self, info: StatusInfo, *, with_entities: bool) -> Content:
         glyph, colour = _DOTS.get(info.state, ("○", "dim"))
         theme = self.app.theme_variables if self.is_attached else {}
-        dot_style = Style(dim=True)
-        if colour in theme:
-            with contextlib.suppress(Exception):
-                dot_style = Style(foreground=Color.parse(theme[colour]), bold=True)
+        dot_style = _theme_bold(theme, colour, Style(dim=True))
         sep = (" │ ", Style(dim=True))
         parts: list[Content | str | tuple[str, Style]] = [(glyph + " ", dot_style)]
         parts.append(info.source or "not connected")
@@ -97,10 +102,7 @@ class StatusLine(Static):
             parts += [sep, f"{info.tokens:,} tokens"]
         if info.chunks > 1:
             window = f" of {info.max_model_len}" if info.max_model_len else ""
-            warn = Style(bold=True)
-            if "warning" in theme:
-                with contextlib.suppress(Exception):
-                    warn = Style(foreground=Color.parse(theme["warning"]), bold=True)
+            warn = _theme_bold(theme, "warning", Style(bold=True))
             parts += [sep, (f"split into {info.chunks} windows{window}", warn)]
         if info.entities is not None and with_entities:
             parts += [sep, f"{info.entities:,} entities"]
