@@ -289,6 +289,11 @@ def test_malformed_bodies_are_4xx(server: httpx.Client) -> None:
     err = _error(server.post("/pooling", data={"input": "x"}), 400)  # a form
     _error(server.post("/tokenize", json={"prompt": 3}), 400)
     _error(server.post("/tokenize", json={}), 400)
+    # JSON can carry lone surrogates, which are no text to tokenize
+    lone = b'{"input": ["Hi", "a\\ud800b"]}'
+    err = _error(server.post("/pooling", content=lone, headers=headers), 400)
+    assert "Prompt 1 is not valid Unicode text" in str(err["message"])
+    _error(server.post("/tokenize", content=b'{"prompt": "\\udfff"}', headers=headers), 400)
     _error(server.post("/detokenize", json={"tokens": ["a"]}), 400)
     _error(server.post("/detokenize", json={"tokens": [10**9]}), 400)
     missing = server.get("/no/such/route")

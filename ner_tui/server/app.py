@@ -103,8 +103,23 @@ class _Server:
 
     async def tokenize(self, texts: list[str], add_special_tokens: bool) -> list[list[int]]:
         if sum(len(t) for t in texts) <= _INLINE_TOKENIZE_CHARS:
+            return self._tokenize(texts, add_special_tokens)
+        return await asyncio.to_thread(self._tokenize, texts, add_special_tokens)
+
+    def _tokenize(self, texts: list[str], add_special_tokens: bool) -> list[list[int]]:
+        try:
             return self.engine.tokenize_batch(texts, add_special_tokens)
-        return await asyncio.to_thread(self.engine.tokenize_batch, texts, add_special_tokens)
+        except TypeError:
+            # JSON may carry lone surrogates ("\ud800"), which the tokenizer refuses.
+            for i, text in enumerate(texts):
+                try:
+                    text.encode("utf-8")
+                except UnicodeEncodeError as exc:
+                    raise bad_request(
+                        f"Prompt {i} is not valid Unicode text: {exc.reason} at character "
+                        f"{exc.start}."
+                    ) from None
+            raise
 
     def truncate(
         self, ids: list[int], k: int, side: str, *, texts_with_specials: bool
