@@ -144,26 +144,34 @@ class EntitySidebar(OptionList):
                 return list(ids)
         return [index]
 
+    def _select(self, index: int) -> None:
+        assert self._prediction is not None
+        self.post_message(self.EntitySelected(self, index, self._prediction.entities[index]))
+
+    def _entity_of(self, option: Option) -> int | None:
+        """The entity index of an entity line (its first occurrence); None for other lines."""
+        option_id = option.id or ""
+        if self._prediction is None or not option_id.startswith("entity-"):
+            return None
+        return int(option_id.removeprefix("entity-"))
+
     @on(OptionList.OptionHighlighted)
     def _on_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         event.stop()
-        option_id = event.option.id or ""
-        if self._prediction is None or not option_id.startswith("entity-"):
+        index = self._entity_of(event.option)
+        if index is None:
             return
-        index = int(option_id.removeprefix("entity-"))
         self._cycle[index] = 0
-        self.post_message(self.EntitySelected(self, index, self._prediction.entities[index]))
+        self._select(index)
 
     @on(OptionList.OptionSelected)
     def _on_selected(self, event: OptionList.OptionSelected) -> None:
         """Enter on a repeated form steps to its next occurrence in the text."""
         event.stop()
-        option_id = event.option.id or ""
-        if self._prediction is None or not option_id.startswith("entity-"):
+        first = self._entity_of(event.option)
+        if first is None:
             return
-        first = int(option_id.removeprefix("entity-"))
         ids = self._occurrences.get(first, [first])
         step = (self._cycle.get(first, 0) + 1) % len(ids)
         self._cycle[first] = step
-        index = ids[step]
-        self.post_message(self.EntitySelected(self, index, self._prediction.entities[index]))
+        self._select(ids[step])
