@@ -15,7 +15,7 @@ from typing import Literal
 from ner_tui.config import Settings
 from ner_tui.core.alignment import ModelInfo
 from ner_tui.core.backend import ModelCard, PoolingBackend
-from ner_tui.core.errors import ModelLoadError
+from ner_tui.core.errors import ModelLoadError, RequestTimeout
 
 Kind = Literal["server", "local"]
 
@@ -88,8 +88,6 @@ async def connect(
         info = await load_tokenizer_for(card, wanted)
     except asyncio.TimeoutError as exc:
         await backend.aclose()
-        from ner_tui.core.errors import RequestTimeout
-
         raise RequestTimeout(
             f"{backend.describe} did not list its models within {discover_timeout:g} s."
         ) from exc
