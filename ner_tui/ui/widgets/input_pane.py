@@ -7,19 +7,26 @@ the terminal, which would obey it.
 
 from __future__ import annotations
 
+import re
+
 from rich.segment import Segment
 from textual.strip import Strip
 from textual.widgets import TextArea
 
 from ner_tui.ui.visible import SPECIAL_RE
 
-# One visible glyph per control character (TextArea lays lines out itself, so one character
-# stays one character; columns after a zero-width control shift by one cell).
-_GLYPHS = {c: 0x2400 + c for c in range(0x20) if c not in (0x09, 0x0A)}
-_GLYPHS |= {0x7F: 0x2421}
-_GLYPHS |= {c: 0x00A4 for c in range(0x80, 0xA0)}
-_GLYPHS |= {ord(c): 0x00A4 for c in "\u200b\u200e\u200f\u202a\u202b\u202c\u202d\u202e"}
-_GLYPHS |= {ord(c): 0x00A4 for c in "\u2066\u2067\u2068\u2069\ufeff\u2028\u2029"}
+
+def _glyph(match: re.Match[str]) -> str:
+    """One visible glyph per :data:`SPECIAL_RE` character (a tab is left as it is).
+
+    TextArea lays lines out itself, so one character stays one character; columns after a
+    zero-width control shift by one cell."""
+    code = ord(match.group())
+    if code == 0x09:
+        return "\t"
+    if code < 0x20:
+        return chr(0x2400 + code)  # Control Pictures
+    return "\u2421" if code == 0x7F else "\u00a4"
 
 
 class InputPane(TextArea):
@@ -40,7 +47,7 @@ class InputPane(TextArea):
         if not any(SPECIAL_RE.search(segment.text) for segment in strip):
             return strip
         segments = [
-            Segment(segment.text.translate(_GLYPHS), segment.style, segment.control)
+            Segment(SPECIAL_RE.sub(_glyph, segment.text), segment.style, segment.control)
             for segment in strip
         ]
         return Strip(segments).crop(0, strip.cell_length)
