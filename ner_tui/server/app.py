@@ -365,7 +365,6 @@ def create_app(
         exception_handlers={404: not_found, 405: not_found},
         lifespan=lifespan,
     )
-    app.state.ner_tui = state
     if api_key:
         return ApiKeyGuard(app, api_key)
     return app

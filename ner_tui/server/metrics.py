@@ -15,7 +15,6 @@ class Metrics:
     requests: Counter[tuple[str, int]] = field(default_factory=Counter)  # (path, status)
     prompts: int = 0
     prompt_tokens: int = 0
-    inference_seconds: float = 0.0
     in_flight: int = 0
 
     def observe(self, path: str, status: int) -> None:
