@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 import uuid
@@ -316,12 +317,8 @@ def create_app(
         return json_response({"prompt": state.engine.detokenize(req.tokens)})
 
     async def models(request: Request) -> Response:
-        card = state.engine.model_card()
-        doc = model_list_json([card], created=int(state.metrics.started))
-        data = doc["data"]
-        assert isinstance(data, list)
-        data[0]["id"] = state.name
-        return json_response(doc)
+        card = dataclasses.replace(state.engine.model_card(), id=state.name)
+        return json_response(model_list_json([card], created=int(state.metrics.started)))
 
     async def health(request: Request) -> Response:
         return Response(status_code=200 if state.batcher.alive else 503)
