@@ -68,7 +68,6 @@ class _Server:
         engine: LocalEngine,
         *,
         served_model_name: str,
-        max_model_len: int | None,
         max_body_bytes: int,
         batch_window_ms: float,
         max_batch: int,
@@ -76,7 +75,6 @@ class _Server:
     ) -> None:
         self.engine = engine
         self.name = served_model_name
-        self.max_model_len = max_model_len
         self.max_body_bytes = max_body_bytes
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ner-tui-infer")
         self.batcher = DynamicBatcher(
@@ -97,6 +95,11 @@ class _Server:
         self.specials = (lead, len(with_specials) - lead - len(plain))
 
     # -------------------------------------------------------------- helpers
+
+    @property
+    def max_model_len(self) -> int | None:
+        """The engine's limit (which its check_ids enforces)."""
+        return self.engine.max_model_len
 
     def check_model(self, model: str | None) -> None:
         if model is not None and model != self.name:
@@ -253,14 +256,13 @@ def create_app(
     ``/health``. ``batch_window_ms <= 0`` or ``max_batch <= 1`` turns dynamic batching off;
     ``batch_wait`` is ``"auto"`` (wait for company only while other requests are arriving) or
     ``"always"`` (see :class:`~ner_tui.server.batcher.DynamicBatcher`)."""
-    if max_model_len is not None and engine.max_model_len is not None:
-        max_model_len = min(max_model_len, engine.max_model_len)
-    if max_model_len is not None and max_model_len != engine.max_model_len:
+    if max_model_len is not None and (
+        engine.max_model_len is None or max_model_len < engine.max_model_len
+    ):
         engine.max_model_len = max_model_len
     state = _Server(
         engine,
         served_model_name=served_model_name or engine.served_model_name,
-        max_model_len=engine.max_model_len,
         max_body_bytes=max_body_bytes,
         batch_window_ms=batch_window_ms,
         max_batch=max_batch,
