@@ -136,7 +136,6 @@ class NerTuiApp(App[int]):
         self.live_delay = LIVE_DELAY
         self._sample_index = 0
         self._cancelled_by_user = False
-        self._status = StatusInfo()
 
     # ------------------------------------------------------------------ layout
 
@@ -193,9 +192,14 @@ class NerTuiApp(App[int]):
     def predicting(self) -> bool:
         return any(w.group == "predict" and not w.is_finished for w in self.workers)
 
+    @property
+    def _status(self) -> StatusInfo:
+        """What the status line shows now (it keeps it; no copy here)."""
+        return self.query_one(StatusLine).info
+
     def _show_status(self, **changes: object) -> None:
-        self._status = replace(self._status, **changes)  # type: ignore[arg-type]
-        self.query_one(StatusLine).show(self._status)
+        line = self.query_one(StatusLine)
+        line.show(replace(line.info, **changes))  # type: ignore[arg-type]
 
     def _set_options(self, options: ViewOptions, *, redecode: bool = True) -> None:
         self.view_options = options
