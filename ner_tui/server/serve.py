@@ -58,7 +58,7 @@ def serve(
     engine = LocalEngine.load(
         model_dir,
         threads=threads,
-        served_model_name=served_model_name or str(model_dir),
+        served_model_name=served_model_name,  # load() defaults it to model_dir as given
         max_model_len=max_model_len,
         onnx_file=onnx_file,
     )
