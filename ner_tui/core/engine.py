@@ -473,6 +473,12 @@ class LocalEngine:
         Prompts are sorted by length into padded sub-batches (at most ``MAX_BATCH_ROWS`` rows
         and ``MAX_BATCH_TOKENS`` padded tokens) so short texts are not padded to long ones."""
         self.check_ids(prompts)
+        return self._forward(prompts, use_activation)
+
+    def _forward(
+        self, prompts: Sequence[Sequence[int]], use_activation: bool | None
+    ) -> list[np.ndarray]:
+        """:meth:`run_ids` for prompts that already passed :meth:`check_ids`."""
         arrays = [np.asarray(ids, dtype=np.int64) for ids in prompts]
         order = sorted(range(len(arrays)), key=lambda i: len(arrays[i]))
         out: list[np.ndarray | None] = [None] * len(arrays)
@@ -596,7 +602,7 @@ class LocalEngine:
         if not ready:
             return
         try:
-            logits = self.run_ids([x for _, ids in ready for x in ids], use_activation=False)
+            logits = self._forward([x for _, ids in ready for x in ids], use_activation=False)
         except Exception as exc:
             for job, _ in ready:
                 job.future.set_exception(exc)
