@@ -38,7 +38,7 @@ class BatchStats:
 class _Job:
     prompts: list[list[int]]
     future: asyncio.Future[list[np.ndarray]] = field(repr=False)
-    queued_at: float = 0.0
+    queued_at: float  # loop time
 
 
 class Arrival:

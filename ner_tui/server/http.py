@@ -28,9 +28,9 @@ def bad_request(message: str, error_type: str = "Bad Request") -> HTTPError:
     return HTTPError(400, message, error_type)
 
 
-def json_response(doc: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+def json_response(doc: Any, status: int = 200) -> Response:
     body = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
-    return Response(body, status_code=status, media_type="application/json", headers=headers)
+    return Response(body, status_code=status, media_type="application/json")
 
 
 def error_response(status: int, message: str, error_type: str) -> Response:
