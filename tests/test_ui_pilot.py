@@ -275,6 +275,8 @@ async def test_copy_entities_reports_how() -> None:
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, lambda: app.prediction is not None)
         await pilot.press("ctrl+t")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
         prediction = app.prediction
         assert prediction is not None
         for entity in prediction.entities:

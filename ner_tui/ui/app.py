@@ -648,14 +648,18 @@ class NerTuiApp(App[int]):
         )
 
     def action_copy_entities(self) -> None:
-        from ner_tui.core.export import entity_lines
-
         if self.prediction is None:
             self.notify("No entities to copy yet.", severity="warning", markup=False)
             return
-        text = entity_lines(self.prediction)
-        how = copy_text(self, text)
-        self.notify(f"{len(self.prediction.entities)} entities {how}", markup=False, timeout=5)
+        self.copy_entities(self.prediction)
+
+    @work(group="copy", exit_on_error=False)
+    async def copy_entities(self, prediction: Prediction) -> None:
+        """Copy the entity list; a clipboard tool runs off the event loop."""
+        from ner_tui.core.export import entity_lines
+
+        how = await copy_text(self, entity_lines(prediction))
+        self.notify(f"{len(prediction.entities)} entities {how}", markup=False, timeout=5)
 
     def action_help(self) -> None:
         keys = []

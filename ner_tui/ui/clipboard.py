@@ -6,6 +6,7 @@ route was taken; a system tool (wl-copy, xclip, xsel, pbcopy, clip.exe) reports 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
@@ -48,10 +49,12 @@ def system_copy(text: str) -> str | None:
     return None
 
 
-def copy_text(app: _CanCopy, text: str) -> str:
-    """Copy ``text`` every way available; a phrase saying what happened ("copied with xclip")."""
+async def copy_text(app: _CanCopy, text: str) -> str:
+    """Copy ``text`` every way available; a phrase saying what happened ("copied with xclip").
+
+    The system tools run in a thread: each may take up to its 2 s timeout."""
     app.copy_to_clipboard(text)  # OSC 52 (Textual also keeps it as app.clipboard)
-    tool = system_copy(text)
+    tool = await asyncio.to_thread(system_copy, text)
     if tool is not None:
         return f"copied to the clipboard ({tool}, and OSC 52)."
     return (
