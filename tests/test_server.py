@@ -476,3 +476,15 @@ def test_serve_without_a_model_says_why() -> None:
     assert proc.returncode == 18
     assert "No such model directory: /no/such/model-dir" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_serve_with_a_bad_port_says_why() -> None:
+    proc = subprocess.run(
+        [*SERVER_MODULE, "--model", NAME, "--port", "99999"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert "'99999' is not a port number (0-65535)" in proc.stderr
+    assert "Traceback" not in proc.stderr

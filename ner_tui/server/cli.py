@@ -12,6 +12,17 @@ from ner_tui.core.errors import NerTuiError
 _DEFAULT_MAX_BODY = 16 * 1024 * 1024
 
 
+def _port(value: str) -> int:
+    """argparse type: a TCP port (uvicorn would die with a traceback on 99999)."""
+    try:
+        port = int(value)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port number (0-65535)")
+    return port
+
+
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     """Add serve's flags to ``parser`` (vLLM's names where vLLM has the flag)."""
     parser.add_argument(
@@ -20,7 +31,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         "(default: the bundled English model)",
     )
     parser.add_argument("--host", default="127.0.0.1", help="bind address (default: 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    parser.add_argument("--port", type=_port, default=8000, help="port (default: 8000)")
     parser.add_argument(
         "--served-model-name",
         dest="served_model_name",
