@@ -6,6 +6,8 @@ visible lines are rendered, so a 20,000-token article scrolls as smoothly as a s
 
 from __future__ import annotations
 
+from bisect import bisect_right
+
 from textual.cache import LRUCache
 from textual.content import Content
 from textual.geometry import Size
@@ -107,8 +109,6 @@ class EntityText(ScrollView, can_focus=True):
                 self.scroll_to(y=max(0, line - height // 3), animate=False)
 
     def _line_of(self, offset: int) -> int:
-        from bisect import bisect_right
-
         return max(0, bisect_right(self._line_starts, offset) - 1)
 
     def on_resize(self) -> None:
@@ -144,8 +144,7 @@ class EntityText(ScrollView, can_focus=True):
             line = self._line(index)
             if self._highlight is not None and self._document is not None:
                 h_start, h_end = self._highlight
-                start = self._line_starts[index]
-                end = start + len(line.plain)
+                start, end = self._layout[index]
                 if h_start < end and h_end > start:
                     line = line.stylize(HIGHLIGHT, max(0, h_start - start), min(end, h_end) - start)
             strip = content_strip(line, base, width)
