@@ -7,11 +7,15 @@ the same hue with white text, so neither depends on the theme's own foreground/b
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from textual.color import Color
 from textual.style import Style
 
 from ner_tui.core.labels import split_label
+
+if TYPE_CHECKING:
+    from textual.widget import Widget
 
 # Light, distinct hues; dark text on each stays above WCAG AA contrast.
 _HUES: tuple[str, ...] = (
@@ -102,6 +106,11 @@ class EntityPalette:
     @property
     def types(self) -> list[str]:
         return list(self._map)
+
+
+def on_dark_theme(widget: Widget) -> bool:
+    """Whether ``widget`` is drawn on a dark theme (picks :meth:`EntityColour.label_for`)."""
+    return widget.app.current_theme.dark if widget.is_attached else True
 
 
 def entity_types(labels: Iterable[str]) -> list[str]:

@@ -13,7 +13,7 @@ from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from ner_tui.core.types import Entity, Prediction
-from ner_tui.ui.palette import EntityPalette
+from ner_tui.ui.palette import EntityPalette, on_dark_theme
 from ner_tui.ui.visible import visible_text
 
 MAX_PER_TYPE = 300  # an OptionList entry per entity; beyond this the export has them all
@@ -39,9 +39,6 @@ class EntitySidebar(OptionList):
         @property
         def control(self) -> EntitySidebar:
             return self.sidebar
-
-    def _dark(self) -> bool:
-        return self.app.current_theme.dark if self.is_attached else True
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -92,7 +89,7 @@ class EntitySidebar(OptionList):
         self._built_width = self.scrollable_content_region.width
         # "  ▌" + name + " " + score (4) + scrollbar/padding (2).
         name_width = max(8, self._built_width - 10) if self._built_width else _NAME_WIDTH
-        dark = self._dark()
+        dark = on_dark_theme(self)
         for label in sorted(groups, key=lambda k: (-len(groups[k]), k)):
             members = groups[label]
             colour = palette.colour(label)

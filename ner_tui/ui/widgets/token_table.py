@@ -24,7 +24,7 @@ from textual.style import Style
 
 from ner_tui.core.labels import split_label
 from ner_tui.core.types import Prediction, TokenPrediction
-from ner_tui.ui.palette import EntityPalette
+from ner_tui.ui.palette import EntityPalette, on_dark_theme
 from ner_tui.ui.visible import visible_text
 from ner_tui.ui.widgets.strip import content_strip
 
@@ -78,9 +78,6 @@ class TokenTable(ScrollView, can_focus=True):
         @property
         def control(self) -> TokenTable:
             return self.table
-
-    def _dark(self) -> bool:
-        return self.app.current_theme.dark if self.is_attached else True
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -182,7 +179,7 @@ class TokenTable(ScrollView, can_focus=True):
     def _theme_dark(self) -> bool:
         dark = self._dark_cache
         if dark is None:
-            dark = self._dark_cache = self._dark()
+            dark = self._dark_cache = on_dark_theme(self)
         return dark
 
     def _theme(self, name: str, default: str) -> Color:
