@@ -52,6 +52,8 @@ def strict() -> Iterator[httpx.Client]:
         "16",
         "--max-body-bytes",
         "4096",
+        "--max-request-tokens",
+        "64",
         "--batch-window-ms",
         "150",
         "--batch-wait",
@@ -350,6 +352,22 @@ def test_max_model_len_and_body_limit(strict: httpx.Client) -> None:
         "/pooling", content=chunks, headers={**AUTH, "content-type": "application/json"}
     )
     _error(chunked, 413)
+    assert strict.get("/health").status_code == 200
+
+
+def test_request_token_limit(strict: httpx.Client) -> None:
+    """One request may not carry more tokens than --max-request-tokens: far above it, encoding
+    the answer would stall every other client. Counted before tokenizing (one token per prompt
+    at least) and after."""
+    many = strict.post("/pooling", json={"input": [[5]] * 70}, headers=AUTH)
+    err = _error(many, 400)
+    assert "at least 70 tokens in 70 prompt(s)" in str(err["message"])
+    assert "--max-request-tokens" in str(err["message"])
+    texts = ["Barack Obama met Angela Merkel in Berlin."] * 8  # each within the 16-token window
+    err = _error(strict.post("/pooling", json={"input": texts}, headers=AUTH), 400)
+    assert "in 8 prompt(s); this server accepts at most 64 tokens" in str(err["message"])
+    ok = strict.post("/pooling", json={"input": texts[:2]}, headers=AUTH)
+    assert ok.status_code == 200 and len(ok.json()["data"]) == 2
     assert strict.get("/health").status_code == 200
 
 

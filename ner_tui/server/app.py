@@ -51,6 +51,10 @@ from ner_tui.server.metrics import Metrics
 log = logging.getLogger("ner_tui.server")
 
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
+# Tokens (all prompts together) one /pooling request may carry. The answer's encoding and
+# json.dumps run on the event loop and hold the GIL: far above this, one request would stall
+# every other client and /health for seconds to minutes.
+DEFAULT_MAX_REQUEST_TOKENS = 262_144
 DEFAULT_BATCH_WINDOW_MS = 5.0
 DEFAULT_BATCH_WAIT = "auto"
 DEFAULT_MAX_BATCH = 64
@@ -69,6 +73,7 @@ class _Server:
         *,
         served_model_name: str,
         max_body_bytes: int,
+        max_request_tokens: int,
         batch_window_ms: float,
         max_batch: int,
         batch_wait: str,
@@ -76,6 +81,7 @@ class _Server:
         self.engine = engine
         self.name = served_model_name
         self.max_body_bytes = max_body_bytes
+        self.max_request_tokens = max_request_tokens
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ner-tui-infer")
         self.batcher = DynamicBatcher(
             lambda prompts: engine.run_ids(prompts, use_activation=False),
@@ -163,6 +169,16 @@ class _Server:
         converted.setdefault("add_special_tokens", False)  # the template has its own
         return converted
 
+    def check_request_size(self, n_tokens: int, n_prompts: int) -> None:
+        if n_tokens > self.max_request_tokens:
+            raise bad_request(
+                f"This request has {'at least ' if n_tokens == n_prompts else ''}{n_tokens} "
+                f"tokens in {n_prompts} prompt(s); this server accepts at most "
+                f"{self.max_request_tokens} tokens per request (--max-request-tokens). "
+                "Split the input into several requests.",
+                "BadRequestError",
+            )
+
     # -------------------------------------------------------------- /pooling
 
     async def pool(self, body: Any, arrival: Arrival | None = None) -> Response:
@@ -172,6 +188,7 @@ class _Server:
         _check_extra_fields(body, req)
         self.check_model(req.model)
         prompts = req.prompts
+        self.check_request_size(len(prompts), len(prompts))  # each prompt is >= 1 token
         text_input = isinstance(prompts[0], str)
         if text_input:
             ids = await self.tokenize(prompts, req.add_special_tokens)  # type: ignore[arg-type]
@@ -191,6 +208,7 @@ class _Server:
             with_specials = text_input and req.add_special_tokens
             ids = [self.truncate(x, k, side, texts_with_specials=with_specials) for x in ids]
         self.engine.check_ids(ids)
+        self.check_request_size(sum(len(x) for x in ids), len(ids))
 
         self.metrics.in_flight += 1
         try:
@@ -245,6 +263,7 @@ def create_app(
     api_key: str | None = None,
     max_model_len: int | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    max_request_tokens: int = DEFAULT_MAX_REQUEST_TOKENS,
     batch_window_ms: float = DEFAULT_BATCH_WINDOW_MS,
     max_batch: int = DEFAULT_MAX_BATCH,
     batch_wait: str = DEFAULT_BATCH_WAIT,
@@ -264,6 +283,7 @@ def create_app(
         engine,
         served_model_name=served_model_name or engine.served_model_name,
         max_body_bytes=max_body_bytes,
+        max_request_tokens=max_request_tokens,
         batch_window_ms=batch_window_ms,
         max_batch=max_batch,
         batch_wait=batch_wait,

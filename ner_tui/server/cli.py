@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from ner_tui.core.errors import NerTuiError
 
 _DEFAULT_MAX_BODY = 16 * 1024 * 1024
+_DEFAULT_MAX_REQUEST_TOKENS = 262_144  # = app.DEFAULT_MAX_REQUEST_TOKENS (app is heavy to import)
 
 
 def _port(value: str) -> int:
@@ -69,6 +70,14 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"largest request body; bigger ones get 413 (default: {_DEFAULT_MAX_BODY})",
     )
     parser.add_argument(
+        "--max-request-tokens",
+        dest="max_request_tokens",
+        type=int,
+        default=_DEFAULT_MAX_REQUEST_TOKENS,
+        help="most tokens (all prompts together) in one /pooling request; more get 400 "
+        f"(default: {_DEFAULT_MAX_REQUEST_TOKENS})",
+    )
+    parser.add_argument(
         "--batch-window-ms",
         dest="batch_window_ms",
         type=float,
@@ -114,6 +123,7 @@ def run_serve(args: argparse.Namespace) -> int:
         threads=args.threads,
         onnx_file=args.onnx_file,
         max_body_bytes=args.max_body_bytes,
+        max_request_tokens=args.max_request_tokens,
         batch_window_ms=args.batch_window_ms,
         max_batch=args.max_batch,
         batch_wait=args.batch_wait,

@@ -12,6 +12,7 @@ from ner_tui.server.app import (
     DEFAULT_BATCH_WINDOW_MS,
     DEFAULT_MAX_BATCH,
     DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_REQUEST_TOKENS,
 )
 
 
@@ -26,6 +27,7 @@ def serve(
     *,
     onnx_file: str | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    max_request_tokens: int = DEFAULT_MAX_REQUEST_TOKENS,
     batch_window_ms: float = DEFAULT_BATCH_WINDOW_MS,
     max_batch: int = DEFAULT_MAX_BATCH,
     batch_wait: str = DEFAULT_BATCH_WAIT,
@@ -66,6 +68,7 @@ def serve(
         engine,
         api_key=api_key,
         max_body_bytes=max_body_bytes,
+        max_request_tokens=max_request_tokens,
         batch_window_ms=batch_window_ms,
         max_batch=max_batch,
         batch_wait=batch_wait,
