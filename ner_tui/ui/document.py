@@ -11,6 +11,7 @@ import re
 from bisect import bisect_left
 from dataclasses import dataclass
 
+import numpy as np
 from rich.cells import cell_len
 from textual.content import Content, Span
 from textual.style import Style
@@ -49,16 +50,11 @@ def chunk_edges(prediction: Prediction) -> list[int]:
     scored = prediction.scored
     if len(scored.chunks) <= 1:
         return []
-    edges: list[int] = []
-    previous: int | None = None
-    for i in range(len(scored)):
-        if scored.special[i]:
-            continue
-        chunk = int(scored.chunk_of[i])
-        if previous is not None and chunk != previous:
-            edges.append(int(scored.offsets[i][0]))
-        previous = chunk
-    return edges
+    kept = ~scored.special
+    chunks = scored.chunk_of[kept]
+    starts = scored.offsets[kept, 0]
+    switches = np.flatnonzero(chunks[1:] != chunks[:-1]) + 1
+    return [int(start) for start in starts[switches]]
 
 
 def build_document(
