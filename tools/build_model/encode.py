@@ -107,11 +107,10 @@ def clip_spans(spans: list[Span], start: int, end: int) -> list[Span]:
     return [(s - start, e - start, k) for s, e, k in spans if s >= start and e <= end]
 
 
-def encode_example(
-    tokenizer: Any, text: str, teacher_spans: list[list[Span]], max_tokens: int
-) -> dict[str, Any]:
-    """Token ids + label ids; with several teachers a token whose tags disagree is ignored in the
-    loss."""
+def tokenize_with_offsets(
+    tokenizer: Any, text: str, max_tokens: int
+) -> tuple[Any, list[tuple[int, int]], list[int]]:
+    """The encoding (truncated to ``max_tokens``), its character offsets and special-token mask."""
     enc = tokenizer(
         text,
         truncation=True,
@@ -119,8 +118,15 @@ def encode_example(
         return_offsets_mapping=True,
         return_special_tokens_mask=True,
     )
-    offsets = [tuple(o) for o in enc["offset_mapping"]]
-    special = enc["special_tokens_mask"]
+    return enc, [tuple(o) for o in enc["offset_mapping"]], enc["special_tokens_mask"]
+
+
+def encode_example(
+    tokenizer: Any, text: str, teacher_spans: list[list[Span]], max_tokens: int
+) -> dict[str, Any]:
+    """Token ids + label ids; with several teachers a token whose tags disagree is ignored in the
+    loss."""
+    enc, offsets, special = tokenize_with_offsets(tokenizer, text, max_tokens)
     all_tags = [subword_tags(offsets, special, spans) for spans in teacher_spans]
     labels = []
     for i in range(len(offsets)):

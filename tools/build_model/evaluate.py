@@ -116,15 +116,7 @@ def score(
 
     y_true, y_pred = [], []
     for text, g, p in zip(texts, gold, pred, strict=False):
-        enc = tokenizer(
-            text,
-            truncation=True,
-            max_length=max_tokens,
-            return_offsets_mapping=True,
-            return_special_tokens_mask=True,
-        )
-        offsets = [tuple(o) for o in enc["offset_mapping"]]
-        special = enc["special_tokens_mask"]
+        _, offsets, special = encode.tokenize_with_offsets(tokenizer, text, max_tokens)
         keep = [i for i, s in enumerate(special) if not s]
         gt = encode.subword_tags(offsets, special, [tuple(x) for x in g])  # type: ignore[misc]
         pt = encode.subword_tags(offsets, special, [tuple(x) for x in p])  # type: ignore[misc]
