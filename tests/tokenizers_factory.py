@@ -106,6 +106,17 @@ class Family:
     uncased: bool = False
 
 
+# Special tokens of the RoBERTa and XLM-R families (<s> doubles as CLS, </s> as SEP).
+ROBERTA_STYLE_SPECIALS = {
+    "bos_token": "<s>",
+    "eos_token": "</s>",
+    "unk_token": "<unk>",
+    "sep_token": "</s>",
+    "pad_token": "<pad>",
+    "cls_token": "<s>",
+    "mask_token": "<mask>",
+}
+
 FAMILIES: tuple[Family, ...] = (
     Family(
         "bert-cased",
@@ -139,30 +150,14 @@ FAMILIES: tuple[Family, ...] = (
         "roberta",
         "RobertaForTokenClassification",
         "RobertaTokenizer",
-        {
-            "bos_token": "<s>",
-            "eos_token": "</s>",
-            "unk_token": "<unk>",
-            "sep_token": "</s>",
-            "pad_token": "<pad>",
-            "cls_token": "<s>",
-            "mask_token": "<mask>",
-        },
+        ROBERTA_STYLE_SPECIALS,
     ),
     Family(
         "xlmr",
         "xlm-roberta",
         "XLMRobertaForTokenClassification",
         "XLMRobertaTokenizer",
-        {
-            "bos_token": "<s>",
-            "eos_token": "</s>",
-            "unk_token": "<unk>",
-            "sep_token": "</s>",
-            "pad_token": "<pad>",
-            "cls_token": "<s>",
-            "mask_token": "<mask>",
-        },
+        ROBERTA_STYLE_SPECIALS,
     ),
     Family(
         "modernbert",
