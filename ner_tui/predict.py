@@ -23,18 +23,18 @@ import argparse
 import asyncio
 import json
 import os
-import re
 import socket
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO
 from urllib.parse import urlsplit
 
 from ner_tui.cli import EXIT_OK, EXIT_PARTIAL, exit_code_for
 from ner_tui.config import ConfigError, Settings
+from ner_tui.core.alignment import ModelInfo, load_model_info, looks_like_hub_id, score
 from ner_tui.core.backend import ModelCard, PoolingBackend
 from ner_tui.core.errors import (
     AuthenticationFailed,
@@ -46,9 +46,6 @@ from ner_tui.core.errors import (
 from ner_tui.core.export import ExportFormat, entity_lines, to_conll, to_json, to_jsonl_line
 from ner_tui.core.export import token_table as render_token_table
 from ner_tui.core.types import DecodeOptions, Prediction
-
-if TYPE_CHECKING:
-    from ner_tui.core.alignment import ModelInfo
 
 
 class InputError(ConfigError):
@@ -253,14 +250,12 @@ def tokenizer_source(card: ModelCard, settings: Settings) -> str:
         if candidate and Path(candidate).expanduser().is_dir():
             return candidate
     # Not here: vLLM's root is what `vllm serve` was given, a hub id unless it is a server path.
-    root = card.root or ""
-    if root and not root.startswith(("/", "~", ".")) and root.count("/") <= 1:
-        return root
+    if card.root and looks_like_hub_id(card.root):
+        return card.root
     return card.id
 
 
 HUB_PROBE_TIMEOUT = 3.0
-_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 
 
 def hub_reachable(timeout: float = HUB_PROBE_TIMEOUT) -> bool:
@@ -277,11 +272,6 @@ def hub_reachable(timeout: float = HUB_PROBE_TIMEOUT) -> bool:
             return True
     except OSError:
         return False
-
-
-def looks_like_hub_id(name: str) -> bool:
-    """``org/name`` that is not a path here: what transformers would fetch from the hub."""
-    return bool(_HUB_ID.fullmatch(name)) and not Path(name).expanduser().exists()
 
 
 def cached_snapshot(repo_id: str, cache_dir: str | Path | None = None) -> Path | None:
@@ -320,8 +310,6 @@ async def load_tokenizer_for(card: ModelCard, settings: Settings) -> ModelInfo:
     A source that is not a directory here is a hub id: it is loaded from the hub when the hub
     answers, else from the local Hugging Face cache, else this fails at once with a hint to
     pass ``--tokenizer DIR``."""
-    from ner_tui.core.alignment import load_model_info
-
     source = tokenizer_source(card, settings)
     served = f"the server's model `{card.id}`" + (
         f" (loaded from `{card.root}` on the server)" if card.root and card.root != card.id else ""
@@ -445,7 +433,6 @@ async def predict_documents(
     err: IO[str],
 ) -> int:
     """Score, decode and write every document; return the exit code."""
-    from ner_tui.core.alignment import score
     from ner_tui.core.decoding import decode
 
     options = DecodeOptions(

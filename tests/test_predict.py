@@ -12,7 +12,13 @@ import pytest
 from ner_tui.cli import EXIT_PARTIAL, EXIT_USAGE, main
 from ner_tui.config import Settings
 from ner_tui.core.backend import ModelCard
-from ner_tui.predict import InputError, read_source, split_documents, tokenizer_source
+from ner_tui.predict import (
+    InputError,
+    looks_like_hub_id,
+    read_source,
+    split_documents,
+    tokenizer_source,
+)
 
 FIXTURE = Path(__file__).parent / "fixtures" / "tiny-bert-ner"
 LOCAL = ["predict", "--local", "--model", str(FIXTURE)]
@@ -83,6 +89,40 @@ def test_tokenizer_source_prefers_flag_then_local_dirs_then_hub_like_root() -> N
     assert tokenizer_source(hub, Settings()) == "boltuix/NeuroBERT-NER"
     server_path = ModelCard("boltuix/NeuroBERT-NER", root="/srv/models/ner")
     assert tokenizer_source(server_path, Settings()) == "boltuix/NeuroBERT-NER"
+
+
+@pytest.mark.parametrize(
+    ("root", "expected"),
+    [
+        ("dslim/bert-base-NER", "dslim/bert-base-NER"),
+        ("bert-base-cased", "bert-base-cased"),
+        ("C:\\models\\ner", "served-id"),  # a Windows server's path used to pass as a hub id
+        ("/srv/org/name/", "served-id"),
+        ("org/name/", "served-id"),
+        ("models dir", "served-id"),
+    ],
+)
+def test_tokenizer_source_uses_the_cores_hub_id_rule(root: str, expected: str) -> None:
+    assert tokenizer_source(ModelCard("served-id", root=root), Settings()) == expected
+    assert (expected == root) == looks_like_hub_id(root)
+
+
+def test_tokenizer_source_prefers_a_local_dir_shaped_like_a_hub_id(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "org" / "name").mkdir(parents=True)
+    card = ModelCard("org/name", root="/srv/models/org/name")
+    assert tokenizer_source(card, Settings()) == "org/name"
+    assert not looks_like_hub_id("org/name")
+
+
+def test_a_one_word_tokenizer_is_tried_as_a_hub_id(capsys) -> None:
+    # `--tokenizer NAME` without a slash is a hub id (as for transformers), not "not a directory".
+    assert main([*LOCAL, "--tokenizer", "no-such-ner-tokenizer-xyz", TEXT]) != 0
+    err = capsys.readouterr().err
+    assert "`no-such-ner-tokenizer-xyz` is not a directory on this machine, not in the " in err
+    assert "the hub is unreachable" in err
 
 
 # --------------------------------------------------------------------------- whole runs

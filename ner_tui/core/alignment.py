@@ -77,6 +77,7 @@ __all__ = [
     "check_tokenizer",
     "encode",
     "load_model_info",
+    "looks_like_hub_id",
     "merge",
     "score",
     "score_many",
@@ -211,7 +212,7 @@ def load_model_info(model: str | Path, *, max_model_len: int | None = None) -> M
         ) from exc
 
     local = Path(name).expanduser()
-    if not local.exists() and _looks_like_path(model):
+    if not local.exists() and not looks_like_hub_id(model):
         raise ModelLoadError(f"No model directory at {name!r} ({where}): it does not exist.")
     if local.exists() and not local.is_dir():
         raise ModelLoadError(
@@ -266,21 +267,32 @@ def _describe_source(model: str | Path) -> str:
         return f"local directory {path.resolve()}"
     if path.exists():
         return f"local path {path.resolve()}, which is not a directory"
-    if _looks_like_path(model):
+    if not looks_like_hub_id(model):
         return "a local path"
     return "not a local directory, so tried as a Hugging Face hub id"
 
 
-def _looks_like_path(model: str | Path) -> bool:
+# A Hugging Face repo id, as huggingface_hub's validate_repo_id has it: "name" or
+# "namespace/name", ASCII letters, digits, "_", "-" and ".", each part starting and ending with
+# a letter, digit or "_", at most 96 characters each; "--", ".." and a ".git" end are not allowed.
+_REPO_PART = r"\w(?:[\w.-]{0,94}\w)?"
+_HUB_ID = re.compile(rf"(?:{_REPO_PART}/)?{_REPO_PART}", re.ASCII)
+
+
+def looks_like_hub_id(model: str | Path) -> bool:
+    """Whether ``model`` names a Hugging Face hub repo rather than a path on this machine.
+
+    The one rule every "directory or hub id?" question in ner-tui uses: anything that exists
+    here is a path (even a folder named ``org/name``); a :class:`~pathlib.Path` is a path; a
+    string is a hub id when it has the hub's shape (``name`` or ``org/name``, see above), so
+    ``./model``, ``~/m``, ``/srv/m``, ``a/b/c``, ``org/name/`` and ``C:\\m`` are paths.
+    """
     if isinstance(model, Path):
-        return True
-    s = str(model)
-    return (
-        s.startswith(("/", "./", "../", "~", ".\\"))
-        or s.count("/") > 1
-        or "\\" in s
-        or s in (".", "..")
-    )
+        return False
+    name = str(model)
+    if not _HUB_ID.fullmatch(name) or "--" in name or ".." in name or name.endswith(".git"):
+        return False
+    return not Path(name).expanduser().exists()
 
 
 def _one_line(exc: BaseException) -> str:
