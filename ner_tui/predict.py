@@ -43,8 +43,7 @@ from ner_tui.core.errors import (
     ServerError,
     UnknownModel,
 )
-from ner_tui.core.export import ExportFormat, entity_lines, to_conll, to_json, to_jsonl_line
-from ner_tui.core.export import token_table as render_token_table
+from ner_tui.core.export import DocumentWriter, ExportFormat
 from ner_tui.core.types import DecodeOptions, Prediction
 
 
@@ -344,37 +343,25 @@ async def load_tokenizer_for(card: ModelCard, settings: Settings) -> ModelInfo:
 
 
 class _Writer:
-    """Writes finished documents to stdout in input order, errors to stderr."""
+    """Writes finished documents to stdout in input order (laid out by the export module's
+    :class:`DocumentWriter`, as the TUI's export is), and their warnings and errors to stderr."""
 
     def __init__(self, fmt: ExportFormat, many: bool, out: IO[str], err: IO[str]) -> None:
-        self.fmt = fmt
+        self.documents = DocumentWriter(out, fmt, many=many)
         self.many = many
         self.out = out
         self.err = err
-        self.written = 0
         self.failed: list[NerTuiError] = []
         self._hinted: set[str] = set()
 
+    @property
+    def written(self) -> int:
+        return self.documents.count
+
     def document(self, doc: Document, prediction: Prediction) -> None:
-        extra = {"line": doc.line} if self.many else None
-        fmt = self.fmt
-        if fmt == "json":
-            body = to_json(prediction, extra)
-            if self.many:
-                body = ("[\n" if self.written == 0 else ",\n") + body
-            self.out.write(body if self.many else body + "\n")
-        elif fmt == "jsonl":
-            self.out.write(to_jsonl_line(prediction, extra) + "\n")
-        elif fmt == "conll":
-            self.out.write(to_conll(prediction) + "\n\n")
-        else:
-            body = render_token_table(prediction) if fmt == "table" else entity_lines(prediction)
-            if self.many:
-                body = ("" if self.written == 0 else "\n") + f"# line {doc.line}\n" + body
-            self.out.write(body + "\n")
+        self.documents.write(prediction, {"line": doc.line} if self.many else None)
         for warning in prediction.warnings:
             self.err.write(f"ner-tui: {doc.where}: warning: {warning}\n")
-        self.written += 1
 
     def error(self, doc: Document, error: NerTuiError) -> None:
         self.failed.append(error)
@@ -384,8 +371,7 @@ class _Writer:
             self.err.write(f"  hint: {error.hint}\n")
 
     def finish(self) -> None:
-        if self.fmt == "json" and self.many:
-            self.out.write("\n]\n" if self.written else "[]\n")
+        self.documents.close()
         self.out.flush()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 
 from ner_tui.core.export import (
     EXPORT_FORMATS,
+    DocumentWriter,
     conll_rows,
     entity_lines,
     format_for_path,
@@ -191,3 +193,40 @@ def test_format_for_path() -> None:
 def test_unknown_format_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="unknown export format"):
         render([make_prediction()], "xml")  # type: ignore[arg-type]
+
+
+def test_json_array_layout_is_each_object_as_written_alone() -> None:
+    one = render([make_prediction()], "json")
+    many = render([make_prediction(), make_prediction()], "json", [{"line": 1}, {"line": 2}])
+    first = render([make_prediction()], "json", [{"line": 1}])
+    second = render([make_prediction()], "json", [{"line": 2}])
+    # Streamed by `predict` one document at a time: "[", the objects unindented, "]".
+    assert many == "[\n" + first.rstrip("\n") + ",\n" + second.rstrip("\n") + "\n]\n"
+    assert json.loads(many)[1] == json.loads(second) == {"line": 2, **json.loads(one)}
+    assert render([], "json") == "[]\n"
+
+
+@pytest.mark.parametrize("fmt", ["table", "entities"])
+def test_text_formats_head_each_document_with_its_extra_keys(fmt) -> None:
+    body = render([make_prediction()], fmt).rstrip("\n")
+    two = render([make_prediction(), make_prediction()], fmt, [{"line": 1}, {"line": 3}])
+    assert two == f"# line 1\n{body}\n\n# line 3\n{body}\n"
+    assert render([make_prediction(), make_prediction()], fmt) == f"{body}\n\n{body}\n"
+
+
+def test_document_writer_streams_what_render_returns() -> None:
+    out = io.StringIO()
+    writer = DocumentWriter(out, "jsonl", many=True)
+    writer.write(make_prediction(), {"line": 7})
+    assert out.getvalue() == render([make_prediction()], "jsonl", [{"line": 7}])  # no waiting
+    writer.write(make_prediction())
+    writer.close()
+    assert writer.count == 2
+    assert out.getvalue() == render([make_prediction()] * 2, "jsonl", [{"line": 7}, None])
+
+
+def test_single_document_json_refuses_a_second_document() -> None:
+    writer = DocumentWriter(io.StringIO(), "json", many=False)
+    writer.write(make_prediction())
+    with pytest.raises(ValueError, match="many=True"):
+        writer.write(make_prediction())

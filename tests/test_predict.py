@@ -3,6 +3,7 @@ tiny real fixture model (no server, no network)."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 from pathlib import Path
@@ -11,7 +12,12 @@ import pytest
 
 from ner_tui.cli import EXIT_PARTIAL, EXIT_USAGE, main
 from ner_tui.config import Settings
+from ner_tui.core.alignment import load_model_info, score
 from ner_tui.core.backend import ModelCard
+from ner_tui.core.decoding import decode
+from ner_tui.core.engine import LocalEngine
+from ner_tui.core.export import EXPORT_FORMATS, ExportFormat, render
+from ner_tui.core.types import DecodeOptions, Prediction
 from ner_tui.predict import (
     InputError,
     looks_like_hub_id,
@@ -242,3 +248,42 @@ def test_decoding_flags_reach_the_decoder(capsys) -> None:
     assert document["entities"]
     assert main([*LOCAL, "-o", "entities", "--threshold", "1", TEXT]) == 0
     assert capsys.readouterr().out == "(no entities)\n"
+
+
+# --------------------------------------------------------------------------- output = export
+
+DOCS = ["Barack Obama visited Paris.", "Merkel\tmet\u200bMacron in Berlin \x07.", "nothing here"]
+
+
+def _core_predictions(texts: list[str]) -> list[Prediction]:
+    """The same documents scored and decoded by the core directly, not through predict."""
+
+    async def run() -> list[Prediction]:
+        engine = LocalEngine.load(FIXTURE)
+        try:
+            info = load_model_info(FIXTURE)
+            return [decode(await score(engine, info, text), DecodeOptions()) for text in texts]
+        finally:
+            await engine.aclose()
+
+    return asyncio.run(run())
+
+
+@pytest.fixture(scope="module")
+def core_predictions() -> list[Prediction]:
+    return _core_predictions(DOCS)
+
+
+@pytest.mark.parametrize("fmt", EXPORT_FORMATS)
+def test_predict_writes_exactly_what_export_renders(
+    fmt: ExportFormat, core_predictions: list[Prediction], tmp_path: Path, capsys
+) -> None:
+    # One document from TEXT: export's single-document layout.
+    assert main([*LOCAL, "-o", fmt, DOCS[0]]) == 0
+    assert capsys.readouterr().out == render(core_predictions[:1], fmt)
+    # Several lines from a file (a blank one skipped): export's layout with each input line.
+    path = tmp_path / "docs.txt"
+    path.write_text(f"{DOCS[0]}\n\n{DOCS[1]}\n{DOCS[2]}\n", encoding="utf-8")
+    assert main([*LOCAL, "-o", fmt, "--file", str(path)]) == 0
+    lines = [{"line": 1}, {"line": 3}, {"line": 4}]
+    assert capsys.readouterr().out == render(core_predictions, fmt, lines)

@@ -19,10 +19,11 @@ Choices made here:
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
 from ner_tui.core.decoding import WORD_AGGREGATIONS
 from ner_tui.core.types import Prediction, TokenPrediction
@@ -198,31 +199,75 @@ def to_conll(prediction: Prediction) -> str:
     return "\n".join(f"{surface} {label}" for surface, label in conll_rows(prediction))
 
 
+class DocumentWriter:
+    """Writes documents to a text stream one at a time, each as soon as it is given.
+
+    The one place each format's file layout lives; :func:`render` and ``ner-tui predict`` both
+    write through it. ``many``: the output holds a list of documents, so ``json`` is an array
+    (its objects written one after another, ``[`` first and ``]`` on :meth:`close`) rather than
+    one object. ``extra`` keys (e.g. the input ``line``) lead each JSON object and head each
+    ``table``/``entities`` document as a ``# line 3`` comment line; CoNLL has no room for them.
+    Layout: ``jsonl`` one line per document; ``conll``, ``table`` and ``entities`` a blank line
+    between documents (``conll`` after each one, as CoNLL readers expect).
+    """
+
+    def __init__(self, out: IO[str], fmt: ExportFormat, *, many: bool) -> None:
+        if fmt not in EXPORT_FORMATS:
+            raise ValueError(
+                f"unknown export format {fmt!r}; choose one of {', '.join(EXPORT_FORMATS)}"
+            )
+        self.out = out
+        self.fmt = fmt
+        self.many = many
+        self.count = 0  # documents written so far
+
+    def write(self, prediction: Prediction, extra: Mapping[str, Any] | None = None) -> None:
+        """Write one document (and the separator before it)."""
+        fmt = self.fmt
+        if fmt == "json":
+            body = to_json(prediction, extra)
+            if self.many:
+                self.out.write(("[\n" if self.count == 0 else ",\n") + body)
+            elif self.count == 0:
+                self.out.write(body + "\n")
+            else:
+                raise ValueError("a second document in single-document JSON: pass many=True")
+        elif fmt == "jsonl":
+            self.out.write(to_jsonl_line(prediction, extra) + "\n")
+        elif fmt == "conll":
+            self.out.write(to_conll(prediction) + "\n\n")
+        else:
+            body = token_table(prediction) if fmt == "table" else entity_lines(prediction)
+            heading = "  ".join(
+                f"{key} {visible(str(value))}" for key, value in (extra or {}).items()
+            )
+            if heading:
+                body = f"# {heading}\n{body}"
+            self.out.write(("" if self.count == 0 else "\n") + body + "\n")
+        self.count += 1
+
+    def close(self) -> None:
+        """End the output (the closing ``]`` of a JSON array); ``out`` itself stays open."""
+        if self.fmt == "json" and self.many:
+            self.out.write("\n]\n" if self.count else "[]\n")
+
+
 def render(
     predictions: Iterable[Prediction],
     fmt: ExportFormat,
     extras: Sequence[Mapping[str, Any] | None] | None = None,
 ) -> str:
-    """Several documents in one format, ready to write to a file (ends with a newline).
+    """Several documents in one format, as :class:`DocumentWriter` writes them.
 
-    ``json`` gives one object for one document and an array for several; ``jsonl`` one line
-    each; ``conll`` a blank line between documents; ``table``/``entities`` a blank line too."""
+    ``json`` gives one object for one document and an array for any other number."""
     docs = list(predictions)
     meta = list(extras) if extras is not None else [None] * len(docs)
-    if fmt == "json":
-        if len(docs) == 1:
-            return to_json(docs[0], meta[0]) + "\n"
-        payload = [to_document(p, m) for p, m in zip(docs, meta, strict=True)]
-        return json.dumps(payload, ensure_ascii=False, indent=2) + "\n"
-    if fmt == "jsonl":
-        return "".join(to_jsonl_line(p, m) + "\n" for p, m in zip(docs, meta, strict=True))
-    if fmt == "conll":
-        return "".join(to_conll(p) + "\n\n" for p in docs)
-    if fmt == "table":
-        return "\n\n".join(token_table(p) for p in docs) + "\n"
-    if fmt == "entities":
-        return "\n\n".join(entity_lines(p) for p in docs) + "\n"
-    raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(EXPORT_FORMATS)}")
+    buffer = io.StringIO()
+    writer = DocumentWriter(buffer, fmt, many=len(docs) != 1)
+    for prediction, extra in zip(docs, meta, strict=True):
+        writer.write(prediction, extra)
+    writer.close()
+    return buffer.getvalue()
 
 
 def write_export(path: str | Path, predictions: Iterable[Prediction], fmt: ExportFormat) -> Path:
@@ -234,6 +279,7 @@ def write_export(path: str | Path, predictions: Iterable[Prediction], fmt: Expor
 
 __all__ = [
     "EXPORT_FORMATS",
+    "DocumentWriter",
     "ExportFormat",
     "conll_rows",
     "content_tokens",
