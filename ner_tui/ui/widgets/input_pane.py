@@ -1,32 +1,91 @@
 """The text input: a multi-line editor that says how to submit.
 
-The text is kept exactly as typed or pasted (it is what gets predicted), but control characters
-are drawn as visible glyphs: TextArea would otherwise write a pasted ``ESC [31m`` straight to
-the terminal, which would obey it.
+The text is kept exactly as typed or pasted (it is what gets predicted), but invisible
+characters are drawn as visible one-cell glyphs: control characters (``␛``, ``␇``...; a pasted
+``ESC [31m`` would otherwise reach the terminal, which would obey it) and format characters
+such as zero-width spaces and joiners, bidi controls and the BOM (``¤``). Tabs stay tabs.
+
+TextArea measures, wraps and moves the cursor by the cells of its document's ``lines``, and
+draws ``get_line``; it edits and reads the text through ``replace_range``, ``get_text_range``
+and ``text``. :class:`InputDocument` serves the first group the shown form of each line (one
+character for each character, so columns agree) and the second the text as typed, so the
+cursor sits on the character it is at, and clicks and soft wrapping land where things are
+drawn. (Drawing glyphs over the rendered line instead moved everything after a zero-width
+character one cell right of where TextArea put the cursor.)
 """
 
 from __future__ import annotations
 
-import re
+import unicodedata
+from functools import lru_cache
+from typing import overload
 
-from rich.segment import Segment
-from textual.strip import Strip
+from rich.cells import cell_len
+from textual.geometry import Size
 from textual.widgets import TextArea
+from textual.widgets.text_area import (
+    Document,
+    DocumentNavigator,
+    EditResult,
+    Location,
+    WrappedDocument,
+)
 
-from ner_tui.ui.visible import SPECIAL_RE
+# Control, format (zero-width space/joiners, bidi controls, BOM, soft hyphen...) and line or
+# paragraph separator characters: drawn as glyphs. Combining marks are left to join the
+# character before them, as they do everywhere.
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
 
 
-def _glyph(match: re.Match[str]) -> str:
-    """One visible glyph per :data:`SPECIAL_RE` character (a tab is left as it is).
-
-    TextArea lays lines out itself, so one character stays one character; columns after a
-    zero-width control shift by one cell."""
-    code = ord(match.group())
-    if code == 0x09:
-        return "\t"
+@lru_cache(maxsize=1024)
+def shown_char(char: str) -> str:
+    """The one-cell glyph the input pane draws for ``char``, or ``char`` itself."""
+    if char == "\t" or unicodedata.category(char) not in _INVISIBLE_CATEGORIES:
+        return char  # TextArea expands tabs itself, measuring them as it draws them
+    code = ord(char)
     if code < 0x20:
-        return chr(0x2400 + code)  # Control Pictures
-    return "\u2421" if code == 0x7F else "\u00a4"
+        return chr(0x2400 + code)  # Control Pictures: ␀ ␇ ␛ ...
+    return "\u2421" if code == 0x7F else "\u00a4"  # ␡, else ¤
+
+
+def shown_line(line: str) -> str:
+    """``line`` as the input pane draws it: as long as ``line``, invisible characters as glyphs."""
+    if line.isprintable():  # the usual line: no control or format character in it
+        return line
+    return "".join(map(shown_char, line))
+
+
+class InputDocument(Document):
+    """A TextArea document that holds the text as typed and lays out and draws it as shown."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self._shown = [shown_line(line) for line in self._lines]
+
+    @property
+    def lines(self) -> list[str]:
+        """The shown lines (what TextArea measures and wraps); :attr:`text` is the real text."""
+        return self._shown
+
+    @overload
+    def __getitem__(self, line_index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, line_index: slice) -> list[str]: ...
+
+    def __getitem__(self, line_index: int | slice) -> str | list[str]:
+        return self._shown[line_index]
+
+    def get_size(self, tab_width: int) -> Size:
+        widths = [cell_len(line.expandtabs(tab_width)) for line in self._shown]
+        return Size(max(widths, default=0), len(self._shown))
+
+    def replace_range(self, start: Location, end: Location, text: str) -> EditResult:
+        top, bottom = sorted((start, end))
+        result = super().replace_range(start, end, text)
+        new_bottom = result.end_location[0]
+        self._shown[top[0] : bottom[0] + 1] = map(shown_line, self._lines[top[0] : new_bottom + 1])
+        return result
 
 
 class InputPane(TextArea):
@@ -42,12 +101,14 @@ class InputPane(TextArea):
             placeholder="Type or paste text here, then press ctrl+s to find its entities.",
         )
 
-    def render_line(self, y: int) -> Strip:
-        strip = super().render_line(y)
-        if not any(SPECIAL_RE.search(segment.text) for segment in strip):
-            return strip
-        segments = [
-            Segment(SPECIAL_RE.sub(_glyph, segment.text), segment.style, segment.control)
-            for segment in strip
-        ]
-        return Strip(segments).crop(0, strip.cell_length)
+    def _set_document(self, text: str, language: str | None) -> None:
+        # TextArea's own steps for plain text (this pane has no language), with an
+        # InputDocument in place of a Document. Textual is pinned; tests/test_ui_input_pane.py
+        # fails if a new version sets documents up differently.
+        self._highlight_query = None
+        self.document = InputDocument(text)
+        self.wrapped_document = WrappedDocument(self.document, tab_width=self.indent_width)
+        self.navigator = DocumentNavigator(self.wrapped_document)
+        self._build_highlight_map()
+        self.move_cursor((0, 0))
+        self._rewrap_and_refresh_virtual_size()
