@@ -6,8 +6,11 @@ a plain one, and a strict one (API key, small limits, a long batching window).""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import base64
+import contextlib
+import io
 import json
 import subprocess
 import sys
@@ -506,3 +509,45 @@ def test_serve_with_a_bad_port_says_why() -> None:
     assert proc.returncode == 2
     assert "'99999' is not a port number (0-65535)" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "message"),
+    [
+        ("--threads", "-1", "'-1' is not a whole number of at least 1"),
+        ("--threads", "0", "'0' is not a whole number of at least 1"),
+        ("--max-body-bytes", "-5", "'-5' is not a whole number of at least 1"),
+        ("--max-request-tokens", "lots", "'lots' is not a whole number of at least 1"),
+        ("--max-batch", "0", "'0' is not a whole number of at least 1"),
+        ("--max-model-len", "1.5", "'1.5' is not a whole number of at least 1"),
+        ("--batch-window-ms", "-1", "'-1' is not a number of milliseconds (0 or more)"),
+        ("--batch-window-ms", "nan", "'nan' is not a number of milliseconds (0 or more)"),
+    ],
+)
+def test_serve_refuses_a_nonsense_number_before_loading_anything(
+    flag: str, value: str, message: str
+) -> None:
+    """A negative thread count or body limit used to be accepted and fail later (or never)."""
+    from ner_tui.server.cli import add_serve_arguments
+
+    parser = argparse.ArgumentParser(prog="ner-tui serve")
+    add_serve_arguments(parser)
+    stderr = io.StringIO()
+    with pytest.raises(SystemExit) as exit_info, contextlib.redirect_stderr(stderr):
+        parser.parse_args(["--model", NAME, flag, value])
+    assert exit_info.value.code == 2
+    assert message in stderr.getvalue()
+
+
+def test_serve_flags_and_server_share_their_defaults() -> None:
+    from ner_tui.server import app, defaults
+    from ner_tui.server.cli import add_serve_arguments
+
+    parser = argparse.ArgumentParser()
+    add_serve_arguments(parser)
+    args = parser.parse_args([])
+    assert args.max_body_bytes == defaults.DEFAULT_MAX_BODY_BYTES == app.DEFAULT_MAX_BODY_BYTES
+    assert args.max_request_tokens == defaults.DEFAULT_MAX_REQUEST_TOKENS
+    assert args.batch_window_ms == defaults.DEFAULT_BATCH_WINDOW_MS
+    assert args.max_batch == defaults.DEFAULT_MAX_BATCH
+    assert args.batch_wait == defaults.DEFAULT_BATCH_WAIT

@@ -38,6 +38,13 @@ from ner_tui.core.protocol import (
     model_list_json,
 )
 from ner_tui.server.batcher import Arrival, DynamicBatcher
+from ner_tui.server.defaults import (
+    DEFAULT_BATCH_WAIT,
+    DEFAULT_BATCH_WINDOW_MS,
+    DEFAULT_MAX_BATCH,
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_REQUEST_TOKENS,
+)
 from ner_tui.server.http import (
     ApiKeyGuard,
     HTTPError,
@@ -50,14 +57,6 @@ from ner_tui.server.metrics import Metrics
 
 log = logging.getLogger("ner_tui.server")
 
-DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
-# Tokens (all prompts together) one /pooling request may carry. The answer's encoding and
-# json.dumps run on the event loop and hold the GIL: far above this, one request would stall
-# every other client and /health for seconds to minutes.
-DEFAULT_MAX_REQUEST_TOKENS = 262_144
-DEFAULT_BATCH_WINDOW_MS = 5.0
-DEFAULT_BATCH_WAIT = "auto"
-DEFAULT_MAX_BATCH = 64
 # Texts longer than this (characters, all prompts together) are tokenized off the event loop.
 _INLINE_TOKENIZE_CHARS = 4096
 

@@ -8,9 +8,13 @@ import sys
 from collections.abc import Sequence
 
 from ner_tui.core.errors import NerTuiError
-
-_DEFAULT_MAX_BODY = 16 * 1024 * 1024
-_DEFAULT_MAX_REQUEST_TOKENS = 262_144  # = app.DEFAULT_MAX_REQUEST_TOKENS (app is heavy to import)
+from ner_tui.server.defaults import (
+    DEFAULT_BATCH_WAIT,
+    DEFAULT_BATCH_WINDOW_MS,
+    DEFAULT_MAX_BATCH,
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_REQUEST_TOKENS,
+)
 
 
 def _port(value: str) -> int:
@@ -22,6 +26,28 @@ def _port(value: str) -> int:
     if not 0 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"{value!r} is not a port number (0-65535)")
     return port
+
+
+def _positive_int(value: str) -> int:
+    """argparse type: a whole number of at least 1 (threads, bytes, tokens, prompts)."""
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of at least 1")
+    return number
+
+
+def _milliseconds(value: str) -> float:
+    """argparse type: a duration in ms, 0 or more."""
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not 0 <= number < float("inf"):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of milliseconds (0 or more)")
+    return number
 
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,12 +74,12 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-model-len",
         dest="max_model_len",
-        type=int,
+        type=_positive_int,
         help="longest input in tokens (default: the model's position limit)",
     )
     parser.add_argument(
         "--threads",
-        type=int,
+        type=_positive_int,
         help="CPU threads per forward pass (default: all cores but one, which serves HTTP)",
     )
     parser.add_argument(
@@ -65,40 +91,41 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-body-bytes",
         dest="max_body_bytes",
-        type=int,
-        default=_DEFAULT_MAX_BODY,
-        help=f"largest request body; bigger ones get 413 (default: {_DEFAULT_MAX_BODY})",
+        type=_positive_int,
+        default=DEFAULT_MAX_BODY_BYTES,
+        help=f"largest request body; bigger ones get 413 (default: {DEFAULT_MAX_BODY_BYTES})",
     )
     parser.add_argument(
         "--max-request-tokens",
         dest="max_request_tokens",
-        type=int,
-        default=_DEFAULT_MAX_REQUEST_TOKENS,
+        type=_positive_int,
+        default=DEFAULT_MAX_REQUEST_TOKENS,
         help="most tokens (all prompts together) in one /pooling request; more get 400 "
-        f"(default: {_DEFAULT_MAX_REQUEST_TOKENS})",
+        f"(default: {DEFAULT_MAX_REQUEST_TOKENS})",
     )
     parser.add_argument(
         "--batch-window-ms",
         dest="batch_window_ms",
-        type=float,
-        default=5.0,
+        type=_milliseconds,
+        default=DEFAULT_BATCH_WINDOW_MS,
         help="how long a request may wait for others to share its forward pass; 0 turns "
-        "dynamic batching off (default: 5)",
+        f"dynamic batching off (default: {DEFAULT_BATCH_WINDOW_MS:g})",
     )
     parser.add_argument(
         "--batch-wait",
         dest="batch_wait",
         choices=["auto", "always"],
-        default="auto",
+        default=DEFAULT_BATCH_WAIT,
         help="auto: wait only while other requests are still arriving (a lone client pays "
-        "no delay); always: wait the whole window for a fuller batch (default: auto)",
+        "no delay); always: wait the whole window for a fuller batch "
+        f"(default: {DEFAULT_BATCH_WAIT})",
     )
     parser.add_argument(
         "--max-batch",
         dest="max_batch",
-        type=int,
-        default=64,
-        help="most prompts in one dynamic batch (default: 64)",
+        type=_positive_int,
+        default=DEFAULT_MAX_BATCH,
+        help=f"most prompts in one dynamic batch (default: {DEFAULT_MAX_BATCH})",
     )
     parser.add_argument(
         "--log-level",

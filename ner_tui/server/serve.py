@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from pathlib import Path
 
-from ner_tui.server.app import (
+from ner_tui.server.defaults import (
     DEFAULT_BATCH_WAIT,
     DEFAULT_BATCH_WINDOW_MS,
     DEFAULT_MAX_BATCH,
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_REQUEST_TOKENS,
+    default_threads,
 )
 
 
@@ -55,8 +55,7 @@ def serve(
                 hint="Reinstall ner-tui, or serve a model directory with --model DIR.",
             )
     if threads is None:
-        # Leave one core to the event loop that parses requests and writes answers.
-        threads = max(1, (os.cpu_count() or 2) - 1)
+        threads = default_threads()
     engine = LocalEngine.load(
         model_dir,
         threads=threads,
