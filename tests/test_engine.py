@@ -186,6 +186,22 @@ def test_not_a_model_directory(tmp_path: Path) -> None:
         LocalEngine.load(tmp_path)
 
 
+@pytest.mark.parametrize("name", ["models/ner/v2", "./ner", "org/name/", "my model"])
+def test_a_missing_path_is_not_looked_up_on_the_hub(name: str) -> None:
+    """The engine uses the one hub-id rule (alignment.looks_like_hub_id): a name that cannot be
+    a hub repo is a missing directory, said as such, not a hub error."""
+    with pytest.raises(ModelLoadError, match="No such model directory"):
+        LocalEngine.load(name)
+
+
+@pytest.mark.parametrize("name", ["no-such-org/no-such-model", "no-such-model"])
+def test_a_hub_id_is_looked_up_on_the_hub(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One-word repo ids ("bert-base-cased") are hub ids too, as for the tokenizer."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ModelLoadError, match="the Hugging Face hub did not provide it"):
+        LocalEngine.load(name)
+
+
 def test_config_that_does_not_fit_the_weights(tmp_path: Path) -> None:
     model = _copy_model(tmp_path, weights=("onnx/model.onnx",))
     config = json.loads((model / "config.json").read_text())

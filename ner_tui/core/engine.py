@@ -36,6 +36,7 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
+from ner_tui.core.alignment import looks_like_hub_id
 from ner_tui.core.backend import ModelCard, PoolingResult
 from ner_tui.core.errors import InputTooLong, ModelLoadError, NerTuiError, UnknownModel
 
@@ -255,7 +256,7 @@ def _resolve_dir(model: str | Path) -> Path:
     name = str(model)
     if path.exists():
         raise ModelLoadError(f"{name} is a file, not a model directory.")
-    if name.count("/") == 1 and not name.startswith((".", "/", "~")):
+    if looks_like_hub_id(model):
         try:
             from huggingface_hub import snapshot_download
 
