@@ -340,7 +340,7 @@ async def _drive(
 
 def part2(
     model: Path,
-    threads: int,
+    thread_counts: list[int],
     texts: list[str],
     total: int,
     rounds: int,
@@ -348,36 +348,42 @@ def part2(
     wait: str,
     window_ms: float = 5.0,
 ) -> None:
-    """Both servers run side by side (the idle one costs nothing); for each client count the
-    runs alternate off/on ``rounds`` times and the best of each is kept, so a change in the
-    machine's load does not favour one side."""
+    """One server per (threads, batching off/on), all running side by side (an idle one costs
+    nothing); for each client count the runs take turns ``rounds`` times and the best of each is
+    kept, so a change in the machine's load does not favour one side. Ratios: batching on vs off
+    at the same thread count, and every row vs the first one (the fewest threads, batching
+    off)."""
     print(
-        f"\nserver: ner-tui serve --threads {threads} --max-batch {max_batch} --batch-wait {wait} "
-        f"--batch-window-ms {window_ms:g}, "
-        "one sentence per "
-        "request, "
-        f"{total} requests per run, best of {rounds} alternating runs"
+        f"\nserver: ner-tui serve --threads {'|'.join(map(str, thread_counts))} "
+        f"--max-batch {max_batch} --batch-wait {wait} --batch-window-ms {window_ms:g} (on) or 0 "
+        f"(off), one sentence per request, {total} requests per run, best of {rounds} runs "
+        "taking turns"
     )
-    print("| clients | batching | requests/s | p50 ms | p95 ms | on/off |")
-    print("|---:|---|---:|---:|---:|---:|")
+    print(
+        "| clients | threads | batching | requests/s | p50 ms | p95 ms | on/off "
+        "| vs fewest threads, off |"
+    )
+    print("|---:|---:|---|---:|---:|---:|---:|---:|")
+    configs = [(threads, on) for threads in thread_counts for on in (False, True)]
     servers = {
-        on: _start_server(model, threads, window_ms if on else 0.0, max_batch, wait)
-        for on in (False, True)
+        (threads, on): _start_server(model, threads, window_ms if on else 0.0, max_batch, wait)
+        for threads, on in configs
     }
     try:
         for clients in (1, 8, 32):
-            best: dict[bool, tuple[float, list[float]]] = {}
+            best: dict[tuple[int, bool], tuple[float, list[float]]] = {}
             for _ in range(rounds):
-                for on in (False, True):
-                    rps, lat = asyncio.run(_drive(servers[on][1], texts, clients, total))
-                    if on not in best or rps > best[on][0]:
-                        best[on] = (rps, lat)
-            for on in (False, True):
-                rps, lat = best[on]
-                ratio = f"{rps / best[False][0]:.2f}x" if on else ""
+                for config in configs:
+                    rps, lat = asyncio.run(_drive(servers[config][1], texts, clients, total))
+                    if config not in best or rps > best[config][0]:
+                        best[config] = (rps, lat)
+            for threads, on in configs:
+                rps, lat = best[(threads, on)]
+                ratio = f"{rps / best[(threads, False)][0]:.2f}x" if on else ""
                 print(
-                    f"| {clients} | {'on' if on else 'off'} | {rps:.1f} | "
-                    f"{_pct(lat, 0.5):.1f} | {_pct(lat, 0.95):.1f} | {ratio} |",
+                    f"| {clients} | {threads} | {'on' if on else 'off'} | {rps:.1f} | "
+                    f"{_pct(lat, 0.5):.1f} | {_pct(lat, 0.95):.1f} | {ratio} | "
+                    f"{rps / best[configs[0]][0]:.2f}x |",
                     flush=True,
                 )
     finally:
@@ -396,9 +402,14 @@ def main() -> None:
     parser.add_argument(
         "--threads",
         type=int,
-        default=max(1, (os.cpu_count() or 2) - 1),
-        help="CPU threads for engine, pipeline and server (default: all cores but one, "
+        default=os.cpu_count() or 1,
+        help="CPU threads for engine, pipeline and server (default: every core, "
         "like ner-tui serve)",
+    )
+    parser.add_argument(
+        "--server-threads",
+        type=lambda v: [int(x) for x in v.split(",")],
+        help="comma-separated thread counts to compare in part 2, e.g. 1,2 (default: --threads)",
     )
     parser.add_argument("--n", type=int, default=256, help="sentences in part 1")
     parser.add_argument("--batch", type=int, default=32)
@@ -423,7 +434,7 @@ def main() -> None:
     if not args.skip_server:
         part2(
             model,
-            args.threads,
+            args.server_threads or [args.threads],
             texts,
             args.requests,
             args.rounds,

@@ -80,7 +80,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--threads",
         type=_positive_int,
-        help="CPU threads per forward pass (default: all cores but one, which serves HTTP)",
+        help="CPU threads per forward pass (default: every core)",
     )
     parser.add_argument(
         "--onnx-file",
