@@ -12,8 +12,10 @@ versions (see requirements.txt).
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
+import random
 import shutil
 import sys
 import time
@@ -23,6 +25,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import casing  # noqa: E402
 import data  # noqa: E402
 import encode  # noqa: E402
 import evaluate  # noqa: E402
@@ -65,9 +68,15 @@ def training_examples(
     teachers: str,
     max_tokens: int,
     use_synthetic: bool,
+    lowercase_copies: float = 0.0,
+    seed: int = 0,
 ) -> list[dict[str, Any]]:
+    """Encoded training chunks; with ``lowercase_copies`` that fraction of them (picked with the
+    seed) is added again in lower case, same labels, so a cased student still finds entities in
+    text typed without capitals."""
     examples = []
     names = {"agree": ["md", "sm"], "md": ["md"], "sm": ["sm"]}[teachers]
+    rng = random.Random(seed)
     for r in records:
         if r["split"] != "train":
             continue
@@ -79,7 +88,16 @@ def training_examples(
             spans = [r["spans"][n] for n in names]
         spans = [[tuple(s) for s in sp] for sp in spans]
         examples.append(encode.encode_example(tokenizer, r["text"], spans, max_tokens))
+        if rng.random() < lowercase_copies:
+            examples.append(
+                encode.encode_example(tokenizer, lower_case(r["text"]), spans, max_tokens)
+            )
     return examples
+
+
+def lower_case(text: str) -> str:
+    """``text`` in lower case, character for character (so spans keep their offsets)."""
+    return "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
 
 
 def hand_gold(records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[list[Any]]]:
@@ -110,6 +128,8 @@ def canonical_command(args: argparse.Namespace) -> str:
         "max_length": 128,
         "threads": 2,
         "wiki_chars": 3000,
+        "case_lr": 2e-3,
+        "lowercase_copies": 0.0,
     }
     for key, default in defaults.items():
         if getattr(args, key) != default:
@@ -118,6 +138,8 @@ def canonical_command(args: argparse.Namespace) -> str:
         parts.append(f"--teachers {args.teachers}")
     if args.no_synthetic:
         parts.append("--no-synthetic")
+    if args.uncased:
+        parts.append("--uncased")
     return " ".join(parts)
 
 
@@ -141,6 +163,12 @@ def main() -> None:
     parser.add_argument("--max-length", type=int, default=128)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument(
+        "--case-lr",
+        type=float,
+        default=2e-3,
+        help="learning rate of the cased vocabulary's case vectors",
+    )
+    parser.add_argument(
         "--wiki-chars", type=int, default=3000, help="characters kept per Wikipedia article"
     )
     parser.add_argument(
@@ -152,6 +180,18 @@ def main() -> None:
     )
     parser.add_argument(
         "--no-synthetic", action="store_true", help="train without the gold synthetic sentences"
+    )
+    parser.add_argument(
+        "--lowercase-copies",
+        type=float,
+        default=0.0,
+        help="fraction of training chunks added again in lower case (robustness to text typed "
+        "without capitals)",
+    )
+    parser.add_argument(
+        "--uncased",
+        action="store_true",
+        help="keep the encoder's uncased vocabulary (the recipe before the cased vocabulary)",
     )
     parser.add_argument(
         "--resume",
@@ -177,12 +217,26 @@ def main() -> None:
     from transformers import AutoTokenizer
 
     base = base_model_dir()
-    tokenizer = AutoTokenizer.from_pretrained(str(base))
+    # Documents are cut into chunks by the base tokenizer's counts, whatever the student's
+    # vocabulary, so the data (and its cache) is the same for both.
+    base_tokenizer = AutoTokenizer.from_pretrained(str(base))
     records = data.build(
-        args.work, args.seed, tokenizer, args.max_length, log, wiki_chars=args.wiki_chars
+        args.work, args.seed, base_tokenizer, args.max_length, log, wiki_chars=args.wiki_chars
     )
+    vocab: casing.CasedVocab | None = None
+    tokenizer = base_tokenizer
+    if not args.uncased:
+        vocab = casing.cased_vocab((base / "vocab.txt").read_text(encoding="utf-8").splitlines())
+        tokenizer = casing.save_tokenizer(base, vocab, args.work / "cased-tokenizer")
+        log(f"cased vocabulary: {len(vocab.tokens)} tokens ({vocab.added} added)")
     examples = training_examples(
-        records, tokenizer, args.teachers, args.max_length, not args.no_synthetic
+        records,
+        tokenizer,
+        args.teachers,
+        args.max_length,
+        not args.no_synthetic,
+        lowercase_copies=args.lowercase_copies,
+        seed=args.seed,
     )
     log(
         f"train: {len(examples)} examples, {sum(len(e['input_ids']) for e in examples)} subwords, "
@@ -230,6 +284,8 @@ def main() -> None:
 
         torch.set_num_threads(args.threads)
         model = BertForTokenClassification.from_pretrained(str(args.resume)).eval()
+        if vocab is not None:
+            model = casing.untie(model, vocab)
         history_file = args.resume / "training_history.json"
         history = json.loads(history_file.read_text()) if history_file.exists() else []
         log(f"resumed: model loaded from {args.resume} (no training)")
@@ -244,15 +300,21 @@ def main() -> None:
             threads=args.threads,
             log=log,
             on_epoch_end=dev_score,
+            prepare=None if vocab is None else (lambda m: casing.tie(m, vocab)),
+            case_lr=args.case_lr,
         )
-    if args.safetensors:
-        model.save_pretrained(str(args.safetensors))
-        (args.safetensors / "training_history.json").write_text(json.dumps(history))
-        tokenizer.save_pretrained(str(args.safetensors))
 
-    # Export + quantize.
+    # Export + quantize (with the cased vocabulary, the ONNX graph keeps the tied embedding).
     fp32_path = args.work / "onnx" / "model.onnx"
     export.export_fp32(model, fp32_path)
+    if args.safetensors:
+        plain = model if vocab is None else casing.materialize(copy.deepcopy(model))
+        plain.save_pretrained(str(args.safetensors))
+        (args.safetensors / "training_history.json").write_text(json.dumps(history))
+        if vocab is None:
+            tokenizer.save_pretrained(str(args.safetensors))
+        else:
+            casing.save_tokenizer(base, vocab, args.safetensors)
     out = args.out
     if out.exists():
         shutil.rmtree(out)
@@ -261,8 +323,11 @@ def main() -> None:
     qstats = export.quantize_weights_int8(fp32_path, q_path)
     log(f"quantized: {qstats}")
     model.config.save_pretrained(str(out))
-    for name in TOKENIZER_FILES:
-        shutil.copy(base / name, out / name)
+    if vocab is None:
+        for name in TOKENIZER_FILES:
+            shutil.copy(base / name, out / name)
+    else:
+        casing.save_tokenizer(base, vocab, out)
 
     # Evaluation.
     systems: dict[str, Any] = {
@@ -308,6 +373,9 @@ def main() -> None:
 
     if gold_chunks:
         run_set("hand_checked_news", gold_chunks, gold_spans, ["sm", "md"])
+        # The same stories typed in lower case: what is left when capitalisation is no cue.
+        lowered = [{**r, "text": lower_case(r["text"])} for r in gold_chunks]
+        run_set("hand_checked_news_lowercased", lowered, gold_spans, [])
     run_set("synthetic_heldout", test_synth, [r["spans"]["gold"] for r in test_synth], ["sm", "md"])
     run_set("silver_md_test_docs", test_real, [r["spans"]["md"] for r in test_real], ["sm"])
     run_set("silver_sm_test_docs", test_real, [r["spans"]["sm"] for r in test_real], ["md"])

@@ -38,8 +38,11 @@ def train(
     threads: int,
     log: Callable[[str], None],
     on_epoch_end: Callable[[Any, int], float] | None = None,
+    prepare: Callable[[Any], Any] | None = None,
+    case_lr: float = 2e-3,
 ) -> tuple[Any, list[dict[str, Any]]]:
-    """Returns the model with the best dev score (or the last one) and a per-epoch history."""
+    """Returns the model with the best dev score (or the last one) and a per-epoch history.
+    ``prepare`` changes the freshly loaded model before training (the cased vocabulary)."""
     import torch
     from transformers import BertForTokenClassification
 
@@ -53,17 +56,21 @@ def train(
         id2label=dict(enumerate(encode.LABELS)),
         label2id=encode.LABEL2ID,
     )
+    if prepare is not None:
+        model = prepare(model)
     no_decay = ("bias", "LayerNorm.weight")
+    named = list(model.named_parameters())
+    # The cased vocabulary's case vectors start at zero and are shared by thousands of tokens:
+    # at the encoder's learning rate they stay a few percent of an embedding row, too small to
+    # carry capitalisation, so they get their own (higher) rate and no weight decay.
+    case = [p for n, p in named if n.endswith("word_embeddings.case")]
+    rest = [(n, p) for n, p in named if not n.endswith("word_embeddings.case")]
     params = [
-        {
-            "params": [p for n, p in model.named_parameters() if not n.endswith(no_decay)],
-            "weight_decay": 0.01,
-        },
-        {
-            "params": [p for n, p in model.named_parameters() if n.endswith(no_decay)],
-            "weight_decay": 0.0,
-        },
+        {"params": [p for n, p in rest if not n.endswith(no_decay)], "weight_decay": 0.01},
+        {"params": [p for n, p in rest if n.endswith(no_decay)], "weight_decay": 0.0},
     ]
+    if case:
+        params.append({"params": case, "weight_decay": 0.0, "lr": case_lr})
     optimizer = torch.optim.AdamW(params, lr=lr)
     lengths = [len(e["input_ids"]) for e in examples]
     steps_per_epoch = math.ceil(len(examples) / batch_size)
