@@ -568,7 +568,10 @@ async def test_diagnostic_errors_open_a_copyable_dialog(
             assert type(screen.error).__name__ == kind
             assert kind in screen.details
             await pilot.press("ctrl+c")
+            await screen.workers.wait_for_complete()
+            await pilot.pause()
             assert app.clipboard == screen.details
+            assert any(n.startswith("Error details") and "OSC 52" in n for n in notes(app))
             await pilot.press("escape")
             assert not isinstance(app.screen, ErrorScreen)
             assert app.query_one(InputPane).text == TEXT

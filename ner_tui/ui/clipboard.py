@@ -49,8 +49,9 @@ def system_copy(text: str) -> str | None:
     return None
 
 
-async def copy_text(app: _CanCopy, text: str) -> str:
+async def copy_text(app: _CanCopy, text: str, fallback: str = "export with f8 instead") -> str:
     """Copy ``text`` every way available; a phrase saying what happened ("copied with xclip").
+    ``fallback`` is what to do when only OSC 52 was tried and the terminal may have ignored it.
 
     The system tools run in a thread: each may take up to its 2 s timeout."""
     app.copy_to_clipboard(text)  # OSC 52 (Textual also keeps it as app.clipboard)
@@ -59,5 +60,5 @@ async def copy_text(app: _CanCopy, text: str) -> str:
         return f"copied to the clipboard ({tool}, and OSC 52)."
     return (
         "sent to the terminal clipboard with OSC 52; if pasting gives nothing, your terminal "
-        "blocks OSC 52: export with f8 instead."
+        f"blocks OSC 52: {fallback}."
     )

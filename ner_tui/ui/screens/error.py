@@ -11,6 +11,7 @@ from textual.style import Style
 from textual.widgets import Button, Static, TextArea
 
 from ner_tui.core.errors import NerTuiError
+from ner_tui.ui.clipboard import copy_text
 
 
 def error_report(error: BaseException) -> str:
@@ -70,5 +71,12 @@ class ErrorScreen(ModalScreen[None]):
             self.dismiss(None)
 
     def action_copy(self) -> None:
-        self.app.copy_to_clipboard(self.details)
-        self.notify("Error details sent to the clipboard (OSC 52).", markup=False)
+        self.run_worker(self._copy(), group="copy", exclusive=True)
+
+    async def _copy(self) -> None:
+        """OSC 52 plus a system clipboard tool if there is one (a tool runs off the event loop),
+        as ctrl+t does for entities: OSC 52 alone is silently dropped by many terminals."""
+        how = await copy_text(
+            self.app, self.details, fallback="select the details with shift+drag and copy them"
+        )
+        self.notify(f"Error details {how}", markup=False, timeout=5)
