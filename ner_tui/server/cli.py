@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from ner_tui.core.errors import NerTuiError
 from ner_tui.server.defaults import (
@@ -17,37 +18,30 @@ from ner_tui.server.defaults import (
 )
 
 
-def _port(value: str) -> int:
-    """argparse type: a TCP port (uvicorn would die with a traceback on 99999)."""
-    try:
-        port = int(value)
-    except ValueError:
-        port = -1
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a port number (0-65535)")
-    return port
+def _checked(
+    parse: Callable[[str], float], ok: Callable[[float], bool], what: str
+) -> Callable[[str], Any]:
+    """An argparse type: ``parse`` the value and refuse it unless ``ok``, saying it is not
+    ``what`` (uvicorn would die with a traceback on port 99999; a negative thread count or body
+    limit would fail later, or never)."""
+
+    def check(value: str) -> Any:
+        try:
+            number = parse(value)
+        except ValueError:
+            number = None
+        if number is None or not ok(number):
+            raise argparse.ArgumentTypeError(f"{value!r} is not {what}")
+        return number
+
+    return check
 
 
-def _positive_int(value: str) -> int:
-    """argparse type: a whole number of at least 1 (threads, bytes, tokens, prompts)."""
-    try:
-        number = int(value)
-    except ValueError:
-        number = 0
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of at least 1")
-    return number
-
-
-def _milliseconds(value: str) -> float:
-    """argparse type: a duration in ms, 0 or more."""
-    try:
-        number = float(value)
-    except ValueError:
-        number = -1.0
-    if not 0 <= number < float("inf"):
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number of milliseconds (0 or more)")
-    return number
+_port = _checked(int, lambda n: 0 <= n <= 65535, "a port number (0-65535)")
+_positive_int = _checked(int, lambda n: n >= 1, "a whole number of at least 1")
+_milliseconds = _checked(
+    float, lambda n: 0 <= n < float("inf"), "a number of milliseconds (0 or more)"
+)
 
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
