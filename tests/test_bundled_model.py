@@ -90,6 +90,27 @@ def test_headline_demo_sentences_get_real_entities(tokenizer, session) -> None: 
     assert ("U.K.", "LOC") in ents  # one entity over four subwords
 
 
+def test_the_tokenizer_sees_capital_letters(tokenizer) -> None:  # type: ignore[no-untyped-def]
+    """The cased vocabulary: "Bush" and "bush" are different tokens, a capitalized word splits
+    where its lower-case form does, and offsets still point at the text as typed."""
+    text = "Bush flew over the bush near the PUK base in São Paulo."
+    enc = tokenizer(text, return_offsets_mapping=True, add_special_tokens=False)
+    pieces = tokenizer.convert_ids_to_tokens(enc["input_ids"])
+    assert pieces[0] == "Bush" and "bush" in pieces
+    assert enc["input_ids"][0] != enc["input_ids"][pieces.index("bush")]
+    assert [p for p in pieces if p.upper() == p and p.strip("#").isalpha()][:2] == ["PU", "##K"]
+    assert "[UNK]" not in pieces
+    for (start, end), piece in zip(enc["offset_mapping"], pieces, strict=True):
+        shown = text[start:end]
+        assert shown == piece.removeprefix("##") or (piece == "Sao" and shown == "São")
+
+
+def test_capitalisation_changes_what_is_a_name(tokenizer, session) -> None:  # type: ignore[no-untyped-def]
+    ents = _entities(tokenizer, session, "President Bush flew over the bush fires near Sydney.")
+    assert ("Bush", "PER") in ents
+    assert not any(text.lower().startswith("bush") and text != "Bush" for text, _ in ents)
+
+
 def test_a_texts_scores_do_not_depend_on_its_batch(tokenizer, session) -> None:  # type: ignore[no-untyped-def]
     text = "Angela Merkel met Emmanuel Macron in Paris."
     longer = (

@@ -122,14 +122,14 @@ def canonical_command(args: argparse.Namespace) -> str:
     parts = ["python tools/build_model/build.py --out ner_tui/models/ner-tui-minilm-en"]
     parts.append(f"--seed {args.seed}")
     defaults = {
-        "epochs": 3,
+        "epochs": 5,
         "batch_size": 16,
         "lr": 8e-5,
         "max_length": 128,
         "threads": 2,
         "wiki_chars": 3000,
         "case_lr": 2e-3,
-        "lowercase_copies": 0.0,
+        "lowercase_copies": 0.2,
     }
     for key, default in defaults.items():
         if getattr(args, key) != default:
@@ -157,7 +157,7 @@ def main() -> None:
     parser.add_argument(
         "--work", type=Path, default=HERE.parent / "work", help="cache + intermediate files"
     )
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--lr", type=float, default=8e-5)
     parser.add_argument("--max-length", type=int, default=128)
@@ -184,7 +184,7 @@ def main() -> None:
     parser.add_argument(
         "--lowercase-copies",
         type=float,
-        default=0.0,
+        default=0.2,
         help="fraction of training chunks added again in lower case (robustness to text typed "
         "without capitals)",
     )
@@ -322,6 +322,9 @@ def main() -> None:
     q_path = out / "onnx" / "model_quantized.onnx"
     qstats = export.quantize_weights_int8(fp32_path, q_path)
     log(f"quantized: {qstats}")
+    # save_pretrained() records the class in the config; config.save_pretrained() alone does not,
+    # and vLLM picks the model class from it.
+    model.config.architectures = [type(model).__name__]
     model.config.save_pretrained(str(out))
     if vocab is None:
         for name in TOKENIZER_FILES:
