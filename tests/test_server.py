@@ -548,6 +548,31 @@ def test_serve_flags_and_server_share_their_defaults() -> None:
     args = parser.parse_args([])
     assert args.max_body_bytes == defaults.DEFAULT_MAX_BODY_BYTES == app.DEFAULT_MAX_BODY_BYTES
     assert args.max_request_tokens == defaults.DEFAULT_MAX_REQUEST_TOKENS
-    assert args.batch_window_ms == defaults.DEFAULT_BATCH_WINDOW_MS
+    assert args.batch_window_ms is None  # chosen by thread count: default_batch_window_ms
     assert args.max_batch == defaults.DEFAULT_MAX_BATCH
     assert args.batch_wait == defaults.DEFAULT_BATCH_WAIT
+
+
+def test_batching_window_defaults_by_thread_count() -> None:
+    from ner_tui.server.defaults import DEFAULT_BATCH_WINDOW_MS, default_batch_window_ms
+
+    assert default_batch_window_ms(1) == 0.0
+    assert default_batch_window_ms(2) == default_batch_window_ms(16) == DEFAULT_BATCH_WINDOW_MS
+
+
+@pytest.mark.parametrize(
+    ("flags", "said"),
+    [
+        (["--threads", "1"], "batching off (one thread: batching would be slower)"),
+        (["--threads", "1", "--batch-window-ms", "5"], "batching auto 5 ms / 64 prompts"),
+        (["--threads", "2"], "batching auto 5 ms / 64 prompts"),
+        (["--threads", "2", "--batch-window-ms", "0"], "batching off)"),
+    ],
+)
+def test_one_thread_serves_without_batching_unless_asked(flags: list[str], said: str) -> None:
+    """The startup line says what the server does; with one thread, batching is off unless
+    --batch-window-ms asks for it (measured slower there: bench/engine.py --server-threads)."""
+    with serve_process("--model", NAME, *flags) as server:
+        pass
+    output = server.process.stdout.read() if server.process.stdout else ""
+    assert said in output, output

@@ -101,9 +101,9 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         "--batch-window-ms",
         dest="batch_window_ms",
         type=_milliseconds,
-        default=DEFAULT_BATCH_WINDOW_MS,
         help="how long a request may wait for others to share its forward pass; 0 turns "
-        f"dynamic batching off (default: {DEFAULT_BATCH_WINDOW_MS:g})",
+        f"dynamic batching off (default: {DEFAULT_BATCH_WINDOW_MS:g}; 0 when the forward pass has "
+        "one thread, where batching was measured slower)",
     )
     parser.add_argument(
         "--batch-wait",

@@ -8,10 +8,10 @@ from pathlib import Path
 
 from ner_tui.server.defaults import (
     DEFAULT_BATCH_WAIT,
-    DEFAULT_BATCH_WINDOW_MS,
     DEFAULT_MAX_BATCH,
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_REQUEST_TOKENS,
+    default_batch_window_ms,
     default_threads,
 )
 
@@ -28,7 +28,7 @@ def serve(
     onnx_file: str | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     max_request_tokens: int = DEFAULT_MAX_REQUEST_TOKENS,
-    batch_window_ms: float = DEFAULT_BATCH_WINDOW_MS,
+    batch_window_ms: float | None = None,
     max_batch: int = DEFAULT_MAX_BATCH,
     batch_wait: str = DEFAULT_BATCH_WAIT,
     log_level: str = "info",
@@ -56,6 +56,11 @@ def serve(
             )
     if threads is None:
         threads = default_threads()
+    batching_note = ""
+    if batch_window_ms is None:
+        batch_window_ms = default_batch_window_ms(threads)
+        if batch_window_ms <= 0:
+            batching_note = " (one thread: batching would be slower)"
     engine = LocalEngine.load(
         model_dir,
         threads=threads,
@@ -82,7 +87,7 @@ def serve(
     batching = (
         f"batching {batch_wait} {batch_window_ms:g} ms / {max_batch} prompts"
         if batch_window_ms > 0 and max_batch > 1
-        else "batching off"
+        else "batching off" + batching_note
     )
     print(
         f"ner-tui serve: {engine.served_model_name} ({engine.describe}, "
