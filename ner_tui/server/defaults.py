@@ -21,8 +21,9 @@ def default_threads() -> int:
 
     With dynamic batching a forward pass carries many prompts and spreads well over threads; the
     event loop's share is small (in a profile at 32 clients, 69% of the server's samples were in
-    ONNX Runtime's run). ``bench/engine.py --server-threads 1,2`` on 2 cores, batching on:
-    2 threads gave 1.33x, 1.48x and 1.17x the requests/s of 1 thread at 1, 8 and 32 clients."""
+    ONNX Runtime's run). ``bench/engine.py --server-threads 1,2`` on 2 cores, batching on, three
+    runs: 2 threads gave 1.21-1.39x, 1.41-1.51x and 1.50-1.67x the requests/s of 1 thread at 1, 8
+    and 32 clients."""
     return os.cpu_count() or 1
 
 
