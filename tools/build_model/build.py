@@ -117,29 +117,27 @@ def hand_gold(records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list
     return chunks, gold
 
 
-def canonical_command(args: argparse.Namespace) -> str:
-    """The command that rebuilds this model from scratch (without --resume/--work/--safetensors)."""
+def canonical_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> str:
+    """The command that rebuilds this model from scratch (without --resume/--work/--safetensors):
+    every option whose value is not the parser's default."""
     parts = ["python tools/build_model/build.py --out ner_tui/models/ner-tui-minilm-en"]
     parts.append(f"--seed {args.seed}")
-    defaults = {
-        "epochs": 5,
-        "batch_size": 16,
-        "lr": 8e-5,
-        "max_length": 128,
-        "threads": 2,
-        "wiki_chars": 3000,
-        "case_lr": 2e-3,
-        "lowercase_copies": 0.2,
-    }
-    for key, default in defaults.items():
-        if getattr(args, key) != default:
+    for key in (
+        "epochs",
+        "batch_size",
+        "lr",
+        "max_length",
+        "threads",
+        "wiki_chars",
+        "case_lr",
+        "lowercase_copies",
+        "teachers",
+    ):
+        if getattr(args, key) != parser.get_default(key):
             parts.append(f"--{key.replace('_', '-')} {getattr(args, key)}")
-    if args.teachers != "agree":
-        parts.append(f"--teachers {args.teachers}")
-    if args.no_synthetic:
-        parts.append("--no-synthetic")
-    if args.uncased:
-        parts.append("--uncased")
+    for flag in ("no_synthetic", "uncased"):
+        if getattr(args, flag):
+            parts.append(f"--{flag.replace('_', '-')}")
     return " ".join(parts)
 
 
@@ -407,7 +405,7 @@ def main() -> None:
     }
     result = {
         "seed": args.seed,
-        "command": canonical_command(args),
+        "command": canonical_command(args, parser),
         "invocation": " ".join(["python", "tools/build_model/build.py", *sys.argv[1:]]),
         "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "labels": encode.LABELS,
