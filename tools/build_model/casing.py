@@ -24,6 +24,7 @@ form from such a model exactly.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -113,7 +114,9 @@ def save_tokenizer(base_dir: Path, vocab: CasedVocab, out: Path) -> Any:
     return AutoTokenizer.from_pretrained(str(out))
 
 
+@functools.cache
 def _torch_module() -> Any:
+    """The CasedWordEmbedding class, defined once on first use (torch is imported lazily)."""
     import torch
 
     class CasedWordEmbedding(torch.nn.Module):
