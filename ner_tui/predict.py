@@ -348,8 +348,6 @@ class _Writer:
 
     def __init__(self, fmt: ExportFormat, many: bool, out: IO[str], err: IO[str]) -> None:
         self.documents = DocumentWriter(out, fmt, many=many)
-        self.many = many
-        self.out = out
         self.err = err
         self.failed: list[NerTuiError] = []
         self._hinted: set[str] = set()
@@ -359,7 +357,7 @@ class _Writer:
         return self.documents.count
 
     def document(self, doc: Document, prediction: Prediction) -> None:
-        self.documents.write(prediction, {"line": doc.line} if self.many else None)
+        self.documents.write(prediction, {"line": doc.line} if self.documents.many else None)
         for warning in prediction.warnings:
             self.err.write(f"ner-tui: {doc.where}: warning: {warning}\n")
 
@@ -372,7 +370,7 @@ class _Writer:
 
     def finish(self) -> None:
         self.documents.close()
-        self.out.flush()
+        self.documents.out.flush()
 
 
 class _Progress:
