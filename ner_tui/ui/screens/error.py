@@ -40,7 +40,7 @@ class ErrorScreen(ModalScreen[None]):
             "copy",
             "Copy details",
             id="error.copy",
-            tooltip="Copy the error details to the clipboard (OSC 52).",
+            tooltip="Copy the error details to the clipboard (OSC 52 and a system tool).",
             priority=True,
         ),
     ]
