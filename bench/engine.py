@@ -8,7 +8,9 @@ Part 1, same process, same model, same CPU threads: sentences/s (batches of 32) 
 single-sentence latency of LocalEngine and of ``pipeline("token-classification")``, plus
 ner-tui's whole path (tokenize with offsets, engine, decode to entities); then the entities of
 both, compared span by span. Part 2: a real ``ner-tui serve`` process (ONNX weights) driven by
-1, 8 and 32 concurrent clients, one sentence per request, dynamic batching on vs off.
+1, 8 and 32 concurrent clients, one sentence per request, dynamic batching on vs off, after
+the engine alone at the same thread counts (one sentence per pass vs batches: the most
+batching can gain before HTTP).
 
 Default model: the bundled one when it has weights transformers can load, else the tiny test
 fixture (then the figures measure overhead, not model compute: it says so).
@@ -224,6 +226,39 @@ def part1(model: Path, torch_model: Path, threads: int, texts: list[str], batch:
     engine.close()
 
 
+def engine_ceiling(model: Path, thread_counts: list[int], texts: list[str], batch: int) -> None:
+    """What batching can gain at most, before any HTTP: the engine alone, one sentence per
+    forward pass vs sorted batches of ``batch``, at each thread count (same process, taking
+    turns)."""
+    from ner_tui.core.engine import LocalEngine
+
+    print(
+        f"\nengine alone (no HTTP), {len(texts)} sentences: one per forward pass vs batches of "
+        f"{batch}, best of 3 taking turns"
+    )
+    print("| threads | one at a time, sentences/s | batches, sentences/s | batch gain |")
+    print("|---:|---:|---:|---:|")
+    for threads in thread_counts:
+        engine = LocalEngine.load(model, threads=threads)
+
+        def single(engine: LocalEngine = engine) -> None:
+            for text in texts:
+                engine.score([text])
+
+        def batched(engine: LocalEngine = engine) -> None:
+            for i in range(0, len(texts), batch):
+                engine.score(texts[i : i + batch])
+
+        t_single, t_batched = _timed([single, batched])
+        n = len(texts)
+        print(
+            f"| {threads} | {n / t_single:.1f} | {n / t_batched:.1f} | "
+            f"{t_single / t_batched:.2f}x |",
+            flush=True,
+        )
+        engine.close()
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -236,7 +271,11 @@ def _start_server(
     import httpx
 
     port = _free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    # The checkout first, then whatever the caller's PYTHONPATH held (packages kept elsewhere).
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -349,43 +388,50 @@ def part2(
     total: int,
     rounds: int,
     max_batch: int,
-    wait: str,
+    waits: list[str],
     window_ms: float = 5.0,
+    client_counts: tuple[int, ...] = (1, 8, 32),
 ) -> None:
-    """One server per (threads, batching off/on), all running side by side (an idle one costs
-    nothing); for each client count the runs take turns ``rounds`` times and the best of each is
-    kept, so a change in the machine's load does not favour one side. Ratios: batching on vs off
-    at the same thread count, and every row vs the first one (the fewest threads, batching
-    off)."""
+    """One server per (threads, batching off or one ``--batch-wait`` policy), all running side
+    by side (an idle one costs nothing); for each client count the runs take turns ``rounds``
+    times and the best of each is kept, so a change in the machine's load does not favour one
+    side. Ratios: batching on vs off at the same thread count, and every row vs the first one
+    (the fewest threads, batching off)."""
     print(
         f"\nserver: ner-tui serve --threads {'|'.join(map(str, thread_counts))} "
-        f"--max-batch {max_batch} --batch-wait {wait} --batch-window-ms {window_ms:g} (on) or 0 "
-        f"(off), one sentence per request, {total} requests per run, best of {rounds} runs "
-        "taking turns"
+        f"--max-batch {max_batch} --batch-window-ms {window_ms:g} --batch-wait "
+        f"{'|'.join(waits)} (on) or --batch-window-ms 0 (off), one sentence per request, "
+        f"{total} requests per run, best of {rounds} runs taking turns"
     )
     print(
         "| clients | threads | batching | requests/s | p50 ms | p95 ms | on/off "
         "| vs fewest threads, off |"
     )
     print("|---:|---:|---|---:|---:|---:|---:|---:|")
-    configs = [(threads, on) for threads in thread_counts for on in (False, True)]
+    # wait None: batching off.
+    configs: list[tuple[int, str | None]] = [
+        (threads, wait) for threads in thread_counts for wait in [None, *waits]
+    ]
     servers = {
-        (threads, on): _start_server(model, threads, window_ms if on else 0.0, max_batch, wait)
-        for threads, on in configs
+        (threads, wait): _start_server(
+            model, threads, window_ms if wait else 0.0, max_batch, wait or "auto"
+        )
+        for threads, wait in configs
     }
     try:
-        for clients in (1, 8, 32):
-            best: dict[tuple[int, bool], tuple[float, list[float]]] = {}
+        for clients in client_counts:
+            best: dict[tuple[int, str | None], tuple[float, list[float]]] = {}
             for _ in range(rounds):
                 for config in configs:
                     rps, lat = asyncio.run(_drive(servers[config][1], texts, clients, total))
                     if config not in best or rps > best[config][0]:
                         best[config] = (rps, lat)
-            for threads, on in configs:
-                rps, lat = best[(threads, on)]
-                ratio = f"{rps / best[(threads, False)][0]:.2f}x" if on else ""
+            for threads, wait in configs:
+                rps, lat = best[(threads, wait)]
+                ratio = f"{rps / best[(threads, None)][0]:.2f}x" if wait else ""
+                label = "off" if wait is None else f"on ({wait})" if len(waits) > 1 else "on"
                 print(
-                    f"| {clients} | {threads} | {'on' if on else 'off'} | {rps:.1f} | "
+                    f"| {clients} | {threads} | {label} | {rps:.1f} | "
                     f"{_pct(lat, 0.5):.1f} | {_pct(lat, 0.95):.1f} | {ratio} | "
                     f"{rps / best[configs[0]][0]:.2f}x |",
                     flush=True,
@@ -420,9 +466,21 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=256, help="requests per server run")
     parser.add_argument("--rounds", type=int, default=2, help="alternating off/on runs")
     parser.add_argument("--max-batch", type=int, default=64, help="the server's --max-batch")
-    parser.add_argument("--batch-wait", default="auto", choices=["auto", "always"])
+    parser.add_argument(
+        "--batch-wait",
+        type=lambda v: v.split(","),
+        default=["auto"],
+        help="the 'on' servers' --batch-wait policies, comma-separated to compare several "
+        "(auto or always; default auto)",
+    )
     parser.add_argument(
         "--batch-window-ms", type=float, default=5.0, help="the 'on' server's batching window"
+    )
+    parser.add_argument(
+        "--clients",
+        type=lambda v: tuple(int(x) for x in v.split(",")),
+        default=(1, 8, 32),
+        help="comma-separated concurrent client counts in part 2 (default: 1,8,32)",
     )
     parser.add_argument("--skip-pipeline", action="store_true")
     parser.add_argument("--skip-server", action="store_true")
@@ -436,6 +494,7 @@ def main() -> None:
     if not args.skip_pipeline:
         part1(model, torch_model, args.threads, texts, args.batch)
     if not args.skip_server:
+        engine_ceiling(model, args.server_threads or [args.threads], texts, args.batch)
         part2(
             model,
             args.server_threads or [args.threads],
@@ -445,6 +504,7 @@ def main() -> None:
             args.max_batch,
             args.batch_wait,
             args.batch_window_ms,
+            args.clients,
         )
 
 
