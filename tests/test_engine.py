@@ -13,7 +13,7 @@ import pytest
 
 from ner_tui.core.backend import PoolingBackend
 from ner_tui.core.engine import InvalidPrompt, LocalEngine
-from ner_tui.core.errors import InputTooLong, ModelLoadError, NerTuiError, UnknownModel
+from ner_tui.core.errors import InputTooLong, ModelLoadError, UnknownModel
 
 TINY = Path(__file__).parent / "fixtures" / "tiny-bert-ner"
 REF = np.load(TINY / "reference.npz")
@@ -207,12 +207,29 @@ def test_config_that_does_not_fit_the_weights(tmp_path: Path) -> None:
     config = json.loads((model / "config.json").read_text())
     config["id2label"] = {str(i): f"L{i}" for i in range(5)}
     (model / "config.json").write_text(json.dumps(config))
-    with pytest.raises(NerTuiError, match=r"5 labels of config\.json"):
-        LocalEngine.load(model).score(["Hi"])
+    # Found by the load-time probe, before any request.
+    with pytest.raises(ModelLoadError, match=r"5 labels of config\.json"):
+        LocalEngine.load(model)
     config["id2label"] = {"first": "O", "second": "B-PER"}
     (model / "config.json").write_text(json.dumps(config))
     with pytest.raises(ModelLoadError, match="not label indices"):
         LocalEngine.load(model)
+
+
+def test_vocab_size_larger_than_the_weights(tmp_path: Path) -> None:
+    """config.json promising more embedding rows than the weights have (a config from another
+    export) fails at load with an explanation, not later with the runtime's Gather error."""
+    model = _copy_model(tmp_path, weights=("onnx/model.onnx",))
+    config = json.loads((model / "config.json").read_text())
+    rows = config["vocab_size"]
+    config["vocab_size"] = rows * 10
+    (model / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelLoadError, match=f"config.json says vocab_size {rows * 10}") as info:
+        LocalEngine.load(model)
+    assert "same export" in info.value.hint
+    config["vocab_size"] = rows
+    (model / "config.json").write_text(json.dumps(config))
+    assert LocalEngine.load(model).score(["Hi"])[0].shape[1] == len(config["id2label"])
 
 
 def test_onnx_preference_order(tmp_path: Path) -> None:

@@ -124,7 +124,9 @@ class _OnnxRunner:
         opts.inter_op_num_threads = 1
         if threads:
             opts.intra_op_num_threads = threads
-        opts.log_severity_level = 3
+        # Fatal only: every error reaches the caller as an exception with its own message, so
+        # ORT need not also print it to a terminal that may be showing the TUI.
+        opts.log_severity_level = 4
         try:
             self.session = ort.InferenceSession(
                 str(path), sess_options=opts, providers=["CPUExecutionProvider"]
@@ -410,7 +412,7 @@ class LocalEngine:
             runner = _OnnxRunner(onnx_path, threads)
         else:
             runner = _TorchRunner(path, threads, list(tokenizer.model_input_names))
-        return cls(
+        engine = cls(
             model_dir=path,
             runner=runner,
             tokenizer=tokenizer,
@@ -419,6 +421,27 @@ class LocalEngine:
             max_model_len=limit,
             threads=threads,
         )
+        engine._probe()
+        return engine
+
+    def _probe(self) -> None:
+        """One forward pass at load time over the first and the last token id of config.json's
+        vocabulary, so weights that do not match config.json (fewer embedding rows, another
+        label count) fail here with an explanation, not on the first request with the
+        runtime's own message."""
+        try:
+            self._forward([[0, self.vocab_size - 1]], use_activation=False)
+        except NerTuiError as exc:
+            raise ModelLoadError(f"{self.model_dir.name}: {exc.message}", hint=exc.hint) from exc
+        except Exception as exc:
+            detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelLoadError(
+                f"{self.runtime} could not run {self.model_dir.name} on token ids 0 and "
+                f"{self.vocab_size - 1} (config.json says vocab_size {self.vocab_size}): "
+                f"{detail}",
+                hint="config.json, the tokenizer and the weights must come from the same "
+                "export; does config.json's vocab_size match the embedding rows?",
+            ) from exc
 
     # ---------------------------------------------------------------- sync API
 
