@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import json
 import os
+import shlex
 import socket
 import sys
 import time
@@ -41,6 +42,7 @@ from ner_tui.core.errors import (
     ModelLoadError,
     NerTuiError,
     ServerError,
+    ServerUnreachable,
     UnknownModel,
 )
 from ner_tui.core.export import DocumentWriter, ExportFormat
@@ -203,6 +205,24 @@ async def open_backend(settings: Settings) -> PoolingBackend:
         raise ConfigError(
             str(error), hint="Use --url http://HOST:PORT, or --host and --port."
         ) from None
+
+
+def _no_server(error: ServerUnreachable, settings: Settings) -> ServerUnreachable:
+    """``error`` with a hint naming the ``ner-tui predict --local`` command that needs no server
+    (for this command line only: the TUI offers its own way out)."""
+    model = settings.model
+    if model and Path(model).is_dir():
+        hint = (
+            f"{model} is a model directory on this machine: run it without a server, "
+            f"`ner-tui predict --local --model {shlex.quote(model)}`, or serve it, "
+            f"`ner-tui serve --model {shlex.quote(model)}`."
+        )
+    else:
+        hint = (
+            "Start a server with `vllm serve MODEL` or `ner-tui serve`, or run the bundled "
+            "model without one: `ner-tui predict --local`."
+        )
+    return ServerUnreachable(error.message, hint=hint)
 
 
 async def discover_model(backend: PoolingBackend, settings: Settings) -> ModelCard:
@@ -428,7 +448,10 @@ async def predict_documents(
     bar = _Progress(len(documents), err, progress)
     backend = await open_backend(settings)
     try:
-        card = await discover_model(backend, settings)
+        try:
+            card = await discover_model(backend, settings)
+        except ServerUnreachable as error:
+            raise _no_server(error, settings) from error
         info = await load_tokenizer_for(card, settings)
         model = None if settings.local else card.id
         semaphore = asyncio.Semaphore(settings.max_concurrency)

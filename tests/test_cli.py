@@ -94,10 +94,17 @@ def test_subprocess_unreachable_server_message_and_code() -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # bound but not listening: connection refused
         result = _run("predict", "--host", "127.0.0.1", "--port", str(port), "Obama")
+        with_dir = _run(
+            "predict", "--host", "127.0.0.1", "--port", str(port), "--model", str(FIXTURE), "Obama"
+        )
     assert result.returncode == 10
     assert f"127.0.0.1:{port}" in result.stderr
-    assert "hint:" in result.stderr
+    assert "hint: " in result.stderr and "`ner-tui predict --local`" in result.stderr
     assert "Traceback" not in result.stderr
+    # --model names a directory here: the hint gives the commands that run it without a server.
+    assert with_dir.returncode == 10
+    assert f"`ner-tui predict --local --model {FIXTURE}`" in with_dir.stderr
+    assert f"`ner-tui serve --model {FIXTURE}`" in with_dir.stderr
 
 
 def test_subprocess_bad_config_file(tmp_path: Path) -> None:
