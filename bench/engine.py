@@ -25,6 +25,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -390,7 +391,7 @@ def part2(
     max_batch: int,
     waits: list[str],
     window_ms: float = 5.0,
-    client_counts: tuple[int, ...] = (1, 8, 32),
+    client_counts: Sequence[int] = (1, 8, 32),
 ) -> None:
     """One server per (threads, batching off or one ``--batch-wait`` policy), all running side
     by side (an idle one costs nothing); for each client count the runs take turns ``rounds``
@@ -442,6 +443,16 @@ def part2(
             proc.wait(timeout=10)
 
 
+def _str_list(value: str) -> list[str]:
+    """argparse type: comma-separated values ("auto,always")."""
+    return value.split(",")
+
+
+def _int_list(value: str) -> list[int]:
+    """argparse type: comma-separated whole numbers ("1,8,32")."""
+    return [int(x) for x in _str_list(value)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="model directory (default: bundled, else tiny fixture)")
@@ -458,7 +469,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--server-threads",
-        type=lambda v: [int(x) for x in v.split(",")],
+        type=_int_list,
         help="comma-separated thread counts to compare in part 2, e.g. 1,2 (default: --threads)",
     )
     parser.add_argument("--n", type=int, default=256, help="sentences in part 1")
@@ -468,7 +479,7 @@ def main() -> None:
     parser.add_argument("--max-batch", type=int, default=64, help="the server's --max-batch")
     parser.add_argument(
         "--batch-wait",
-        type=lambda v: v.split(","),
+        type=_str_list,
         default=["auto"],
         help="the 'on' servers' --batch-wait policies, comma-separated to compare several "
         "(auto or always; default auto)",
@@ -478,8 +489,8 @@ def main() -> None:
     )
     parser.add_argument(
         "--clients",
-        type=lambda v: tuple(int(x) for x in v.split(",")),
-        default=(1, 8, 32),
+        type=_int_list,
+        default=[1, 8, 32],
         help="comma-separated concurrent client counts in part 2 (default: 1,8,32)",
     )
     parser.add_argument("--skip-pipeline", action="store_true")
