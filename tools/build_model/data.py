@@ -27,17 +27,24 @@ def split_of(doc: corpus.Document, seed: int) -> str:
 
 
 def build(
-    work: Path, seed: int, tokenizer: Any, max_tokens: int, log: Any, wiki_chars: int = 3000
+    work: Path,
+    seed: int,
+    tokenizer: Any,
+    max_tokens: int,
+    log: Any,
+    wiki_chars: int = 3000,
+    sotu_since: int | None = None,
 ) -> list[dict[str, Any]]:
     """Records: {id, source, split, text, spans: {teacher_or_gold: [[start, end, type], ...]}};
     cached in work."""
     wiki = "" if wiki_chars == 3000 else f"-wiki{wiki_chars}"
-    cache = work / f"data-v3-seed{seed}-len{max_tokens}{wiki}.json"
+    sotu = "" if sotu_since is None else f"-sotu{sotu_since}"
+    cache = work / f"data-v3-seed{seed}-len{max_tokens}{wiki}{sotu}.json"
     if cache.exists():
         log(f"data: reusing {cache}")
         return json.loads(cache.read_text())
     t0 = time.time()
-    docs = corpus.all_documents(wiki_chars)
+    docs = corpus.all_documents(wiki_chars, sotu_since, work)
     log(f"data: {len(docs)} documents, {sum(len(d.text) for d in docs)} characters")
     texts = [d.text for d in docs]
     md = teacher.annotate(teacher.load_teacher("md"), texts, with_sentences=True)
