@@ -15,13 +15,12 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+import build  # noqa: E402
 import data  # noqa: E402
 import evaluate  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from transformers import AutoTokenizer, BertForTokenClassification  # noqa: E402
-
-import build  # noqa: E402
 
 TYPES = ("PER", "ORG", "LOC", "MISC", "DATE", "micro avg")
 
