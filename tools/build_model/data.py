@@ -44,7 +44,7 @@ def build(
         log(f"data: reusing {cache}")
         return json.loads(cache.read_text())
     t0 = time.time()
-    docs = corpus.all_documents(wiki_chars, sotu_since, work)
+    docs = corpus.all_documents(work, wiki_chars, sotu_since)
     log(f"data: {len(docs)} documents, {sum(len(d.text) for d in docs)} characters")
     texts = [d.text for d in docs]
     md = teacher.annotate(teacher.load_teacher("md"), texts, with_sentences=True)
