@@ -4,7 +4,7 @@ averaged weights (a "model soup"), all torch fp32 with default decoding.
 Usage (models saved by ``build.py --safetensors DIR``):
     python tools/build_model/experiments/ensemble.py tools/work/s13-torch tools/work/s14-torch ...
 
-Measured, not kept: neither beat the mean of its members (see experiments/README.md).
+Measured, not kept: neither gained more than the spread between seeds (see experiments/README.md).
 """
 
 from __future__ import annotations
