@@ -61,6 +61,7 @@ from ner_tui.core.errors import (
     ModelLoadError,
     NerTuiError,
     RowMismatch,
+    one_line,
 )
 from ner_tui.core.types import Chunk, ScoredText
 
@@ -230,7 +231,7 @@ def load_model_info(model: str | Path, *, max_model_len: int | None = None) -> M
         tokenizer = AutoTokenizer.from_pretrained(source)
     except Exception as exc:
         raise ModelLoadError(
-            f"Could not load a tokenizer from {name!r} ({where}): {_one_line(exc)}"
+            f"Could not load a tokenizer from {name!r} ({where}): {one_line(exc)}"
         ) from exc
     if not getattr(tokenizer, "is_fast", False):
         raise ModelLoadError(
@@ -242,7 +243,7 @@ def load_model_info(model: str | Path, *, max_model_len: int | None = None) -> M
         config = AutoConfig.from_pretrained(source)
     except Exception as exc:
         raise ModelLoadError(
-            f"Could not load config.json from {name!r} ({where}): {_one_line(exc)}. "
+            f"Could not load config.json from {name!r} ({where}): {one_line(exc)}. "
             "The label names (id2label) come from the model's config."
         ) from exc
 
@@ -293,12 +294,6 @@ def looks_like_hub_id(model: str | Path) -> bool:
     if not _HUB_ID.fullmatch(name) or "--" in name or ".." in name or name.endswith(".git"):
         return False
     return not Path(name).expanduser().exists()
-
-
-def _one_line(exc: BaseException) -> str:
-    """The exception's message on one line, cut to a readable length."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= 300 else text[:297] + "..."
 
 
 def _labels_from_config(name: str, config: Any) -> tuple[tuple[str, ...], list[str]]:

@@ -38,7 +38,13 @@ import numpy as np
 
 from ner_tui.core.alignment import looks_like_hub_id
 from ner_tui.core.backend import ModelCard, PoolingResult
-from ner_tui.core.errors import InputTooLong, ModelLoadError, NerTuiError, UnknownModel
+from ner_tui.core.errors import (
+    InputTooLong,
+    ModelLoadError,
+    NerTuiError,
+    UnknownModel,
+    one_line,
+)
 
 __all__ = ["ONNX_CANDIDATES", "InvalidPrompt", "LocalEngine", "too_long_message"]
 
@@ -434,11 +440,10 @@ class LocalEngine:
         except NerTuiError as exc:
             raise ModelLoadError(f"{self.model_dir.name}: {exc.message}", hint=exc.hint) from exc
         except Exception as exc:
-            detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ModelLoadError(
                 f"{self.runtime} could not run {self.model_dir.name} on token ids 0 and "
                 f"{self.vocab_size - 1} (config.json says vocab_size {self.vocab_size}): "
-                f"{detail}",
+                f"{one_line(exc)}",
                 hint="config.json, the tokenizer and the weights must come from the same "
                 "export; does config.json's vocab_size match the embedding rows?",
             ) from exc

@@ -7,6 +7,13 @@ Every error carries a ``hint``: one sentence saying what to do about it. The TUI
 from __future__ import annotations
 
 
+def one_line(exc: BaseException) -> str:
+    """A library exception's message on one line, cut to a readable length, for quoting inside
+    one of ours."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
 class NerTuiError(Exception):
     """Base class of every error ner-tui reports to a person."""
 
