@@ -36,11 +36,12 @@ def main() -> None:
     base_tokenizer = AutoTokenizer.from_pretrained(str(build.base_model_dir()))
     records = data.build(HERE.parent.parent / "work", 13, base_tokenizer, 128, print)
     chunks, gold = build.hand_gold(records)
-    texts = [r["text"] for r in chunks]
+    sets = {"news": [r["text"] for r in chunks]}
+    sets["lower"] = [build.lower_case(t) for t in sets["news"]]
     models = [BertForTokenClassification.from_pretrained(str(d)).eval() for d in dirs]
 
     def show(name: str, fn: evaluate.Logits) -> None:
-        for label, batch in (("news", texts), ("lower", [build.lower_case(t) for t in texts])):
+        for label, batch in sets.items():
             pred = evaluate.predict_spans(tokenizer, fn, batch, 128)
             s = evaluate.score(tokenizer, batch, gold, pred, 128)
             print(f"{name:24s} {label:5s}", " ".join(f"{t}={s[t]['f1']:.3f}" for t in TYPES))
