@@ -111,8 +111,9 @@ def float_body(arrays: list[np.ndarray], model: str) -> bytes:
 def bench_overhead(
     model_dir: Path, repeat: int, torch_ok: bool, window: int | None
 ) -> dict[int, dict[str, float]]:
-    from ner_tui.core.alignment import encode, load_model_info, merge
+    from ner_tui.core.alignment import encode, merge
     from ner_tui.core.decoding import decode
+    from ner_tui.core.model_info import load_model_info
     from ner_tui.core.protocol import PoolingResponse, parse_pooling_response
     from ner_tui.core.types import DecodeOptions
 
@@ -230,7 +231,7 @@ def vllm_example(
 
 
 def bench_encodings(model_dir: Path, repeat: int, torch_ok: bool) -> None:
-    from ner_tui.core.alignment import load_model_info
+    from ner_tui.core.model_info import load_model_info
     from ner_tui.core.protocol import (
         PoolingResponse,
         parse_pooling_bytes,
@@ -346,8 +347,9 @@ async def raw_http(url: str, bodies: list[dict[str, Any]], concurrency: int) -> 
 def bench_batch(model_dir: Path, docs: int, delay_ms: float, concurrencies: list[int]) -> None:
     import httpx
 
-    from ner_tui.config import Settings
-    from ner_tui.predict import predict_documents, split_documents
+    from ner_tui.commands.predict import predict_documents
+    from ner_tui.core.documents import split_documents
+    from ner_tui.core.settings import Settings
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -410,7 +412,8 @@ def bench_batch(model_dir: Path, docs: int, delay_ms: float, concurrencies: list
             f"{docs * delay_ms / 1000:.2f} s of server delay"
         )
         print("   the same requests as bare httpx POSTs (no tokenize/decode), for the HTTP floor:")
-        from ner_tui.core.alignment import encode, load_model_info
+        from ner_tui.core.alignment import encode
+        from ner_tui.core.model_info import load_model_info
 
         info = load_model_info(model_dir, max_model_len=512)
         bodies = [

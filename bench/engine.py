@@ -137,9 +137,11 @@ def part1(model: Path, torch_model: Path, threads: int, texts: list[str], batch:
     import torch
     from transformers import pipeline
 
-    from ner_tui.core.alignment import load_model_info, score_many
+    from ner_tui.core.aio import map_ordered
+    from ner_tui.core.alignment import score
     from ner_tui.core.decoding import decode
     from ner_tui.core.engine import LocalEngine
+    from ner_tui.core.model_info import load_model_info
     from ner_tui.core.types import DecodeOptions
 
     torch.set_num_threads(threads)
@@ -154,6 +156,10 @@ def part1(model: Path, torch_model: Path, threads: int, texts: list[str], batch:
         f"{torch.__version__}, {threads} threads each; {len(texts)} sentences, batch {batch}"
     )
 
+    async def score_all(backend: LocalEngine, items: list[str]) -> list:  # type: ignore[type-arg]
+        scores = map_ordered(lambda text: score(backend, info, text), items, limit=batch)
+        return [s async for s in scores]
+
     def engine_batches() -> None:
         for i in range(0, len(texts), batch):
             engine.score(texts[i : i + batch])
@@ -162,8 +168,8 @@ def part1(model: Path, torch_model: Path, threads: int, texts: list[str], batch:
         return list(pipe(texts, batch_size=batch))
 
     def ner_tui_path() -> list:  # type: ignore[type-arg]
-        scored = asyncio.run(score_many(engine, info, texts, concurrency=batch))
-        return [decode(s, DecodeOptions(aggregation="simple")) for s in scored]  # type: ignore[arg-type]
+        scored = asyncio.run(score_all(engine, texts))
+        return [decode(s, DecodeOptions(aggregation="simple")) for s in scored]
 
     t_engine, t_path, t_pipe = _timed([engine_batches, ner_tui_path, pipe_batches])
     n = len(texts)
@@ -211,7 +217,7 @@ def part1(model: Path, torch_model: Path, threads: int, texts: list[str], batch:
         # Is it the engine or the weights? Run the engine on the pipeline's own fp32 weights.
         same_weights = LocalEngine.load(torch_model, threads=threads)
         texts_d = [texts[i] for i in differ]
-        scored = asyncio.run(score_many(same_weights, info, texts_d, concurrency=batch))
+        scored = asyncio.run(score_all(same_weights, texts_d))
         again = entities_of([decode(s, DecodeOptions(aggregation="simple")) for s in scored])  # type: ignore[arg-type]
         fixed = sum(again[k] == theirs[i] for k, i in enumerate(differ))
         cause = (

@@ -38,9 +38,10 @@ from textual.app import App, ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
-from ner_tui.config import Settings
-from ner_tui.core.alignment import load_model_info, score
+from ner_tui.core.alignment import score
 from ner_tui.core.engine import LocalEngine
+from ner_tui.core.model_info import load_model_info
+from ner_tui.core.settings import Settings
 from ner_tui.core.types import DecodeOptions, ScoredText
 from ner_tui.models import bundled_model_path
 from ner_tui.ui.app import NerTuiApp

@@ -3,7 +3,7 @@
 Only argparse and the settings module are imported here, so ``ner-tui --help`` is instant;
 each subcommand imports what it needs (transformers, onnxruntime, Textual) when it runs.
 Every error ner-tui knows about is printed as its message and a hint, without a traceback,
-and exits with the code listed in :data:`EXIT_CODES`.
+and exits with the error's own code (``errors.NerTuiError.exit_code``).
 """
 
 from __future__ import annotations
@@ -16,59 +16,24 @@ from collections.abc import Sequence
 from typing import Any
 
 from ner_tui import __version__
-from ner_tui.config import (
-    AGGREGATION_CHOICES,
-    ENCODING_CHOICES,
-    ConfigError,
-    Settings,
-    load_settings,
-)
 from ner_tui.core import errors
+from ner_tui.core.settings import ENCODING_CHOICES, Settings, load_settings
+from ner_tui.core.types import AGGREGATIONS
 
-EXIT_OK = 0
-EXIT_ERROR = 1  # an error of a kind not listed below
-EXIT_USAGE = 2  # bad flags, config or input (argparse uses 2 too)
-EXIT_PARTIAL = 3  # predict: some documents failed, the others were written
+EXIT_USAGE = errors.ConfigError.exit_code  # bad flags, config or input (argparse uses 2 too)
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a tool cut off by `| head`
 
-#: Exit code per failure kind, most specific first (AuthenticationFailed is a ServerError).
-EXIT_CODES: tuple[tuple[type[errors.NerTuiError], int], ...] = (
-    (ConfigError, EXIT_USAGE),
-    (errors.ServerUnreachable, 10),
-    (errors.RequestTimeout, 11),
-    (errors.UnknownModel, 12),
-    (errors.AuthenticationFailed, 13),
-    (errors.ServerError, 14),
-    (errors.MalformedResponse, 15),
-    (errors.RowMismatch, 16),
-    (errors.InputTooLong, 17),
-    (errors.ModelLoadError, 18),
-)
 
-EXIT_CODES_HELP = """\
-exit codes:
-  0   success
-  1   other error
-  2   bad flags, config or input
-  3   some documents failed (the others were written)
-  10  no server at that address
-  11  the server did not answer in time
-  12  unknown model
-  13  authentication failed (--api-key)
-  14  the server answered with an HTTP error
-  15  malformed response
-  16  score rows do not match tokens
-  17  input too long
-  18  model or tokenizer could not be loaded"""
-
-
-def exit_code_for(error: BaseException) -> int:
-    """The process exit code for a failure of this kind."""
-    for kind, code in EXIT_CODES:
-        if isinstance(error, kind):
-            return code
-    return EXIT_ERROR
+def _exit_codes_help() -> str:
+    """The ``exit codes:`` epilog, from the error kinds themselves."""
+    rows = [
+        (0, "success"),
+        *((kind.exit_code, kind.meaning) for kind in errors.EXIT_KINDS[:2]),
+        (errors.EXIT_PARTIAL, "some documents failed (the others were written)"),
+        *((kind.exit_code, kind.meaning) for kind in errors.EXIT_KINDS[2:]),
+    ]
+    return "exit codes:\n" + "\n".join(f"  {code:<3} {meaning}" for code, meaning in rows)
 
 
 def report_error(error: errors.NerTuiError, *, prefix: str = "error") -> None:
@@ -115,7 +80,7 @@ def _connection_arguments() -> argparse.ArgumentParser:
     decode = parent.add_argument_group("decoding")
     decode.add_argument(
         "--aggregation",
-        choices=AGGREGATION_CHOICES,
+        choices=AGGREGATIONS,
         help="word grouping, as transformers' pipeline (default: simple)",
     )
     decode.add_argument(
@@ -198,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="label text from an argument, a file or stdin and print the result",
         description="Label text and print tokens, entities, JSON, JSONL or CoNLL. Input: TEXT, "
         "or --file/stdin with one document per line, or JSONL with a text field.",
-        epilog=EXIT_CODES_HELP,
+        epilog=_exit_codes_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_predict_arguments(predict)
@@ -240,7 +205,7 @@ def _dispatch(argv: list[str]) -> int:
     settings = load_settings(vars(args))
     command = getattr(args, "command", None)
     if command == "predict":
-        from ner_tui.predict import run_predict_command
+        from ner_tui.commands.predict import run_predict_command
 
         return run_predict_command(args, settings)
     if command == "serve":
@@ -257,7 +222,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _dispatch(arguments)
     except errors.NerTuiError as error:
         report_error(error)
-        return exit_code_for(error)
+        return error.exit_code
     except KeyboardInterrupt:
         print("ner-tui: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

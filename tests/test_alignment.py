@@ -29,15 +29,8 @@ from tokenizers_factory import (
     write_model_dir,
 )
 
-from ner_tui.core.alignment import (
-    EncodedText,
-    ModelInfo,
-    encode,
-    load_model_info,
-    merge,
-    score,
-    score_many,
-)
+from ner_tui.core.aio import map_ordered
+from ner_tui.core.alignment import EncodedText, encode, merge, score
 from ner_tui.core.backend import ModelCard, PoolingBackend, PoolingResult
 from ner_tui.core.decoding import decode
 from ner_tui.core.errors import (
@@ -47,6 +40,7 @@ from ner_tui.core.errors import (
     NerTuiError,
     RowMismatch,
 )
+from ner_tui.core.model_info import ModelInfo, load_model_info
 from ner_tui.core.types import AGGREGATIONS, DECODE_MODES, DecodeOptions, ScoredText
 
 FAMILY_NAMES = tuple(f.name for f in FAMILIES)
@@ -842,14 +836,28 @@ async def test_score_empty_text_does_not_call_the_backend(infos: dict[str, Model
     assert backend.calls == [] and len(scored) == 0
 
 
-async def test_score_many_keeps_order_and_bounds_concurrency(infos: dict[str, ModelInfo]) -> None:
+async def _score_in_order(
+    backend: PoolingBackend, info: ModelInfo, texts: list[str], limit: int, **kwargs: object
+) -> list[ScoredText | NerTuiError]:
+    """What ``predict`` does: score concurrently, in input order, failures in place."""
+
+    async def one(text: str) -> ScoredText | NerTuiError:
+        try:
+            return await score(backend, info, text, **kwargs)  # type: ignore[arg-type]
+        except NerTuiError as error:
+            return error
+
+    return [result async for result in map_ordered(one, texts, limit=limit)]
+
+
+async def test_scoring_in_order_bounds_concurrency(infos: dict[str, ModelInfo]) -> None:
     info = infos["bert-cased"]
     backend = IdEchoBackend(len(info.id2label), gate=3)
     texts = [f"Text {i}: Obama visited Seattle {i} times" for i in range(10)]
-    results = await score_many(backend, info, texts, concurrency=3)
+    results = await _score_in_order(backend, info, texts, 3)
     assert backend.max_in_flight == 3
     assert [r.text for r in results if isinstance(r, ScoredText)] == texts
-    assert await score_many(backend, info, []) == []
+    assert await _score_in_order(backend, info, [], 3) == []
 
 
 @pytest.fixture(scope="module")
@@ -893,11 +901,11 @@ async def test_long_text_against_the_local_engine(tiny_engine, tiny_info: ModelI
     check_prediction(scored)
 
 
-async def test_score_many_returns_failures_in_place(tiny_engine, tiny_info: ModelInfo) -> None:  # type: ignore[no-untyped-def]
+async def test_failures_stay_in_place(tiny_engine, tiny_info: ModelInfo) -> None:  # type: ignore[no-untyped-def]
     """Without chunking, texts over the engine's 128 tokens fail; the others still score."""
     texts = ["Obama visited Seattle", LONG_TEXT, "Angela Merkel", LONG_TEXT + " again", ""]
-    results = await score_many(
-        tiny_engine, tiny_info, texts, concurrency=2, model="tiny", max_model_len=10_000
+    results = await _score_in_order(
+        tiny_engine, tiny_info, texts, 2, model="tiny", max_model_len=10_000
     )
     assert [type(r).__name__ for r in results] == [
         "ScoredText",

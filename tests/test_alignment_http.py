@@ -6,25 +6,24 @@ few sentences already need several windows. The in-process engine is the referen
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 from servers import serve_process
 
-from ner_tui.core.alignment import (
-    ModelInfo,
-    check_tokenizer,
-    encode,
-    load_model_info,
-    score,
-    score_many,
-)
+from ner_tui.core.aio import map_ordered
+from ner_tui.core.alignment import check_tokenizer, encode, score
 from ner_tui.core.client import PoolingClient
+from ner_tui.core.connect import connect
 from ner_tui.core.decoding import decode
 from ner_tui.core.engine import LocalEngine
-from ner_tui.core.errors import InputTooLong
+from ner_tui.core.errors import InputTooLong, NerTuiError
+from ner_tui.core.model_info import ModelInfo, load_model_info
+from ner_tui.core.settings import Settings
 from ner_tui.core.types import ScoredText
 
 TINY = Path(__file__).parent / "fixtures" / "tiny-bert-ner"
@@ -111,14 +110,28 @@ async def test_window_larger_than_the_servers_is_refused_clearly(
     assert "maximum context length" in str(error.value)
 
 
-async def test_score_many_over_http(client: PoolingClient, info: ModelInfo) -> None:
+async def _score_in_order(
+    client: PoolingClient, info: ModelInfo, texts: list[str], max_model_len: int
+) -> list[ScoredText | NerTuiError]:
+    """What ``predict`` does: score concurrently, in input order, failures in place."""
+
+    async def one(text: str) -> ScoredText | NerTuiError:
+        try:
+            return await score(client, info, text, max_model_len=max_model_len)
+        except NerTuiError as error:
+            return error
+
+    return [result async for result in map_ordered(one, texts, limit=4)]
+
+
+async def test_scoring_many_over_http(client: PoolingClient, info: ModelInfo) -> None:
     texts = [f"{i}: Angela Merkel met Obama in Paris." for i in range(12)]
     texts[5] = TEXT  # too long for a 32-token window unless chunked
-    results = await score_many(client, info, texts, concurrency=4, max_model_len=WINDOW)
+    results = await _score_in_order(client, info, texts, WINDOW)
     assert [r.text for r in results if isinstance(r, ScoredText)] == texts
     long_one = results[5]
     assert isinstance(long_one, ScoredText) and len(long_one.chunks) > 1
-    unchunked = await score_many(client, info, texts, concurrency=4, max_model_len=10_000)
+    unchunked = await _score_in_order(client, info, texts, 10_000)
     kinds = [type(r).__name__ for r in unchunked]
     assert kinds == ["ScoredText"] * 5 + ["InputTooLong"] + ["ScoredText"] * 6
 
@@ -131,8 +144,19 @@ async def test_check_tokenizer_against_the_server(
     from tokenizers_factory import FAMILIES, write_model_dir
 
     assert await check_tokenizer(client, info, model="tiny") is None
-    assert await check_tokenizer(engine, info) is None  # LocalEngine.tokenize is sync
-    other = load_model_info(write_model_dir(FAMILIES[0], tmp_path / "other"))
-    message = await check_tokenizer(client, other)
+    other_dir = write_model_dir(FAMILIES[0], tmp_path / "other")
+    other = load_model_info(other_dir)
+    message = await check_tokenizer(client, other, model=None)
     assert message is not None and "tokenizes differently" in message
-    assert await check_tokenizer(object(), info) is None  # a backend that cannot tokenize
+    # Connecting runs the check: the app and predict show it as a warning.
+    settings = Settings(url=client.base_url)
+    async with contextlib.AsyncExitStack() as stack:
+        same = await connect(settings, "server")
+        stack.push_async_callback(same.aclose)
+        wrong = await connect(replace(settings, tokenizer=str(other_dir)), "server")
+        stack.push_async_callback(wrong.aclose)
+    assert not any("tokenizes differently" in w for w in same.warnings)
+    assert any("tokenizes differently" in w for w in wrong.warnings)
+    # A server without /tokenize cannot tell: nothing to say, nothing fails.
+    async with PoolingClient(client.base_url + "/no-such-prefix") as nowhere:
+        assert await check_tokenizer(nowhere, info, model="tiny") is None

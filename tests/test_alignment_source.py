@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from ner_tui.core.alignment import load_model_info, looks_like_hub_id
 from ner_tui.core.errors import ModelLoadError
+from ner_tui.core.hub import looks_like_hub_id
+from ner_tui.core.model_info import load_model_info
 
 
 @pytest.mark.parametrize(

@@ -21,8 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from ner_tui.cli import EXIT_CODES, EXIT_PARTIAL, exit_code_for, main
+from ner_tui.cli import main
 from ner_tui.core import errors
+from ner_tui.core.errors import EXIT_PARTIAL, exit_code_for
 
 FIXTURE = Path(__file__).parent / "fixtures" / "tiny-bert-ner"
 LABELS = 9
@@ -72,8 +73,10 @@ def test_help_imports_nothing_heavy(argv: list[str]) -> None:
 
 
 def test_every_error_kind_has_its_own_exit_code() -> None:
-    codes = [code for _, code in EXIT_CODES]
+    codes = [kind.exit_code for kind in errors.EXIT_KINDS]
     assert len(set(codes)) == len(codes)
+    assert errors.EXIT_PARTIAL not in codes
+    assert exit_code_for(errors.ConfigError("bad")) == 2
     assert exit_code_for(errors.AuthenticationFailed("no", status=401)) == 13
     assert exit_code_for(errors.ServerError("no", status=500)) == 14
     assert exit_code_for(errors.NerTuiError("other")) == 1
@@ -290,7 +293,7 @@ def test_hub_model_with_tokenizer_flag(fresh: Stub, capsys) -> None:
 def test_hub_model_found_in_the_local_cache(tmp_path: Path) -> None:
     import shutil
 
-    from ner_tui.predict import cached_snapshot
+    from ner_tui.core.hub import cached_snapshot
 
     repo = tmp_path / "models--org--tiny"
     snapshot = repo / "snapshots" / ("a" * 40)
@@ -341,7 +344,7 @@ def test_server_path_that_is_not_here_says_pass_tokenizer(fresh: Stub, capsys) -
 
 
 def test_looks_like_hub_id() -> None:
-    from ner_tui.predict import looks_like_hub_id
+    from ner_tui.core.hub import looks_like_hub_id
 
     assert looks_like_hub_id("boltuix/NeuroBERT-NER")
     assert not looks_like_hub_id("/srv/models/ner")

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from servers import serve_process
 
-from ner_tui.cli import EXIT_PARTIAL, main
+from ner_tui.cli import main
+from ner_tui.core.errors import EXIT_PARTIAL
 
 FIXTURE = Path(__file__).parent / "fixtures" / "tiny-bert-ner"
 KEY = "test-key"
@@ -108,7 +109,7 @@ def test_progress_bar_on_stderr_only(server: str, tmp_path: Path, capsys) -> Non
     argv = ["predict", "--url", server, "--api-key", KEY, "-f", str(path), "--progress"]
     assert main([*argv, "-o", "jsonl"]) == 0
     out, err = capsys.readouterr()
-    assert "] 3/3" in err and "#" in err
+    assert "3/3" in err and "docs/s" in err
     assert len(out.splitlines()) == 3  # stdout holds only the documents
     assert main([*argv, "--no-progress"]) == 0
     assert capsys.readouterr().err == ""

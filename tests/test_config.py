@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ner_tui.config import ConfigError, Settings, config_path, load_settings
+from ner_tui.core.settings import ConfigError, Settings, config_path, load_settings
 
 
 def _write(tmp_path: Path, body: str) -> Path:

@@ -10,21 +10,19 @@ from pathlib import Path
 
 import pytest
 
-from ner_tui.cli import EXIT_PARTIAL, EXIT_USAGE, main
-from ner_tui.config import Settings
-from ner_tui.core.alignment import load_model_info, score
+from ner_tui.cli import EXIT_USAGE, main
+from ner_tui.core.alignment import score
 from ner_tui.core.backend import ModelCard
+from ner_tui.core.connect import tokenizer_source
 from ner_tui.core.decoding import decode
+from ner_tui.core.documents import read_source, split_documents
 from ner_tui.core.engine import LocalEngine
+from ner_tui.core.errors import EXIT_PARTIAL, InputError
 from ner_tui.core.export import EXPORT_FORMATS, ExportFormat, render
+from ner_tui.core.hub import looks_like_hub_id
+from ner_tui.core.model_info import load_model_info
+from ner_tui.core.settings import Settings
 from ner_tui.core.types import DecodeOptions, Prediction
-from ner_tui.predict import (
-    InputError,
-    looks_like_hub_id,
-    read_source,
-    split_documents,
-    tokenizer_source,
-)
 
 FIXTURE = Path(__file__).parent / "fixtures" / "tiny-bert-ner"
 LOCAL = ["predict", "--local", "--model", str(FIXTURE)]

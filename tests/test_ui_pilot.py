@@ -18,11 +18,11 @@ from servers import free_port, serve_process
 from textual.message import Message
 from textual.pilot import Pilot
 
-from ner_tui.config import Settings
+from ner_tui.core.connect import Connection
 from ner_tui.core.errors import RequestTimeout, ServerUnreachable
+from ner_tui.core.settings import Settings
 from ner_tui.models import bundled_model_path
 from ner_tui.ui.app import NerTuiApp
-from ner_tui.ui.connection import Connection
 from ner_tui.ui.messages import Connected, PredictionFailed, PredictionReady
 from ner_tui.ui.screens.error import ErrorScreen
 from ner_tui.ui.screens.export import ExportScreen

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
-from ner_tui.config import Settings
+from ner_tui.core.settings import Settings
 from ner_tui.ui.app import NerTuiApp
 from ner_tui.ui.samples import SAMPLES, long_document
 from ner_tui.ui.widgets.entity_sidebar import EntitySidebar

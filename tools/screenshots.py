@@ -21,7 +21,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("NER_TUI_CONFIG_FILE", "/nonexistent/ner-tui-config.toml")
 
-from ner_tui.config import Settings
+from ner_tui.core.settings import Settings
 from ner_tui.models import bundled_model_path
 from ner_tui.ui.app import NerTuiApp
 from ner_tui.ui.samples import SAMPLES, long_document

@@ -8,15 +8,15 @@ the model window into overlapping windows whose rows are merged back into one to
 
 Three steps, usable separately (the TUI re-runs only what changed)::
 
-    info = load_model_info("boltuix/NeuroBERT-NER")           # tokenizer + id2label
+    info = load_model_info("boltuix/NeuroBERT-NER")           # core.model_info
     encoded = encode(info, text, max_model_len=512)          # CPU only
     result = await backend.pool(encoded.window_ids, model=name)
     scored = merge(encoded, result.rows, model=name, source=backend.describe,
                    elapsed_ms=result.elapsed_ms, activation="probabilities")
 
-or simply ``scored = await score(backend, info, text)`` (``score_many`` for a batch, in input
-order, failures in place). ``check_tokenizer`` asks a server's ``/tokenize`` whether it uses
-the same tokenizer (ids from another vocabulary give the right row count and nonsense scores).
+or simply ``scored = await score(backend, info, text)``. ``check_tokenizer`` asks a server's
+``/tokenize`` whether it uses the same tokenizer (ids from another vocabulary give the right
+row count and nonsense scores); connecting to a server runs it once.
 
 Decisions worth knowing:
 
@@ -42,112 +42,41 @@ Decisions worth knowing:
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import math
 import re
-import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from ner_tui.core.decoding import WIRE_PROBABILITY_ATOL, looks_like_probabilities, softmax
-from ner_tui.core.errors import (
-    InputTooLong,
-    MalformedResponse,
-    ModelLoadError,
-    NerTuiError,
-    RowMismatch,
-    one_line,
-)
+from ner_tui.core.errors import InputTooLong, MalformedResponse, NerTuiError, RowMismatch
+from ner_tui.core.model_info import ModelInfo
 from ner_tui.core.types import Chunk, ScoredText
 
 if TYPE_CHECKING:
     from ner_tui.core.backend import PoolingBackend
+    from ner_tui.core.client import PoolingClient
 
 __all__ = [
     "DEFAULT_STRIDE",
     "TOKENIZER_PROBE",
     "Activation",
     "EncodedText",
-    "ModelInfo",
     "Window",
     "check_tokenizer",
     "encode",
-    "load_model_info",
-    "looks_like_hub_id",
     "merge",
     "score",
-    "score_many",
 ]
 
 log = logging.getLogger(__name__)
 
 Activation = Literal["probabilities", "logits"]
 DEFAULT_STRIDE = 64  # overlap between consecutive windows, in content tokens
-_SANE_MAX_LEN = 1_000_000  # tokenizers without a limit report int(1e30)
-_PROBES = ("a", "hello", "0", "The", ".", "x y")
-_TOKENIZER_FILES = (
-    "tokenizer.json",
-    "tokenizer_config.json",
-    "vocab.txt",
-    "vocab.json",
-    "sentencepiece.bpe.model",
-    "spiece.model",
-    "tokenizer.model",
-)
-_GENERIC_LABEL = re.compile(r"LABEL_\d+")
 _SURROGATE = re.compile("[\ud800-\udfff]")
-# Model types whose position ids start after the padding index (max_position_embeddings 514
-# for a 512-token window).
-_OFFSET_POSITION_TYPES = frozenset(
-    {"roberta", "xlm-roberta", "xlm-roberta-xl", "camembert", "longformer", "data2vec-text"}
-)
-
-
-@dataclass(frozen=True, eq=False)
-class ModelInfo:
-    """What the client needs of a model: its fast tokenizer, label names and window size.
-
-    Made by :func:`load_model_info`; constructing one directly works too (the special-token
-    template is then read off the tokenizer)."""
-
-    name_or_path: str
-    tokenizer: Any  # a transformers fast tokenizer (PreTrainedTokenizerFast / TokenizersBackend)
-    id2label: tuple[str, ...]
-    max_model_len: int | None = None  # tokens per request, special tokens included
-    warnings: tuple[str, ...] = ()  # things a person should know (generic LABEL_n names)
-    # (ids before, ids after) the content of one sequence; None: found from the tokenizer.
-    special_template: tuple[tuple[int, ...], tuple[int, ...]] | None = None
-    # Fast tokenizers are not safe to call from several threads at once ("Already borrowed").
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def __post_init__(self) -> None:
-        if self.special_template is None:
-            template = _special_template(self.tokenizer, self.name_or_path)
-            object.__setattr__(self, "special_template", template)
-
-    @property
-    def prefix_ids(self) -> tuple[int, ...]:
-        """Special token ids before the content (``[CLS]``, ``<s>``; may be empty)."""
-        return self.special_template[0] if self.special_template else ()
-
-    @property
-    def suffix_ids(self) -> tuple[int, ...]:
-        """Special token ids after the content (``[SEP]``, ``</s>``; may be empty)."""
-        return self.special_template[1] if self.special_template else ()
-
-    @property
-    def num_special_tokens(self) -> int:
-        """Special tokens added to a single sequence (2 for ``[CLS] ... [SEP]``)."""
-        return len(self.prefix_ids) + len(self.suffix_ids)
-
-    @property
-    def num_labels(self) -> int:
-        return len(self.id2label)
 
 
 @dataclass(frozen=True, eq=False)
@@ -190,164 +119,6 @@ class EncodedText:
     @property
     def num_content_tokens(self) -> int:
         return len(self.token_strs)
-
-
-# --------------------------------------------------------------------------- loading
-
-
-def load_model_info(model: str | Path, *, max_model_len: int | None = None) -> ModelInfo:
-    """Load the fast tokenizer and ``id2label`` of ``model`` (a local directory or a hub id).
-
-    Uses ``AutoTokenizer.from_pretrained`` and ``AutoConfig.from_pretrained``, the calls real
-    users make. ``max_model_len`` overrides the window found in the tokenizer/config (pass the
-    server's value from ``/v1/models`` when there is one). Every failure is a
-    :class:`ModelLoadError` saying what was tried.
-    """
-    name = str(model)
-    where = _describe_source(model)
-    try:
-        from transformers import AutoConfig, AutoTokenizer
-    except ImportError as exc:  # pragma: no cover - transformers is a dependency
-        raise ModelLoadError(
-            f"Cannot load {name!r}: transformers is not installed ({exc})."
-        ) from exc
-
-    local = Path(name).expanduser()
-    if not local.exists() and not looks_like_hub_id(model):
-        raise ModelLoadError(f"No model directory at {name!r} ({where}): it does not exist.")
-    if local.exists() and not local.is_dir():
-        raise ModelLoadError(
-            f"{name!r} is a file, not a model directory: give the directory that holds "
-            "tokenizer.json and config.json."
-        )
-    source = str(local) if local.exists() else name
-    if local.is_dir() and not any((local / f).is_file() for f in _TOKENIZER_FILES):
-        present = ", ".join(sorted(p.name for p in local.iterdir())[:8]) or "nothing"
-        raise ModelLoadError(
-            f"{name!r} ({where}) has no tokenizer: none of {', '.join(_TOKENIZER_FILES)} "
-            f"is there (found: {present})."
-        )
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(source)
-    except Exception as exc:
-        raise ModelLoadError(
-            f"Could not load a tokenizer from {name!r} ({where}): {one_line(exc)}"
-        ) from exc
-    if not getattr(tokenizer, "is_fast", False):
-        raise ModelLoadError(
-            f"{name!r} has no fast tokenizer (got {type(tokenizer).__name__}): ner-tui needs "
-            "character offsets, which only fast tokenizers (a tokenizer.json) provide.",
-            hint="Use a model that ships tokenizer.json, or convert its tokenizer to a fast one.",
-        )
-    try:
-        config = AutoConfig.from_pretrained(source)
-    except Exception as exc:
-        raise ModelLoadError(
-            f"Could not load config.json from {name!r} ({where}): {one_line(exc)}. "
-            "The label names (id2label) come from the model's config."
-        ) from exc
-
-    id2label, warnings = _labels_from_config(name, config)
-    template = _special_template(tokenizer, name)
-    window = max_model_len if max_model_len is not None else _window_from(tokenizer, config)
-    for warning in warnings:
-        log.warning("%s", warning)
-    return ModelInfo(
-        name_or_path=name,
-        tokenizer=tokenizer,
-        id2label=id2label,
-        max_model_len=window,
-        warnings=tuple(warnings),
-        special_template=template,
-    )
-
-
-def _describe_source(model: str | Path) -> str:
-    path = Path(str(model)).expanduser()
-    if path.is_dir():
-        return f"local directory {path.resolve()}"
-    if path.exists():
-        return f"local path {path.resolve()}, which is not a directory"
-    if not looks_like_hub_id(model):
-        return "a local path"
-    return "not a local directory, so tried as a Hugging Face hub id"
-
-
-# A Hugging Face repo id, as huggingface_hub's validate_repo_id has it: "name" or
-# "namespace/name", ASCII letters, digits, "_", "-" and ".", each part starting and ending with
-# a letter, digit or "_", at most 96 characters each; "--", ".." and a ".git" end are not allowed.
-_REPO_PART = r"\w(?:[\w.-]{0,94}\w)?"
-_HUB_ID = re.compile(rf"(?:{_REPO_PART}/)?{_REPO_PART}", re.ASCII)
-
-
-def looks_like_hub_id(model: str | Path) -> bool:
-    """Whether ``model`` names a Hugging Face hub repo rather than a path on this machine.
-
-    The one rule every "directory or hub id?" question in ner-tui uses: anything that exists
-    here is a path (even a folder named ``org/name``); a :class:`~pathlib.Path` is a path; a
-    string is a hub id when it has the hub's shape (``name`` or ``org/name``, see above), so
-    ``./model``, ``~/m``, ``/srv/m``, ``a/b/c``, ``org/name/`` and ``C:\\m`` are paths.
-    """
-    if isinstance(model, Path):
-        return False
-    name = str(model)
-    if not _HUB_ID.fullmatch(name) or "--" in name or ".." in name or name.endswith(".git"):
-        return False
-    return not Path(name).expanduser().exists()
-
-
-def _labels_from_config(name: str, config: Any) -> tuple[tuple[str, ...], list[str]]:
-    raw = getattr(config, "id2label", None)
-    if not raw:
-        raise ModelLoadError(f"{name!r} has no id2label in its config.json: no label names.")
-    try:
-        by_id = {int(k): str(v) for k, v in dict(raw).items()}
-    except (TypeError, ValueError) as exc:
-        raise ModelLoadError(f"{name!r}: id2label keys are not integers ({exc}).") from exc
-    if sorted(by_id) != list(range(len(by_id))):
-        raise ModelLoadError(
-            f"{name!r}: id2label ids are not 0..{len(by_id) - 1} (got {sorted(by_id)})."
-        )
-    labels = tuple(by_id[i] for i in range(len(by_id)))
-    warnings = []
-    if all(_GENERIC_LABEL.fullmatch(label) for label in labels):
-        warnings.append(
-            f"{name!r} has only generic label names ({labels[0]}..{labels[-1]}): its "
-            "config.json names no entity types, so entities are shown by label number."
-        )
-    return labels, warnings
-
-
-def _special_template(tokenizer: Any, name: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """The special token ids the tokenizer puts before and after a single sequence."""
-    for probe in _PROBES:
-        enc = tokenizer(probe, add_special_tokens=True, return_attention_mask=False)
-        seq = enc.sequence_ids(0)
-        content = [i for i, s in enumerate(seq) if s is not None]
-        if not content:
-            continue
-        ids = list(enc["input_ids"])
-        return tuple(ids[: content[0]]), tuple(ids[content[-1] + 1 :])
-    raise ModelLoadError(
-        f"The tokenizer of {name!r} turns every probe text into special tokens only; "
-        "cannot tell where its special tokens go."
-    )
-
-
-def _window_from(tokenizer: Any, config: Any) -> int | None:
-    """The model window: the tokenizer's model_max_length and the config's position limit."""
-    candidates = []
-    tok_len = getattr(tokenizer, "model_max_length", None)
-    if isinstance(tok_len, int) and 0 < tok_len <= _SANE_MAX_LEN:
-        candidates.append(tok_len)
-    positions = getattr(config, "max_position_embeddings", None)
-    if isinstance(positions, int) and 0 < positions <= _SANE_MAX_LEN:
-        if getattr(config, "model_type", "") in _OFFSET_POSITION_TYPES:
-            pad = getattr(config, "pad_token_id", None)
-            positions -= (pad if isinstance(pad, int) and pad >= 0 else 1) + 1
-        if positions > 0:
-            candidates.append(positions)
-    return min(candidates) if candidates else None
 
 
 # --------------------------------------------------------------------------- encoding
@@ -692,37 +463,6 @@ async def score(
     )
 
 
-async def score_many(
-    backend: PoolingBackend,
-    info: ModelInfo,
-    texts: Sequence[str],
-    *,
-    concurrency: int = 16,
-    **kwargs: Any,
-) -> list[ScoredText | NerTuiError]:
-    """Score many texts with at most ``concurrency`` requests in flight, in input order.
-
-    A text that fails with a :class:`NerTuiError` gets that error in its place; the others
-    are still scored. Any other exception is a bug and propagates (remaining work cancelled).
-    """
-    semaphore = asyncio.Semaphore(max(1, concurrency))
-
-    async def one(text: str) -> ScoredText | NerTuiError:
-        async with semaphore:
-            try:
-                return await score(backend, info, text, **kwargs)
-            except NerTuiError as exc:
-                return exc
-
-    tasks = [asyncio.ensure_future(one(t)) for t in texts]
-    try:
-        return list(await asyncio.gather(*tasks))
-    except BaseException:
-        for task in tasks:
-            task.cancel()
-        raise
-
-
 # --------------------------------------------------------------------------- diagnostics
 
 # Words, accents, digits, CJK, emoji and a typed special token: where tokenizers differ.
@@ -730,27 +470,20 @@ TOKENIZER_PROBE = "Barack Obama visited Zürich on 2024-03-15: naïve café, 東
 
 
 async def check_tokenizer(
-    backend: Any, info: ModelInfo, *, model: str | None = None, text: str = TOKENIZER_PROBE
+    client: PoolingClient, info: ModelInfo, *, model: str | None, text: str = TOKENIZER_PROBE
 ) -> str | None:
     """Compare the server's tokenizer (``/tokenize``) with the one loaded here.
 
     Sending our own token ids guarantees one row per token, but not that the ids mean the same
     to the server's model: a different tokenizer gives the same row count and nonsense scores.
-    Returns ``None`` when both tokenize ``text`` alike, or when the backend cannot tokenize
-    (no ``tokenize`` method, or the server has no ``/tokenize``); otherwise a message saying
-    where they first differ. Works with PoolingClient (async) and LocalEngine (sync).
+    Returns ``None`` when both tokenize ``text`` alike, or when the server cannot tell (no
+    ``/tokenize``, or it fails); otherwise a message saying where they first differ.
     """
-    tokenize = getattr(backend, "tokenize", None)
-    if tokenize is None:
-        return None
     try:
-        takes_model = "model" in inspect.signature(tokenize).parameters
-        answer = tokenize(text, model=model) if takes_model else tokenize(text)
-        if asyncio.iscoroutine(answer):
-            answer = await answer
+        answer = await client.tokenize(text, model=model)
     except NerTuiError:
         return None
-    theirs = [int(t) for t in getattr(answer, "tokens", answer)]
+    theirs = [int(t) for t in answer.tokens]
     content = encode(info, text, max_model_len=None).token_ids.tolist()
     ours = [*info.prefix_ids, *content, *info.suffix_ids]
     if theirs == ours:

@@ -13,6 +13,8 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from ner_tui.core.errors import MalformedResponse, UnknownModel
+
 
 @dataclass(frozen=True, slots=True)
 class ModelCard:
@@ -21,6 +23,24 @@ class ModelCard:
     id: str
     root: str | None = None
     max_model_len: int | None = None
+
+
+def pick_model(cards: Sequence[ModelCard], wanted: str | None, where: str) -> ModelCard:
+    """The card of ``wanted`` among a server's ``cards`` (matched by served name, then by the
+    ``root`` path it was loaded from), or the first one when ``wanted`` is None (vLLM lists the
+    primary served name first). ``where`` names the server in messages."""
+    if not cards:
+        raise MalformedResponse(f"{where} lists no models (GET /v1/models)")
+    if wanted is None:
+        return cards[0]
+    for card in cards:
+        if card.id == wanted:
+            return card
+    for card in cards:
+        if card.root == wanted:
+            return card
+    served = ", ".join(c.id for c in cards)
+    raise UnknownModel(f"{where} does not serve `{wanted}`; it serves: {served}")
 
 
 @dataclass(frozen=True, slots=True)

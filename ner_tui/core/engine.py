@@ -36,7 +36,6 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
-from ner_tui.core.alignment import looks_like_hub_id
 from ner_tui.core.backend import ModelCard, PoolingResult
 from ner_tui.core.errors import (
     InputTooLong,
@@ -45,6 +44,7 @@ from ner_tui.core.errors import (
     UnknownModel,
     one_line,
 )
+from ner_tui.core.hub import looks_like_hub_id
 
 __all__ = ["ONNX_CANDIDATES", "InvalidPrompt", "LocalEngine", "too_long_message"]
 

@@ -1,7 +1,9 @@
 """One exception type per failure a user must tell apart.
 
-Every error carries a ``hint``: one sentence saying what to do about it. The TUI shows
-``str(error)`` as the message and ``error.hint`` as the advice; ``ner-tui predict`` prints both.
+Every error carries a ``hint`` (one sentence saying what to do about it) and the process
+``exit_code`` a command ends with when it is the failure: the TUI shows the message and the
+hint, ``ner-tui predict`` prints both and exits with the code. No command keeps a table of its
+own, so a new front end (``eval``, ``web``) reports failures the same way for free.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ class NerTuiError(Exception):
     """Base class of every error ner-tui reports to a person."""
 
     hint: str = ""
+    exit_code: int = 1
+    #: What the exit code means, for ``--help`` (one line, lower case).
+    meaning: str = "other error"
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
@@ -29,32 +34,49 @@ class NerTuiError(Exception):
         return str(self.args[0]) if self.args else ""
 
 
+class ConfigError(NerTuiError):
+    """A config file, environment variable or flag has a value ner-tui cannot use."""
+
+    hint = "Fix or remove the setting named above; `ner-tui --help` lists every option."
+    exit_code = 2
+    meaning = "bad flags, config or input"
+
+
+class InputError(ConfigError):
+    """The input cannot be read (missing file, not UTF-8, nothing given)."""
+
+    hint = "Give TEXT, --file PATH, or pipe one document per line on stdin."
+
+
 class ServerUnreachable(NerTuiError):
     """Nothing answered at that address (connection refused, DNS failure, reset)."""
 
     hint = "Start a server with `vllm serve MODEL` or `ner-tui serve`, or use the local engine."
+    exit_code = 10
+    meaning = "no server at that address"
 
 
 class RequestTimeout(NerTuiError):
     """The server accepted the connection but did not answer in time."""
 
     hint = "The server may be overloaded or still loading; retry, or raise --timeout."
+    exit_code = 11
+    meaning = "the server did not answer in time"
 
 
 class UnknownModel(NerTuiError):
     """The server does not serve a model of that name (vLLM's 404)."""
 
     hint = "Check --model against the names listed by GET /v1/models, or leave --model out."
-
-
-class InputTooLong(NerTuiError):
-    """The server refused the input as longer than the model's context window."""
-
-    hint = "ner-tui splits long texts into chunks; check the max_model_len it was given."
+    exit_code = 12
+    meaning = "unknown model"
 
 
 class ServerError(NerTuiError):
     """The server answered with an HTTP error; the message is the server's own."""
+
+    exit_code = 14
+    meaning = "the server answered with an HTTP error"
 
     def __init__(
         self,
@@ -79,12 +101,16 @@ class AuthenticationFailed(ServerError):
     """401/403: the server wants an API key, or a different one."""
 
     hint = "Pass the server's key with --api-key (or NER_TUI_API_KEY)."
+    exit_code = 13
+    meaning = "authentication failed (--api-key)"
 
 
 class MalformedResponse(NerTuiError):
     """The server answered 2xx but the body is not what the pooling protocol says."""
 
     hint = "Is this really a vLLM pooling server? Check the URL and the server's version."
+    exit_code = 15
+    meaning = "malformed response"
 
 
 class RowMismatch(NerTuiError):
@@ -94,9 +120,45 @@ class RowMismatch(NerTuiError):
         "The server's model or tokenizer differs from the one loaded here: check --model, "
         "or whether the server truncates its input."
     )
+    exit_code = 16
+    meaning = "score rows do not match tokens"
+
+
+class InputTooLong(NerTuiError):
+    """The server refused the input as longer than the model's context window."""
+
+    hint = "ner-tui splits long texts into chunks; check the max_model_len it was given."
+    exit_code = 17
+    meaning = "input too long"
 
 
 class ModelLoadError(NerTuiError):
     """A tokenizer, config or weights could not be loaded."""
 
     hint = "Point --model at a local Hugging Face model directory, or a hub id when online."
+    exit_code = 18
+    meaning = "model or tokenizer could not be loaded"
+
+
+#: A command that handled many documents ends with this when some failed and the rest were done.
+EXIT_PARTIAL = 3
+
+#: Every kind with an exit code of its own, in code order (for ``--help`` and the tests).
+EXIT_KINDS: tuple[type[NerTuiError], ...] = (
+    NerTuiError,
+    ConfigError,
+    ServerUnreachable,
+    RequestTimeout,
+    UnknownModel,
+    AuthenticationFailed,
+    ServerError,
+    MalformedResponse,
+    RowMismatch,
+    InputTooLong,
+    ModelLoadError,
+)
+
+
+def exit_code_for(error: BaseException) -> int:
+    """The process exit code for a failure: the error's own, 1 for anything else."""
+    return error.exit_code if isinstance(error, NerTuiError) else NerTuiError.exit_code

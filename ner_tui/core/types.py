@@ -12,14 +12,15 @@ asking the server again:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, get_args
 
-import numpy as np
+if TYPE_CHECKING:  # annotations only: the settings read the choices below without numpy
+    import numpy as np
 
 Aggregation = Literal["none", "simple", "first", "average", "max"]
 DecodeMode = Literal["lenient", "strict"]
-AGGREGATIONS: tuple[Aggregation, ...] = ("none", "simple", "first", "average", "max")
-DECODE_MODES: tuple[DecodeMode, ...] = ("lenient", "strict")
+AGGREGATIONS: tuple[Aggregation, ...] = get_args(Aggregation)
+DECODE_MODES: tuple[DecodeMode, ...] = get_args(DecodeMode)
 
 
 @dataclass(frozen=True, slots=True)

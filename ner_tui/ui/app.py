@@ -23,7 +23,8 @@ from textual.timer import Timer
 from textual.widgets import Footer, Header, TextArea
 from textual.worker import Worker, WorkerState
 
-from ner_tui.config import Settings
+from ner_tui.core.connect import Connection, Kind, connect
+from ner_tui.core.documents import read_text_file
 from ner_tui.core.errors import (
     MalformedResponse,
     NerTuiError,
@@ -31,6 +32,7 @@ from ner_tui.core.errors import (
     RowMismatch,
     ServerUnreachable,
 )
+from ner_tui.core.settings import Settings
 from ner_tui.core.types import (
     AGGREGATIONS,
     Aggregation,
@@ -42,9 +44,7 @@ from ner_tui.core.types import (
 from ner_tui.ui.bindings import APP_BINDINGS, THRESHOLDS
 from ner_tui.ui.clipboard import copy_text
 from ner_tui.ui.commands import NerCommands, PaletteCommand, app_commands
-from ner_tui.ui.connection import Connection, Kind, connect
 from ner_tui.ui.document import EntityDocument, LaidOut, decode_and_layout
-from ner_tui.ui.files import read_text_file
 from ner_tui.ui.history import History
 from ner_tui.ui.messages import Connected, ConnectionFailed, PredictionFailed, PredictionReady
 from ner_tui.ui.palette import EntityPalette, entity_types
@@ -65,6 +65,7 @@ from ner_tui.ui.widgets.token_table import TokenTable
 log = logging.getLogger(__name__)
 
 LIVE_DELAY = 0.5  # seconds of no typing before a live prediction
+SERVER_DISCOVER_TIMEOUT = 5.0  # a server that has not listed its models by then is not used
 DIAGNOSTIC_ERRORS = (MalformedResponse, RowMismatch)
 FIRST_SAMPLE = "News"
 
@@ -121,12 +122,11 @@ class NerTuiApp(App[int]):
         self.scored: ScoredText | None = None
         self.prediction: Prediction | None = None
         self.palette = EntityPalette()
-        agg = self.settings.aggregation if self.settings.aggregation in AGGREGATIONS else "simple"
         self.view_options = ViewOptions(
             decode=DecodeOptions(
-                aggregation=agg,  # type: ignore[arg-type]
-                mode="strict" if self.settings.mode == "strict" else "lenient",
-                threshold=float(self.settings.threshold),
+                aggregation=self.settings.aggregation,
+                mode=self.settings.mode,
+                threshold=self.settings.threshold,
             )
         )
         self._pending_text: str | None = None
@@ -227,7 +227,12 @@ class NerTuiApp(App[int]):
         where = self.settings.base_url if kind == "server" else "local engine"
         self._show_status(state="connecting", source=f"connecting to {where}…")
         try:
-            connection = await connect(self.settings, kind, model_dir=self._current_model_dir())
+            connection = await connect(
+                self.settings,
+                kind,
+                discover_timeout=SERVER_DISCOVER_TIMEOUT,
+                model_dir=self._current_model_dir(),
+            )
         except NerTuiError as error:
             if (
                 kind == "server"
@@ -277,7 +282,7 @@ class NerTuiApp(App[int]):
         )
         if message.note:
             self.notify(message.note, title="Local engine", markup=False)
-        for warning in conn.info.warnings:
+        for warning in conn.warnings:
             self.notify(warning, severity="warning", markup=False)
         text = self._pending_text
         self._pending_text = None

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
+from ner_tui.core.connect import Connection, Kind
 from ner_tui.core.errors import NerTuiError
 from ner_tui.core.types import Prediction
-from ner_tui.ui.connection import Connection, Kind
 from ner_tui.ui.document import LaidOut
 
 

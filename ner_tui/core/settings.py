@@ -27,12 +27,14 @@ from __future__ import annotations
 
 import os
 import sys
+import types
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
-from ner_tui.core.errors import NerTuiError
+from ner_tui.core.errors import ConfigError
+from ner_tui.core.types import Aggregation, DecodeMode
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -41,22 +43,18 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 
 ENV_PREFIX = "NER_TUI_"
 CONFIG_FILE_ENV = "NER_TUI_CONFIG_FILE"
-AGGREGATION_CHOICES = ("none", "simple", "first", "average", "max")
-MODE_CHOICES = ("lenient", "strict")
-ENCODING_CHOICES = ("float", "base64", "bytes")
 DEFAULT_HOST = "localhost"
 DEFAULT_PORT = 8000
 
-
-class ConfigError(NerTuiError):
-    """A config file, environment variable or flag has a value ner-tui cannot use."""
-
-    hint = "Fix or remove the setting named above; `ner-tui --help` lists every option."
+Encoding = Literal["float", "base64", "bytes"]
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything ``ner-tui``, ``ner-tui predict`` and the TUI need to know before starting."""
+    """Everything ``ner-tui``, ``ner-tui predict`` and the TUI need to know before starting.
+
+    The annotations are the schema: a file, variable or flag is checked against the field's
+    type, and a ``Literal`` field against its choices, so mypy and the runtime agree."""
 
     url: str | None = None  # full base URL; wins over host/port given in the same layer
     host: str = DEFAULT_HOST
@@ -69,9 +67,9 @@ class Settings:
     fallback_local: bool = True  # TUI: when no server answers, use the local engine
     threads: int | None = None  # local engine CPU threads (None: the engine's choice)
     max_concurrency: int = 16  # requests in flight for batches
-    encoding: str = "float"  # how score rows travel: float JSON (portable), base64, bytes
-    aggregation: str = "simple"
-    mode: str = "lenient"
+    encoding: Encoding = "float"  # how score rows travel: float JSON (portable), base64, bytes
+    aggregation: Aggregation = "simple"
+    mode: DecodeMode = "lenient"
     threshold: float = 0.0
     theme: str | None = None
     keymap: Mapping[str, str] = field(default_factory=dict)
@@ -85,26 +83,31 @@ class Settings:
         return f"http://{host}:{self.port}"
 
 
-_FIELD_TYPES: dict[str, tuple[type, ...]] = {
-    "url": (str,),
-    "host": (str,),
-    "port": (int,),
-    "model": (str,),
-    "tokenizer": (str,),
-    "api_key": (str,),
-    "timeout": (int, float),
-    "local": (bool,),
-    "fallback_local": (bool,),
-    "threads": (int,),
-    "max_concurrency": (int,),
-    "encoding": (str,),
-    "aggregation": (str,),
-    "mode": (str,),
-    "threshold": (int, float),
-    "theme": (str,),
-    "keymap": (dict,),
-}
-SETTING_NAMES = tuple(_FIELD_TYPES)
+@dataclass(frozen=True)
+class _FieldSpec:
+    types: tuple[type, ...]  # what a value may be (None aside: absent means the default)
+    choices: tuple[str, ...] = ()  # a Literal field's values
+
+
+def _spec(hint: Any) -> _FieldSpec:
+    """What one annotation of :class:`Settings` accepts."""
+    origin = get_origin(hint)
+    if origin is Literal:
+        return _FieldSpec((str,), tuple(get_args(hint)))
+    if origin in (Union, types.UnionType):
+        (inner,) = [a for a in get_args(hint) if a is not type(None)]
+        return _spec(inner)
+    if hint is float:
+        return _FieldSpec((int, float))
+    if origin is not None:  # Mapping[str, str]
+        return _FieldSpec((dict,))
+    return _FieldSpec((hint,))
+
+
+_HINTS = get_type_hints(Settings)
+_SPECS: dict[str, _FieldSpec] = {f.name: _spec(_HINTS[f.name]) for f in fields(Settings)}
+SETTING_NAMES = tuple(_SPECS)
+ENCODING_CHOICES: tuple[Encoding, ...] = get_args(Encoding)
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -128,28 +131,22 @@ def _has_type(value: object, types: tuple[type, ...]) -> bool:
 
 def _check(name: str, value: Any, where: str) -> Any:
     """Validate one value from any layer; return it normalised (ints to float where needed)."""
-    if name not in _FIELD_TYPES:
+    if name not in _SPECS:
         known = ", ".join(SETTING_NAMES)
         raise ConfigError(f"{where}: unknown setting `{name}` (known: {known})")
-    types = _FIELD_TYPES[name]
-    if not _has_type(value, types):
-        wanted = " or ".join(t.__name__ for t in types)
+    spec = _SPECS[name]
+    if not _has_type(value, spec.types):
+        wanted = " or ".join(t.__name__ for t in spec.types)
         raise ConfigError(f"{where}: `{name}` must be {wanted}, not {value!r}")
     if name == "keymap":
         bad = [k for k, v in value.items() if not isinstance(v, str)]
         if bad:
             raise ConfigError(f"{where}: keymap entry `{bad[0]}` must be a string of keys")
         return dict(value)
-    if name == "aggregation" and value not in AGGREGATION_CHOICES:
+    if spec.choices and value not in spec.choices:
         raise ConfigError(
-            f"{where}: aggregation must be one of {', '.join(AGGREGATION_CHOICES)}, not {value!r}"
+            f"{where}: {name} must be one of {', '.join(spec.choices)}, not {value!r}"
         )
-    if name == "encoding" and value not in ENCODING_CHOICES:
-        raise ConfigError(
-            f"{where}: encoding must be one of {', '.join(ENCODING_CHOICES)}, not {value!r}"
-        )
-    if name == "mode" and value not in MODE_CHOICES:
-        raise ConfigError(f"{where}: mode must be one of {', '.join(MODE_CHOICES)}, not {value!r}")
     if name == "port" and not 0 < value < 65536:
         raise ConfigError(f"{where}: port must be between 1 and 65535, not {value}")
     if name in ("threads", "max_concurrency") and value < 1:
@@ -181,7 +178,7 @@ def read_config_file(path: Path) -> dict[str, Any]:
 
 
 def _parse_env_value(name: str, text: str, variable: str) -> Any:
-    types = _FIELD_TYPES[name]
+    types = _SPECS[name].types
     if bool in types:
         lowered = text.strip().lower()
         if lowered in _TRUE:
@@ -249,18 +246,17 @@ def load_settings(
     given = {
         name: _check(name, value, f"option --{name.replace('_', '-')}")
         for name, value in (flags or {}).items()
-        if name in _FIELD_TYPES and value is not None
+        if name in _SPECS and value is not None
     }
     return _apply(settings, given)
 
 
 __all__ = [
-    "AGGREGATION_CHOICES",
     "CONFIG_FILE_ENV",
     "ENCODING_CHOICES",
-    "MODE_CHOICES",
     "SETTING_NAMES",
     "ConfigError",
+    "Encoding",
     "Settings",
     "config_path",
     "load_settings",
