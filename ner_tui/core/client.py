@@ -17,14 +17,15 @@ import asyncio
 import functools
 import os
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Sequence
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import numpy as np
 
 from ner_tui.core import protocol
+from ner_tui.core.aio import gather_all
 from ner_tui.core.backend import ModelCard, PoolingResult
 from ner_tui.core.codecs import check_codec_args
 from ner_tui.core.errors import (
@@ -47,8 +48,6 @@ _NOT_POOLING_HINT = (
     "The server has no /pooling route: the served model is probably not a pooling model "
     "(serve a *ForTokenClassification model), or this URL is not a vLLM server."
 )
-
-T = TypeVar("T")
 
 Prompt = str | Sequence[int]
 
@@ -359,7 +358,7 @@ class PoolingClient:
         started = time.perf_counter()
         if not items:
             return PoolingResult(rows=[], model=model or "")
-        results = await _gather_all(
+        results = await gather_all(
             [self._pool_one(p, model=model, use_activation=use_activation) for p in items]
         )
         rows = [r.data[0] for r in results]
@@ -478,15 +477,3 @@ def _reason(exc: BaseException) -> str:
             return str(err.strerror)  # DNS errors have negative codes and their own text
     return next((str(e) for e in seen if str(e)), type(exc).__name__)
 
-
-async def _gather_all(coros: Sequence[Awaitable[T]]) -> list[T]:
-    """Run ``coros`` concurrently, results in order; on the first failure cancel the rest
-    and raise it (what ``asyncio.TaskGroup`` does, on Python 3.10 too)."""
-    tasks = [asyncio.ensure_future(c) for c in coros]
-    try:
-        return list(await asyncio.gather(*tasks))
-    except BaseException:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        raise
