@@ -103,10 +103,7 @@ class FakeVllm:
         default = {
             "/pooling": self.pooling,
             "/tokenize": self.tokenize,
-            "/detokenize": self.detokenize,
             "/v1/models": self.models,
-            "/health": self.health,
-            "/version": self.version,
         }[request.url.path]
         return await default(body)
 
@@ -160,20 +157,9 @@ class FakeVllm:
             strs = ["[CLS]", *strs, "[SEP]"]
         return JSONResponse(p.TokenizeResponse(ids, len(ids), MAX_LEN, strs).to_json())
 
-    async def detokenize(self, body: Any) -> Response:
-        req = p.DetokenizeRequest.from_json(body)
-        return JSONResponse({"prompt": " ".join(f"w{t}" for t in req.tokens)})
-
     async def models(self, body: Any) -> Response:
         card = ModelCard(MODEL, root="/models/tiny-ner", max_model_len=MAX_LEN)
         return JSONResponse(p.model_list_json([card], created=1764201600))
-
-    async def health(self, body: Any) -> Response:
-        return Response(b"", status_code=200)
-
-    async def version(self, body: Any) -> Response:
-        return JSONResponse({"version": "0.11.1"})
-
 
 def make_app(state: FakeVllm) -> Starlette:
     async def endpoint(request: Request) -> Response:
@@ -181,7 +167,7 @@ def make_app(state: FakeVllm) -> Starlette:
 
     routes = [
         Route(path, endpoint, methods=["GET", "POST"])
-        for path in ("/pooling", "/tokenize", "/detokenize", "/v1/models", "/health", "/version")
+        for path in ("/pooling", "/tokenize", "/v1/models")
     ]
     return Starlette(routes=routes)
 
@@ -305,19 +291,6 @@ async def test_concurrency_is_bounded(fake: FakeVllm, url: str) -> None:
     assert len(fake.pooling_bodies) == 12
 
 
-async def test_pool_batch_sends_one_request(fake: FakeVllm, url: str) -> None:
-    async with PoolingClient(url) as client:
-        texts = await client.pool_batch(["a b", "c d e"])
-        ids = await client.pool_batch([[101, 1500, 102], [101, 102]])
-    assert [b["input"] for b in fake.pooling_bodies] == [
-        ["a b", "c d e"],
-        [[101, 1500, 102], [101, 102]],
-    ]
-    assert [r.shape for r in texts.rows] == [(4, NUM_LABELS), (5, NUM_LABELS)]
-    assert texts.prompt_tokens == 9
-    assert [r.shape[0] for r in ids.rows] == [3, 2]
-
-
 @pytest.mark.parametrize("fmt", ["base64", "bytes", "bytes_only"])
 @pytest.mark.parametrize(
     ("dtype", "endianness"),
@@ -337,20 +310,18 @@ async def test_binary_encodings_decode_to_the_same_rows(
         url, encoding_format=fmt, embed_dtype=dtype, endianness=endianness
     ) as client:
         result = await client.pool(ids)
-        batch = await client.pool_batch(ids)
     body = fake.pooling_bodies[0]
     assert (body["encoding_format"], body.get("embed_dtype", "float32")) == (fmt, dtype)
-    for res in (result, batch):
-        assert res.prompt_tokens == 8  # from usage, or counted from the rows for bytes_only
-        for rows, prompt in zip(res.rows, ids, strict=True):
-            assert rows.dtype == np.float32 and rows.shape == (len(prompt), NUM_LABELS)
-            np.testing.assert_allclose(rows, scores_for(prompt), atol=0.07)
-            np.testing.assert_array_equal(rows.argmax(1), np.array(prompt) % NUM_LABELS)
+    assert result.prompt_tokens == 8  # from usage, or counted from the rows for bytes_only
+    for rows, prompt in zip(result.rows, ids, strict=True):
+        assert rows.dtype == np.float32 and rows.shape == (len(prompt), NUM_LABELS)
+        np.testing.assert_allclose(rows, scores_for(prompt), atol=0.07)
+        np.testing.assert_array_equal(rows.argmax(1), np.array(prompt) % NUM_LABELS)
 
 
 async def test_base64_text_prompts_are_shaped_from_usage(fake: FakeVllm, url: str) -> None:
     async with PoolingClient(url, encoding_format="base64", embed_dtype="bfloat16") as client:
-        result = await client.pool_batch(["one two", "three"])
+        result = await client.pool(["one two", "three"])
     assert [r.shape for r in result.rows] == [(4, NUM_LABELS), (3, NUM_LABELS)]
 
 
@@ -364,19 +335,16 @@ async def test_bytes_only_text_prompt_needs_num_labels(fake: FakeVllm, url: str)
     assert f"{url}/pooling" in str(info.value)
 
 
-async def test_tokenize_detokenize_models_health_version(fake: FakeVllm, url: str) -> None:
+async def test_tokenize_and_list_models(fake: FakeVllm, url: str) -> None:
     async with PoolingClient(url) as client:
         tok = await client.tokenize("Ada wrote", return_token_strs=True)
         assert tok.tokens == tokenize("Ada wrote") and tok.count == 4
         assert tok.max_model_len == MAX_LEN and tok.token_strs == ["[CLS]", "Ada", "wrote", "[SEP]"]
         bare = await client.tokenize("Ada", add_special_tokens=False, model=MODEL)
         assert bare.tokens == tokenize("Ada", special=False)
-        assert await client.detokenize([5, 6]) == "w5 w6"
         assert await client.list_models() == [
             ModelCard(MODEL, root="/models/tiny-ner", max_model_len=MAX_LEN)
         ]
-        assert await client.health() is True
-        assert await client.version() == "0.11.1"
     tokenize_bodies = [b for path, b, _ in fake.requests if path == "/tokenize"]
     assert tokenize_bodies[1] == {"prompt": "Ada", "model": MODEL, "add_special_tokens": False}
 
@@ -415,15 +383,11 @@ async def test_api_key_is_sent_as_bearer(fake: FakeVllm, url: str) -> None:
     assert "authorization" not in fake.requests[0][2]
 
 
-async def test_from_host_port_and_url_forms(url: str) -> None:
+async def test_url_forms(url: str) -> None:
     port = int(url.rsplit(":", 1)[1])
-    async with PoolingClient.from_host_port("127.0.0.1", port) as client:
-        assert client.describe == url
-        assert (await client.discover(None)).id == MODEL
     async with PoolingClient(f"127.0.0.1:{port}/v1/") as client:  # no scheme, OpenAI-style /v1
         assert client.describe == url
-        assert await client.health()
-    assert PoolingClient.from_host_port("::1", 8000).describe == "http://[::1]:8000"
+        assert (await client.discover(None)).id == MODEL
     with pytest.raises(ValueError, match="not an http"):
         PoolingClient("ftp://example.org")
     with pytest.raises(ValueError, match="encoding_format must be one of"):
@@ -444,7 +408,6 @@ async def test_unreachable_port_is_server_unreachable() -> None:
     async with PoolingClient(f"http://127.0.0.1:{port}") as client:
         with pytest.raises(ServerUnreachable) as info:
             await client.pool(["hello"])
-        assert await client.health() is False
     message = str(info.value)
     assert f"127.0.0.1:{port}" in message and "refused" in message.lower()
     assert "vllm serve" in info.value.hint
@@ -613,18 +576,13 @@ async def test_row_count_that_does_not_match_the_ids(fake: FakeVllm, url: str) -
 
 
 async def test_malformed_side_endpoints(fake: FakeVllm, url: str) -> None:
-    fake.handlers["/version"] = answer(200, {"v": 1})
     fake.handlers["/tokenize"] = answer(200, {"tokens": "nope"})
     fake.handlers["/v1/models"] = answer(200, b"<html>", content_type="text/html")
-    fake.handlers["/health"] = answer(503, b"")
     async with PoolingClient(url) as client:
-        with pytest.raises(MalformedResponse, match="version"):
-            await client.version()
         with pytest.raises(MalformedResponse, match="list of integers"):
             await client.tokenize("x")
         with pytest.raises(MalformedResponse, match="model list: expected JSON"):
             await client.list_models()
-        assert await client.health() is False
 
 
 async def test_one_failing_prompt_fails_the_call_and_cancels_the_rest(
@@ -659,8 +617,6 @@ async def test_prompts_that_are_neither_text_nor_ids_are_refused(url: str) -> No
     async with PoolingClient(url) as client:
         with pytest.raises(TypeError, match="prompt 1 is neither text nor a list of token ids"):
             await client.pool(["ok", [1.5, 2.0]])  # type: ignore[arg-type]
-        with pytest.raises(TypeError, match="all prompts as text or all as token ids"):
-            await client.pool_batch(["ok", [101, 102]])  # type: ignore[arg-type]
         with pytest.raises(ValueError, match="prompt 1 is an empty list of token ids"):
             await client.pool([[101, 102], []])
 
@@ -702,5 +658,4 @@ async def test_no_httpx_exception_escapes(exc: Exception, expected: type[Excepti
     async with PoolingClient("http://gpu-box:8000", transport=httpx.MockTransport(fail)) as client:
         with pytest.raises(expected) as info:
             await client.pool(["x"])
-        assert await client.health() is False
     assert "gpu-box:8000" in str(info.value) and info.value.hint  # type: ignore[attr-defined]

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from ner_tui.core import protocol as p
+from ner_tui.core.codecs import decode_array_base64
 from ner_tui.core.errors import MalformedResponse
 
 # --- codecs ---------------------------------------------------------------------------------
@@ -127,7 +128,7 @@ def test_base64_wrappers_round_trip() -> None:
     arr = np.arange(12, dtype=np.float32).reshape(3, 4) / 7
     text = p.encode_array_base64(arr, "float16", "big")
     assert base64.b64decode(text) == p.encode_array(arr, "float16", "big")
-    out = p.decode_array_base64(text, "float16", "big", (-1, 4))
+    out = decode_array_base64(text, "float16", "big", (-1, 4))
     assert out.shape == (3, 4)
     np.testing.assert_allclose(out, arr, rtol=2**-11)
 
@@ -140,7 +141,7 @@ def test_decode_rejects_bytes_that_do_not_fit() -> None:
     with pytest.raises(MalformedResponse, match=r"cannot be shaped \[2, 2\]"):
         p.decode_array(b"\0" * 12, "float32", "native", (2, 2))
     with pytest.raises(MalformedResponse, match="do not decode"):
-        p.decode_array_base64("not base64!!", "float32")
+        decode_array_base64("not base64!!", "float32")
 
 
 def test_codec_rejects_unknown_literals() -> None:
@@ -400,7 +401,7 @@ def test_malformed_bytes_metadata(patch: dict[str, object], expected: str) -> No
         p.parse_pooling_bytes(body, "not json")
 
 
-def test_tokenize_detokenize_and_model_list_bodies() -> None:
+def test_tokenize_and_model_list_bodies() -> None:
     tok = p.TokenizeResponse.from_json(
         b'{"count": 3, "max_model_len": 512, "tokens": [101, 7, 102], "token_strs": null}'
     )
@@ -410,9 +411,6 @@ def test_tokenize_detokenize_and_model_list_bodies() -> None:
         p.TokenizeResponse.from_json({"tokens": "101 7"})
     with pytest.raises(MalformedResponse, match="'token_strs' should be 1 strings"):
         p.TokenizeResponse.from_json({"tokens": [1], "token_strs": ["a", "b"]})
-    assert p.parse_detokenize_response(b'{"prompt": "hello"}') == "hello"
-    with pytest.raises(MalformedResponse, match="detokenize response"):
-        p.parse_detokenize_response({"text": "hello"})
     cards = [p.ModelCard("a", root="/models/a", max_model_len=512), p.ModelCard("b")]
     doc = p.model_list_json(cards)
     assert doc["data"][0]["owned_by"] == "vllm"  # type: ignore[index]

@@ -139,7 +139,8 @@ class PoolingClient:
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
         self._has_key = bool(api_key)
-        # A few connections beyond the pooling bound, so health/tokenize never queue behind it.
+        # A few connections beyond the pooling bound, so discovery and /tokenize never queue
+        # behind it.
         limits = httpx.Limits(
             max_connections=max_concurrency + 4, max_keepalive_connections=max_concurrency + 4
         )
@@ -152,15 +153,6 @@ class PoolingClient:
             trust_env=trust_env,
         )
         self._slots = asyncio.Semaphore(max_concurrency)
-
-    @classmethod
-    def from_host_port(
-        cls, host: str = "localhost", port: int = 8000, *, https: bool = False, **kwargs: Any
-    ) -> PoolingClient:
-        """A client for ``http://host:port`` (IPv6 hosts are bracketed)."""
-        if ":" in host and not host.startswith("["):
-            host = f"[{host}]"
-        return cls(f"{'https' if https else 'http'}://{host}:{port}", **kwargs)
 
     @property
     def describe(self) -> str:
@@ -256,10 +248,6 @@ class PoolingClient:
             return InputTooLong(text)
         return ServerError(text, status=status, error_type=err_type)
 
-    async def _get_json(self, path: str) -> object:
-        response = await self._send("GET", path)
-        return self._reparse(lambda: protocol.load_json(response.content, "response"), path)
-
     def _reparse(self, parse: Any, path: str, method: str = "GET") -> Any:
         """Run a protocol parser, prefixing its MalformedResponse with the URL."""
         try:
@@ -295,23 +283,6 @@ class PoolingClient:
         served = ", ".join(c.id for c in cards)
         raise UnknownModel(f"{self.base_url} does not serve `{model}`; it serves: {served}")
 
-    async def health(self) -> bool:
-        """Whether ``GET /health`` answers 200. Never raises."""
-        try:
-            await self._send("GET", "/health")
-        except NerTuiError:
-            return False
-        return True
-
-    async def version(self) -> str:
-        """The server's version string (``GET /version``)."""
-        doc = await self._get_json("/version")
-        if not isinstance(doc, dict) or not isinstance(doc.get("version"), str):
-            raise MalformedResponse(
-                f"GET {self._url('/version')}: expected {{'version': str}}, got {doc!r:.80}"
-            )
-        return str(doc["version"])
-
     # ---------------------------------------------------------------------- tokenization
 
     async def tokenize(
@@ -329,15 +300,6 @@ class PoolingClient:
             lambda: protocol.TokenizeResponse.from_json(response.content), "/tokenize", "POST"
         )
         return result
-
-    async def detokenize(self, tokens: Sequence[int], model: str | None = None) -> str:
-        """``POST /detokenize``."""
-        body = protocol.DetokenizeRequest([int(t) for t in tokens], model)
-        response = await self._send("POST", "/detokenize", body.to_json())
-        text: str = self._reparse(
-            lambda: protocol.parse_detokenize_response(response.content), "/detokenize", "POST"
-        )
-        return text
 
     # ---------------------------------------------------------------------------- pooling
 
@@ -370,35 +332,6 @@ class PoolingClient:
             request_id=ids[0],
             elapsed_ms=(time.perf_counter() - started) * 1000.0,
             extra={"request_ids": ids} if len(ids) > 1 else {},
-        )
-
-    async def pool_batch(
-        self,
-        prompts: Sequence[Sequence[int]] | Sequence[str],
-        *,
-        model: str | None = None,
-        use_activation: bool | None = None,
-    ) -> PoolingResult:
-        """Score prompts as ONE request (``input`` is ``list[str]`` or ``list[list[int]]``).
-        Mixed text and id prompts cannot share a request: use :meth:`pool`."""
-        items = _prompt_list(prompts)
-        started = time.perf_counter()
-        if not items:
-            return PoolingResult(rows=[], model=model or "")
-        if all(isinstance(p, str) for p in items):
-            batch: protocol.PromptInput = [str(p) for p in items]
-        elif not any(isinstance(p, str) for p in items):
-            batch = [[int(t) for t in p] for p in items]
-        else:
-            raise TypeError("pool_batch needs all prompts as text or all as token ids, not both")
-        async with self._slots:
-            response = await self._post_pooling(batch, items, model, use_activation)
-        return PoolingResult(
-            rows=response.data,
-            model=response.model or model or "",
-            prompt_tokens=response.usage.prompt_tokens,
-            request_id=response.id,
-            elapsed_ms=(time.perf_counter() - started) * 1000.0,
         )
 
     async def _pool_one(

@@ -1,6 +1,6 @@
 """vLLM's pooling protocol as plain data: request/response models, error envelopes, array codecs.
 
-Array codecs live in :mod:`ner_tui.core.codecs` (re-exported here).
+Array codecs live in :mod:`ner_tui.core.codecs`.
 Shared by the HTTP client (:mod:`ner_tui.core.client`) and ner-tui's own server
 (:mod:`ner_tui.server`), so both sides validate against the same literal sets and encode
 arrays byte-for-byte the same way. The contract is ``docs/pooling-protocol.md``.
@@ -32,7 +32,6 @@ from ner_tui.core.codecs import (
     encode_array,
     encode_array_base64,
 )
-from ner_tui.core.codecs import decode_array_base64 as decode_array_base64  # re-export
 from ner_tui.core.errors import MalformedResponse
 
 EncodingFormat = Literal["float", "base64", "bytes", "bytes_only"]
@@ -697,16 +696,6 @@ class TokenizeResponse:
             max_model_len=int(max_len) if _is_int(max_len) else None,
             token_strs=list(strs) if strs is not None else None,
         )
-
-
-def parse_detokenize_response(body: object) -> str:
-    """The ``prompt`` of a ``POST /detokenize`` answer."""
-    doc = load_json(body, "detokenize response")
-    if not isinstance(doc, Mapping) or not isinstance(doc.get("prompt"), str):
-        raise MalformedResponse(
-            f"detokenize response: expected {{'prompt': str}}, got {_describe(doc)}"
-        )
-    return str(doc["prompt"])
 
 
 def parse_model_list(body: object) -> list[ModelCard]:
