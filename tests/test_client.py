@@ -39,6 +39,7 @@ from ner_tui.core.errors import (
     ServerUnreachable,
     UnknownModel,
 )
+from ner_tui.server import protocol as sp
 
 NUM_LABELS = 5
 MAX_LEN = 32
@@ -65,7 +66,7 @@ def scores_for(ids: list[int]) -> np.ndarray:
 
 
 def vllm_error(message: str, err_type: str, status: int) -> JSONResponse:
-    return JSONResponse(p.error_json(message, err_type, status), status_code=status)
+    return JSONResponse(sp.error_json(message, err_type, status), status_code=status)
 
 
 @dataclass
@@ -109,13 +110,14 @@ class FakeVllm:
 
     async def pooling(self, body: Any) -> Response:
         try:
-            req = p.PoolingRequest.from_json(body)
-        except p.InvalidRequest as exc:
+            req = sp.validate_pooling_request(body)
+        except sp.InvalidRequest as exc:
             return vllm_error(str(exc), "Bad Request", 400)
         if req.model is not None and req.model != MODEL:
             return vllm_error(f"The model `{req.model}` does not exist.", "NotFoundError", 404)
         prompts = [
-            tokenize(x, req.add_special_tokens) if isinstance(x, str) else x for x in req.prompts
+            tokenize(x, req.add_special_tokens) if isinstance(x, str) else x
+            for x in sp.request_prompts(req)
         ]
         for ids in prompts:
             if len(ids) > MAX_LEN:
@@ -144,22 +146,27 @@ class FakeVllm:
             usage=p.Usage(prompt_tokens=tokens, total_tokens=tokens),
         )
         if req.encoding_format in ("float", "base64"):
-            return JSONResponse(resp.to_json(req.encoding_format, req.embed_dtype, req.endianness))
-        content, metadata = resp.to_bytes(req.embed_dtype, req.endianness)
+            body = sp.pooling_response_json(
+                resp, req.encoding_format, req.embed_dtype, req.endianness
+            )
+            return JSONResponse(body)
+        content, metadata = sp.pooling_response_bytes(resp, req.embed_dtype, req.endianness)
         headers = {"metadata": metadata} if req.encoding_format == "bytes" else {}
         return Response(content, media_type="application/octet-stream", headers=headers)
 
     async def tokenize(self, body: Any) -> Response:
-        req = p.TokenizeRequest.from_json(body)
+        req = sp.validate_tokenize_request(body)
         ids = tokenize(req.prompt, req.add_special_tokens)
         strs = req.prompt.split() if req.return_token_strs else None
         if strs is not None and req.add_special_tokens:
             strs = ["[CLS]", *strs, "[SEP]"]
-        return JSONResponse(p.TokenizeResponse(ids, len(ids), MAX_LEN, strs).to_json())
+        answer = p.TokenizeResponse(ids, len(ids), MAX_LEN, strs)
+        return JSONResponse(sp.tokenize_response_json(answer))
 
     async def models(self, body: Any) -> Response:
         card = ModelCard(MODEL, root="/models/tiny-ner", max_model_len=MAX_LEN)
-        return JSONResponse(p.model_list_json([card], created=1764201600))
+        return JSONResponse(sp.model_list_json([card], created=1764201600))
+
 
 def make_app(state: FakeVllm) -> Starlette:
     async def endpoint(request: Request) -> Response:
@@ -267,7 +274,7 @@ async def test_several_prompts_go_as_concurrent_requests_and_come_back_in_order(
     # All 8 are held until they are in flight together, then later prompts answer sooner,
     # so answers arrive in the reverse of input order.
     fake.hold_until_in_flight = 8
-    fake.delay_s = lambda req: 0.004 * (12 - len(req.prompts[0]))
+    fake.delay_s = lambda req: 0.004 * (12 - len(sp.request_prompts(req)[0]))
     async with PoolingClient(url) as client:
         result = await client.pool(prompts)
     assert [r.shape[0] for r in result.rows] == [len(x) for x in prompts]
@@ -366,7 +373,7 @@ async def test_several_served_models_discover_none_takes_the_first(
     fake: FakeVllm, url: str
 ) -> None:
     cards = [ModelCard("first", max_model_len=8), ModelCard("second")]
-    fake.handlers["/v1/models"] = answer(200, p.model_list_json(cards))
+    fake.handlers["/v1/models"] = answer(200, sp.model_list_json(cards))
     async with PoolingClient(url) as client:
         assert (await client.discover(None)).id == "first"
         assert (await client.discover("second")).id == "second"
@@ -468,12 +475,12 @@ async def test_too_long_input_is_input_too_long(fake: FakeVllm, url: str) -> Non
 
 
 async def test_flat_error_envelope_before_0_10_1(fake: FakeVllm, url: str) -> None:
-    body = p.error_json("The model `x` does not exist.", "NotFoundError", 404, flat=True)
+    body = sp.error_json("The model `x` does not exist.", "NotFoundError", 404, flat=True)
     fake.handlers["/pooling"] = answer(404, body)
     async with PoolingClient(url) as client:
         with pytest.raises(UnknownModel, match="does not exist"):
             await client.pool(["hello"], model="x")
-    body = p.error_json("This model's maximum context length is 8", "BadRequestError", 400)
+    body = sp.error_json("This model's maximum context length is 8", "BadRequestError", 400)
     fake.handlers["/pooling"] = answer(400, {k: v for k, v in body["error"].items()})  # type: ignore[attr-defined]
     async with PoolingClient(url) as client:
         with pytest.raises(InputTooLong):
@@ -481,9 +488,9 @@ async def test_flat_error_envelope_before_0_10_1(fake: FakeVllm, url: str) -> No
 
 
 async def test_validation_error_carries_the_servers_message(fake: FakeVllm, url: str) -> None:
-    with pytest.raises(p.InvalidRequest) as invalid:
-        p.PoolingRequest.from_json({"input": "x", "encoding_format": "npy"})
-    fake.handlers["/pooling"] = answer(400, p.error_json(str(invalid.value), "Bad Request", 400))
+    with pytest.raises(sp.InvalidRequest) as invalid:
+        sp.validate_pooling_request({"input": "x", "encoding_format": "npy"})
+    fake.handlers["/pooling"] = answer(400, sp.error_json(str(invalid.value), "Bad Request", 400))
     async with PoolingClient(url) as client:
         with pytest.raises(ServerError) as info:
             await client.pool(["hello"])
@@ -513,8 +520,8 @@ async def test_fastapi_plain_404_means_not_a_pooling_server(fake: FakeVllm, url:
 @pytest.mark.parametrize(
     ("status", "body", "expected"),
     [
-        (500, p.error_json("engine is dead", "InternalServerError", 500), "engine is dead"),
-        (503, p.error_json("try later", "ServiceUnavailableError", 503), "try later"),
+        (500, sp.error_json("engine is dead", "InternalServerError", 500), "engine is dead"),
+        (503, sp.error_json("try later", "ServiceUnavailableError", 503), "try later"),
         (502, b"<html>Bad Gateway</html>", "Bad Gateway"),
         (500, b"", "empty body"),
     ],
@@ -569,7 +576,7 @@ async def test_malformed_bodies(fake: FakeVllm, url: str, body: bytes, expected:
 
 async def test_row_count_that_does_not_match_the_ids(fake: FakeVllm, url: str) -> None:
     body = p.PoolingResponse(data=[np.zeros((2, NUM_LABELS), np.float32)], model=MODEL)
-    fake.handlers["/pooling"] = answer(200, body.to_json())
+    fake.handlers["/pooling"] = answer(200, sp.pooling_response_json(body))
     async with PoolingClient(url) as client:
         with pytest.raises(RowMismatch, match="sent 4 token ids for prompt 0, got 2 score rows"):
             await client.pool([[101, 1, 2, 102]])

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 from servers import SERVE_COMMAND, SERVER_MODULE, serve_process
 
-from ner_tui.core.protocol import decode_array
+from ner_tui.core.codecs import decode_array
 
 TINY = Path(__file__).parent / "fixtures" / "tiny-bert-ner"
 REF = np.load(TINY / "reference.npz")

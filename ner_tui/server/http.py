@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ner_tui.core.protocol import error_json
+from ner_tui.server.protocol import error_json
 
 
 class HTTPError(Exception):
