@@ -205,9 +205,8 @@ def test_request_from_json_round_trips_and_ignores_unknown_fields() -> None:
         ({"input": "x", "endianness": "middle"}, "literal_error"),
         ({"input": "x", "task": "encode"}, "literal_error"),
         ({"input": "x", "padding": "longest"}, "literal_error"),
-        ({"input": []}, "You must pass at least one prompt"),
         ({"model": "m"}, "Field required"),
-        ({"input": "x", "dimensions": 8}, "dimensions is currently not supported"),
+        ({"input": "x", "dimensions": "8"}, "dimensions must be an integer or null"),
         ({"input": ["a", 1]}, "not a mixture"),
         ({"input": [1, True]}, "not a mixture"),
         ({"input": {"text": "x"}}, "input must be"),
@@ -219,6 +218,14 @@ def test_request_from_json_round_trips_and_ignores_unknown_fields() -> None:
 def test_request_validation_names_the_problem(body: object, expected: str) -> None:
     with pytest.raises(sp.InvalidRequest, match=expected):
         sp.validate_pooling_request(body)
+
+
+def test_what_the_schema_accepts_and_serving_refuses() -> None:
+    """An empty ``input`` and an integer ``dimensions`` fit vLLM's request schema; its serving
+    code refuses them afterwards as "BadRequestError" (test_server checks those answers)."""
+    assert sp.validate_pooling_request({"input": []}).input == []
+    assert sp.request_prompts(sp.validate_pooling_request({"input": []})) == []
+    assert sp.validate_pooling_request({"input": "x", "dimensions": 8}).dimensions == 8
 
 
 def test_literal_error_lists_the_allowed_values() -> None:
@@ -242,6 +249,19 @@ def test_tokenize_and_detokenize_requests() -> None:
     assert sp.validate_detokenize_request({"tokens": [1, 2], "model": "m"}).model == "m"
     with pytest.raises(sp.InvalidRequest, match="tokens must be a list of integers"):
         sp.validate_detokenize_request({"tokens": ["a"]})
+    assert sp.validate_detokenize_request({"tokens": [0, 10**9]}).tokens == [0, 10**9]
+
+
+def test_negative_token_ids_fail_detokenize_validation_like_pydantic() -> None:
+    """vLLM's ``tokens`` are non-negative ints: -5 is pydantic's greater_than_equal error, and
+    the envelope's ``param`` names where it is. Ids past the vocabulary pass the schema."""
+    with pytest.raises(sp.InvalidRequest) as info:
+        sp.validate_detokenize_request({"tokens": [7, -5]})
+    assert info.value.param == "body.tokens.1"
+    assert str(info.value) == (
+        "1 validation error for DetokenizeRequest\ntokens.1\n  Input should be greater than or "
+        "equal to 0 [type=greater_than_equal, input_value=-5, input_type=int]"
+    )
 
 
 # --- responses ------------------------------------------------------------------------------

@@ -186,10 +186,10 @@ class _Server:
     async def pool(self, body: Any, arrival: Arrival | None = None) -> Response:
         if isinstance(body, Mapping) and "messages" in body and "input" not in body:
             body = self.chat_to_input(body)
-        req = validate_pooling_request(body)  # also: body is a JSON object, prompts non-empty
-        _check_extra_fields(body, req)
-        self.check_model(req.model)
+        req = validate_pooling_request(body)  # also: body is a JSON object
         prompts = request_prompts(req)
+        _check_beyond_schema(body, req, prompts)
+        self.check_model(req.model)
         self.check_request_size(len(prompts), len(prompts))  # each prompt is >= 1 token
         text_input = isinstance(prompts[0], str)
         if text_input:
@@ -200,6 +200,8 @@ class _Server:
             k = req.truncate_prompt_tokens
             if k == -1:
                 k = self.max_model_len if self.max_model_len is not None else 1 << 30
+            elif k == 0:  # nothing left of any prompt, special tokens included
+                raise bad_request("The decoder prompt cannot be empty", "BadRequestError")
             elif self.max_model_len is not None and k > self.max_model_len:
                 raise bad_request(
                     f"truncate_prompt_tokens value ({k}) is greater than max_model_len "
@@ -242,8 +244,18 @@ class _Server:
 _UNSUPPORTED_CACHE_SALT = ("@", "/", "\\", "\x00")
 
 
-def _check_extra_fields(body: Mapping[str, Any], req: PoolingRequest) -> None:
-    """What vLLM checks beyond the field types: the task, normalize, cache_salt."""
+def _check_beyond_schema(
+    body: Mapping[str, Any], req: PoolingRequest, prompts: list[str] | list[list[int]]
+) -> None:
+    """What vLLM checks once the body fits the schema. Its serving code refuses an empty
+    ``input``, ``dimensions`` (naming the field in ``param``) and other tasks, as
+    "BadRequestError"; normalize and cache_salt answer "Bad Request", as request-model checks."""
+    if not prompts:
+        raise bad_request("You must pass at least one prompt", "BadRequestError")
+    if req.dimensions is not None:
+        raise bad_request(
+            "dimensions is currently not supported", "BadRequestError", param="dimensions"
+        )
     if req.task not in (None, "token_classify"):
         raise bad_request(
             f"Unsupported task: {req.task!r} Supported tasks: ['token_classify']",
@@ -298,9 +310,9 @@ def create_app(
             try:
                 response = await handler(request)
             except HTTPError as exc:
-                response = error_response(exc.status, exc.message, exc.error_type)
+                response = error_response(exc.status, exc.message, exc.error_type, param=exc.param)
             except InvalidRequest as exc:
-                response = error_response(400, str(exc), "Bad Request")
+                response = error_response(400, str(exc), "Bad Request", param=exc.param)
             except UnknownModel as exc:
                 response = error_response(404, exc.message, "NotFoundError")
             except (InputTooLong, InvalidPrompt) as exc:
@@ -336,7 +348,7 @@ def create_app(
     async def detokenize(request: Request) -> Response:
         req = validate_detokenize_request(await read_json(request, state.max_body_bytes))
         state.check_model(req.model)
-        bad = [t for t in req.tokens if not 0 <= t < state.engine.vocab_size]
+        bad = [t for t in req.tokens if t >= state.engine.vocab_size]  # negatives fail validation
         if bad:
             raise bad_request(f"Token id {bad[0]} is out of vocabulary.", "BadRequestError")
         return json_response({"prompt": state.engine.detokenize(req.tokens)})

@@ -2,7 +2,9 @@
 
 What a request may hold is checked here the way vLLM's pydantic request models check it
 (literal sets, types, ``Field required``); a body that breaks it is :class:`InvalidRequest`,
-which the app answers with 400 ``Bad Request``.
+which the app answers with 400 ``Bad Request``. Rules vLLM applies after the schema (an empty
+``input``, ``dimensions``, the task) live with the routes in :mod:`ner_tui.server.app`, where
+vLLM's serving code has them, and answer ``BadRequestError``.
 
 The request and response shapes themselves are :mod:`ner_tui.core.protocol`'s, which the HTTP
 client builds and parses; the array codecs are :mod:`ner_tui.core.codecs`, so both sides agree
@@ -55,7 +57,12 @@ PADDINGS: tuple[str, ...] = ("max_length", "do_not_pad")
 class InvalidRequest(ValueError):
     """A request body that breaks the protocol's schema; answered with 400 ``Bad Request``.
 
-    Literal violations say ``literal_error``, the way vLLM's (pydantic) messages do."""
+    Literal violations say ``literal_error``, the way vLLM's (pydantic) messages do. ``param``
+    names the offending place the way vLLM's envelope does (``body.tokens.0``), when known."""
+
+    def __init__(self, message: str, *, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
 
 
 _UNSET: object = object()
@@ -84,7 +91,10 @@ def _object(body: object) -> Mapping[str, object]:
 
 
 def _check_input(value: object) -> PromptInput:
-    """``input`` as one of its four allowed forms, or :class:`InvalidRequest`."""
+    """``input`` as one of its four allowed forms, or :class:`InvalidRequest`.
+
+    ``[]`` fits the schema (an empty list of ids); that it holds no prompt is the serving
+    code's 400, as on vLLM."""
     if isinstance(value, str):
         return value
     if not isinstance(value, list):
@@ -93,7 +103,7 @@ def _check_input(value: object) -> PromptInput:
             f"token-id lists; got {describe_value(value)}"
         )
     if not value:
-        raise InvalidRequest("You must pass at least one prompt")
+        return []
     if all(isinstance(v, str) for v in value):
         return list(value)
     if all(is_json_int(v) for v in value):
@@ -151,8 +161,12 @@ def validate_pooling_request(body: object) -> PoolingRequest:
             f"{describe_value(truncate)}"
         )
     kwargs["truncate_prompt_tokens"] = truncate
-    if body.get("dimensions") is not None:
-        raise InvalidRequest("dimensions is currently not supported")
+    dimensions = body.get("dimensions")
+    if dimensions is not None and not is_json_int(dimensions):
+        raise InvalidRequest(
+            f"dimensions must be an integer or null, got {describe_value(dimensions)}"
+        )
+    kwargs["dimensions"] = dimensions
     priority = body.get("priority", 0)
     if not is_json_int(priority):
         raise InvalidRequest(f"priority must be an integer, got {describe_value(priority)}")
@@ -194,11 +208,23 @@ class DetokenizeRequest:
 
 
 def validate_detokenize_request(body: object) -> DetokenizeRequest:
-    """A decoded ``POST /detokenize`` body, or :class:`InvalidRequest`."""
+    """A decoded ``POST /detokenize`` body, or :class:`InvalidRequest`.
+
+    A negative id fails the schema, as on vLLM (whose ``tokens`` are ``list[NonNegativeInt]``):
+    pydantic's ``greater_than_equal`` error, ``param`` ``body.tokens.<i>``. An id past the
+    vocabulary passes here and is the route's 400."""
     body = _object(body)
     tokens = body.get("tokens")
     if not isinstance(tokens, list) or not all(is_json_int(t) for t in tokens):
         raise InvalidRequest(f"tokens must be a list of integers, got {describe_value(tokens)}")
+    for i, token in enumerate(tokens):
+        if token < 0:
+            raise InvalidRequest(
+                f"1 validation error for DetokenizeRequest\ntokens.{i}\n  Input should be "
+                f"greater than or equal to 0 [type=greater_than_equal, input_value={token!r}, "
+                "input_type=int]",
+                param=f"body.tokens.{i}",
+            )
     model = _optional_str(body, "model")
     return DetokenizeRequest(tokens=[int(t) for t in tokens], model=model)
 
