@@ -409,4 +409,3 @@ def _reason(exc: BaseException) -> str:
         if isinstance(err, OSError) and err.strerror:
             return str(err.strerror)  # DNS errors have negative codes and their own text
     return next((str(e) for e in seen if str(e)), type(exc).__name__)
-
