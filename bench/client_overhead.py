@@ -101,8 +101,9 @@ def fake_rows(n: int, num_labels: int, rng: np.random.Generator) -> np.ndarray:
 
 def float_body(arrays: list[np.ndarray], model: str) -> bytes:
     from ner_tui.core.protocol import PoolingResponse
+    from ner_tui.server.protocol import pooling_response_json
 
-    return json.dumps(PoolingResponse(data=arrays, model=model).to_json("float")).encode()
+    return json.dumps(pooling_response_json(PoolingResponse(data=arrays, model=model))).encode()
 
 
 # --------------------------------------------------------------------------- 1. overhead
@@ -116,6 +117,7 @@ def bench_overhead(
     from ner_tui.core.model_info import load_model_info
     from ner_tui.core.protocol import PoolingResponse, parse_pooling_response
     from ner_tui.core.types import DecodeOptions
+    from ner_tui.server.protocol import pooling_response_json
 
     info = load_model_info(model_dir, max_model_len=window)
     rng = np.random.default_rng(0)
@@ -159,7 +161,8 @@ def bench_overhead(
             got = parse_pooling_response(body, expected_items=k).data
             return decode(merge(enc, got, model=name, source="bench"), options)
 
-        b64_body = json.dumps(PoolingResponse(data=arrays, model=name).to_json("base64")).encode()
+        b64_doc = pooling_response_json(PoolingResponse(data=arrays, model=name), "base64")
+        b64_body = json.dumps(b64_doc).encode()
 
         def whole_b64(text: str = text, body: bytes = b64_body, k: int = len(arrays)) -> Any:
             enc = encode(info, text)
@@ -237,6 +240,7 @@ def bench_encodings(model_dir: Path, repeat: int, torch_ok: bool) -> None:
         parse_pooling_bytes,
         parse_pooling_response,
     )
+    from ner_tui.server.protocol import pooling_response_bytes, pooling_response_json
 
     info = load_model_info(model_dir)
     n, labels = 4096, info.num_labels
@@ -245,13 +249,13 @@ def bench_encodings(model_dir: Path, repeat: int, torch_ok: bool) -> None:
     bodies: dict[str, tuple[bytes, Callable[[], object], Callable[[], object]]] = {}
 
     def enc_float() -> bytes:
-        return json.dumps(response.to_json("float")).encode()
+        return json.dumps(pooling_response_json(response, "float")).encode()
 
     def enc_base64() -> bytes:
-        return json.dumps(response.to_json("base64")).encode()
+        return json.dumps(pooling_response_json(response, "base64")).encode()
 
     def enc_bytes() -> tuple[bytes, str]:
-        return response.to_bytes()
+        return pooling_response_bytes(response)
 
     float_raw, b64_raw, (bytes_raw, meta) = enc_float(), enc_base64(), enc_bytes()
     bodies["float"] = (float_raw, enc_float, lambda: parse_pooling_response(float_raw))

@@ -692,7 +692,7 @@ def test_low_precision_probabilities_are_not_softmaxed_again(
 ) -> None:
     """Probabilities that crossed the wire in a binary encoding no longer sum to exactly 1;
     they are still probabilities."""
-    from ner_tui.core.protocol import decode_array, encode_array
+    from ner_tui.core.codecs import decode_array, encode_array
 
     encoded = encode(infos["bert-cased"], LONG_TEXT, max_model_len=128)
     wire = [

@@ -17,14 +17,21 @@ from servers import serve_process
 
 from ner_tui.core.aio import map_ordered
 from ner_tui.core.alignment import check_tokenizer, encode, score
+from ner_tui.core.backend import ModelCard
 from ner_tui.core.client import PoolingClient
-from ner_tui.core.connect import connect
+from ner_tui.core.connect import connect, discover_model
 from ner_tui.core.decoding import decode
 from ner_tui.core.engine import LocalEngine
 from ner_tui.core.errors import InputTooLong, NerTuiError
 from ner_tui.core.model_info import ModelInfo, load_model_info
 from ner_tui.core.settings import Settings
 from ner_tui.core.types import ScoredText
+
+
+async def discover(client: PoolingClient, model: str | None = None) -> ModelCard:
+    """The product's discovery step (``core.connect.discover_model``) against ``client``."""
+    return await discover_model(client, Settings(model=model))
+
 
 TINY = Path(__file__).parent / "fixtures" / "tiny-bert-ner"
 WINDOW = 32
@@ -76,7 +83,7 @@ def _reference(engine: LocalEngine, info: ModelInfo, scored: ScoredText) -> np.n
 async def test_chunked_text_over_http_matches_the_engine(
     client: PoolingClient, info: ModelInfo, engine: LocalEngine
 ) -> None:
-    card = await client.discover(None)
+    card = await discover(client)
     assert (card.id, card.max_model_len) == ("tiny", WINDOW)
     scored = await score(client, info, TEXT, model=card.id, max_model_len=card.max_model_len)
     assert len(scored.chunks) > 2 and scored.max_model_len == WINDOW

@@ -29,6 +29,7 @@ from starlette.routing import Route
 from ner_tui.core import protocol as p
 from ner_tui.core.backend import ModelCard, PoolingBackend
 from ner_tui.core.client import PoolingClient
+from ner_tui.core.connect import discover_model
 from ner_tui.core.errors import (
     AuthenticationFailed,
     InputTooLong,
@@ -39,6 +40,14 @@ from ner_tui.core.errors import (
     ServerUnreachable,
     UnknownModel,
 )
+from ner_tui.core.settings import Settings
+from ner_tui.server import protocol as sp
+
+
+async def discover(client: PoolingClient, model: str | None = None) -> ModelCard:
+    """The product's discovery step (``core.connect.discover_model``) against ``client``."""
+    return await discover_model(client, Settings(model=model))
+
 
 NUM_LABELS = 5
 MAX_LEN = 32
@@ -65,7 +74,7 @@ def scores_for(ids: list[int]) -> np.ndarray:
 
 
 def vllm_error(message: str, err_type: str, status: int) -> JSONResponse:
-    return JSONResponse(p.error_json(message, err_type, status), status_code=status)
+    return JSONResponse(sp.error_json(message, err_type, status), status_code=status)
 
 
 @dataclass
@@ -103,22 +112,20 @@ class FakeVllm:
         default = {
             "/pooling": self.pooling,
             "/tokenize": self.tokenize,
-            "/detokenize": self.detokenize,
             "/v1/models": self.models,
-            "/health": self.health,
-            "/version": self.version,
         }[request.url.path]
         return await default(body)
 
     async def pooling(self, body: Any) -> Response:
         try:
-            req = p.PoolingRequest.from_json(body)
-        except p.InvalidRequest as exc:
+            req = sp.validate_pooling_request(body)
+        except sp.InvalidRequest as exc:
             return vllm_error(str(exc), "Bad Request", 400)
         if req.model is not None and req.model != MODEL:
             return vllm_error(f"The model `{req.model}` does not exist.", "NotFoundError", 404)
         prompts = [
-            tokenize(x, req.add_special_tokens) if isinstance(x, str) else x for x in req.prompts
+            tokenize(x, req.add_special_tokens) if isinstance(x, str) else x
+            for x in sp.request_prompts(req)
         ]
         for ids in prompts:
             if len(ids) > MAX_LEN:
@@ -147,32 +154,26 @@ class FakeVllm:
             usage=p.Usage(prompt_tokens=tokens, total_tokens=tokens),
         )
         if req.encoding_format in ("float", "base64"):
-            return JSONResponse(resp.to_json(req.encoding_format, req.embed_dtype, req.endianness))
-        content, metadata = resp.to_bytes(req.embed_dtype, req.endianness)
+            body = sp.pooling_response_json(
+                resp, req.encoding_format, req.embed_dtype, req.endianness
+            )
+            return JSONResponse(body)
+        content, metadata = sp.pooling_response_bytes(resp, req.embed_dtype, req.endianness)
         headers = {"metadata": metadata} if req.encoding_format == "bytes" else {}
         return Response(content, media_type="application/octet-stream", headers=headers)
 
     async def tokenize(self, body: Any) -> Response:
-        req = p.TokenizeRequest.from_json(body)
+        req = sp.validate_tokenize_request(body)
         ids = tokenize(req.prompt, req.add_special_tokens)
         strs = req.prompt.split() if req.return_token_strs else None
         if strs is not None and req.add_special_tokens:
             strs = ["[CLS]", *strs, "[SEP]"]
-        return JSONResponse(p.TokenizeResponse(ids, len(ids), MAX_LEN, strs).to_json())
-
-    async def detokenize(self, body: Any) -> Response:
-        req = p.DetokenizeRequest.from_json(body)
-        return JSONResponse({"prompt": " ".join(f"w{t}" for t in req.tokens)})
+        answer = p.TokenizeResponse(ids, len(ids), MAX_LEN, strs)
+        return JSONResponse(sp.tokenize_response_json(answer))
 
     async def models(self, body: Any) -> Response:
         card = ModelCard(MODEL, root="/models/tiny-ner", max_model_len=MAX_LEN)
-        return JSONResponse(p.model_list_json([card], created=1764201600))
-
-    async def health(self, body: Any) -> Response:
-        return Response(b"", status_code=200)
-
-    async def version(self, body: Any) -> Response:
-        return JSONResponse({"version": "0.11.1"})
+        return JSONResponse(sp.model_list_json([card], created=1764201600))
 
 
 def make_app(state: FakeVllm) -> Starlette:
@@ -181,7 +182,7 @@ def make_app(state: FakeVllm) -> Starlette:
 
     routes = [
         Route(path, endpoint, methods=["GET", "POST"])
-        for path in ("/pooling", "/tokenize", "/detokenize", "/v1/models", "/health", "/version")
+        for path in ("/pooling", "/tokenize", "/v1/models")
     ]
     return Starlette(routes=routes)
 
@@ -281,7 +282,7 @@ async def test_several_prompts_go_as_concurrent_requests_and_come_back_in_order(
     # All 8 are held until they are in flight together, then later prompts answer sooner,
     # so answers arrive in the reverse of input order.
     fake.hold_until_in_flight = 8
-    fake.delay_s = lambda req: 0.004 * (12 - len(req.prompts[0]))
+    fake.delay_s = lambda req: 0.004 * (12 - len(sp.request_prompts(req)[0]))
     async with PoolingClient(url) as client:
         result = await client.pool(prompts)
     assert [r.shape[0] for r in result.rows] == [len(x) for x in prompts]
@@ -305,19 +306,6 @@ async def test_concurrency_is_bounded(fake: FakeVllm, url: str) -> None:
     assert len(fake.pooling_bodies) == 12
 
 
-async def test_pool_batch_sends_one_request(fake: FakeVllm, url: str) -> None:
-    async with PoolingClient(url) as client:
-        texts = await client.pool_batch(["a b", "c d e"])
-        ids = await client.pool_batch([[101, 1500, 102], [101, 102]])
-    assert [b["input"] for b in fake.pooling_bodies] == [
-        ["a b", "c d e"],
-        [[101, 1500, 102], [101, 102]],
-    ]
-    assert [r.shape for r in texts.rows] == [(4, NUM_LABELS), (5, NUM_LABELS)]
-    assert texts.prompt_tokens == 9
-    assert [r.shape[0] for r in ids.rows] == [3, 2]
-
-
 @pytest.mark.parametrize("fmt", ["base64", "bytes", "bytes_only"])
 @pytest.mark.parametrize(
     ("dtype", "endianness"),
@@ -337,20 +325,18 @@ async def test_binary_encodings_decode_to_the_same_rows(
         url, encoding_format=fmt, embed_dtype=dtype, endianness=endianness
     ) as client:
         result = await client.pool(ids)
-        batch = await client.pool_batch(ids)
     body = fake.pooling_bodies[0]
     assert (body["encoding_format"], body.get("embed_dtype", "float32")) == (fmt, dtype)
-    for res in (result, batch):
-        assert res.prompt_tokens == 8  # from usage, or counted from the rows for bytes_only
-        for rows, prompt in zip(res.rows, ids, strict=True):
-            assert rows.dtype == np.float32 and rows.shape == (len(prompt), NUM_LABELS)
-            np.testing.assert_allclose(rows, scores_for(prompt), atol=0.07)
-            np.testing.assert_array_equal(rows.argmax(1), np.array(prompt) % NUM_LABELS)
+    assert result.prompt_tokens == 8  # from usage, or counted from the rows for bytes_only
+    for rows, prompt in zip(result.rows, ids, strict=True):
+        assert rows.dtype == np.float32 and rows.shape == (len(prompt), NUM_LABELS)
+        np.testing.assert_allclose(rows, scores_for(prompt), atol=0.07)
+        np.testing.assert_array_equal(rows.argmax(1), np.array(prompt) % NUM_LABELS)
 
 
 async def test_base64_text_prompts_are_shaped_from_usage(fake: FakeVllm, url: str) -> None:
     async with PoolingClient(url, encoding_format="base64", embed_dtype="bfloat16") as client:
-        result = await client.pool_batch(["one two", "three"])
+        result = await client.pool(["one two", "three"])
     assert [r.shape for r in result.rows] == [(4, NUM_LABELS), (3, NUM_LABELS)]
 
 
@@ -364,44 +350,41 @@ async def test_bytes_only_text_prompt_needs_num_labels(fake: FakeVllm, url: str)
     assert f"{url}/pooling" in str(info.value)
 
 
-async def test_tokenize_detokenize_models_health_version(fake: FakeVllm, url: str) -> None:
+async def test_tokenize_and_list_models(fake: FakeVllm, url: str) -> None:
     async with PoolingClient(url) as client:
         tok = await client.tokenize("Ada wrote", return_token_strs=True)
         assert tok.tokens == tokenize("Ada wrote") and tok.count == 4
         assert tok.max_model_len == MAX_LEN and tok.token_strs == ["[CLS]", "Ada", "wrote", "[SEP]"]
         bare = await client.tokenize("Ada", add_special_tokens=False, model=MODEL)
         assert bare.tokens == tokenize("Ada", special=False)
-        assert await client.detokenize([5, 6]) == "w5 w6"
         assert await client.list_models() == [
             ModelCard(MODEL, root="/models/tiny-ner", max_model_len=MAX_LEN)
         ]
-        assert await client.health() is True
-        assert await client.version() == "0.11.1"
     tokenize_bodies = [b for path, b, _ in fake.requests if path == "/tokenize"]
     assert tokenize_bodies[1] == {"prompt": "Ada", "model": MODEL, "add_special_tokens": False}
 
 
 async def test_discover(fake: FakeVllm, url: str) -> None:
     async with PoolingClient(url) as client:
-        card = await client.discover(None)
+        card = await discover(client)
         assert (card.id, card.max_model_len) == (MODEL, MAX_LEN)
-        assert await client.discover(MODEL) == card
-        assert await client.discover("/models/tiny-ner") == card  # the path it was served from
+        assert await discover(client, MODEL) == card
+        assert await discover(client, "/models/tiny-ner") == card  # the path it was served from
         with pytest.raises(UnknownModel, match=f"does not serve `other`; it serves: {MODEL}"):
-            await client.discover("other")
+            await discover(client, "other")
         fake.handlers["/v1/models"] = answer(200, {"object": "list", "data": []})
         with pytest.raises(MalformedResponse, match="lists no models"):
-            await client.discover(None)
+            await discover(client)
 
 
 async def test_several_served_models_discover_none_takes_the_first(
     fake: FakeVllm, url: str
 ) -> None:
     cards = [ModelCard("first", max_model_len=8), ModelCard("second")]
-    fake.handlers["/v1/models"] = answer(200, p.model_list_json(cards))
+    fake.handlers["/v1/models"] = answer(200, sp.model_list_json(cards))
     async with PoolingClient(url) as client:
-        assert (await client.discover(None)).id == "first"
-        assert (await client.discover("second")).id == "second"
+        assert (await discover(client)).id == "first"
+        assert (await discover(client, "second")).id == "second"
 
 
 async def test_api_key_is_sent_as_bearer(fake: FakeVllm, url: str) -> None:
@@ -415,15 +398,11 @@ async def test_api_key_is_sent_as_bearer(fake: FakeVllm, url: str) -> None:
     assert "authorization" not in fake.requests[0][2]
 
 
-async def test_from_host_port_and_url_forms(url: str) -> None:
+async def test_url_forms(url: str) -> None:
     port = int(url.rsplit(":", 1)[1])
-    async with PoolingClient.from_host_port("127.0.0.1", port) as client:
-        assert client.describe == url
-        assert (await client.discover(None)).id == MODEL
     async with PoolingClient(f"127.0.0.1:{port}/v1/") as client:  # no scheme, OpenAI-style /v1
         assert client.describe == url
-        assert await client.health()
-    assert PoolingClient.from_host_port("::1", 8000).describe == "http://[::1]:8000"
+        assert (await discover(client)).id == MODEL
     with pytest.raises(ValueError, match="not an http"):
         PoolingClient("ftp://example.org")
     with pytest.raises(ValueError, match="encoding_format must be one of"):
@@ -444,7 +423,6 @@ async def test_unreachable_port_is_server_unreachable() -> None:
     async with PoolingClient(f"http://127.0.0.1:{port}") as client:
         with pytest.raises(ServerUnreachable) as info:
             await client.pool(["hello"])
-        assert await client.health() is False
     message = str(info.value)
     assert f"127.0.0.1:{port}" in message and "refused" in message.lower()
     assert "vllm serve" in info.value.hint
@@ -505,12 +483,12 @@ async def test_too_long_input_is_input_too_long(fake: FakeVllm, url: str) -> Non
 
 
 async def test_flat_error_envelope_before_0_10_1(fake: FakeVllm, url: str) -> None:
-    body = p.error_json("The model `x` does not exist.", "NotFoundError", 404, flat=True)
+    body = sp.error_json("The model `x` does not exist.", "NotFoundError", 404, flat=True)
     fake.handlers["/pooling"] = answer(404, body)
     async with PoolingClient(url) as client:
         with pytest.raises(UnknownModel, match="does not exist"):
             await client.pool(["hello"], model="x")
-    body = p.error_json("This model's maximum context length is 8", "BadRequestError", 400)
+    body = sp.error_json("This model's maximum context length is 8", "BadRequestError", 400)
     fake.handlers["/pooling"] = answer(400, {k: v for k, v in body["error"].items()})  # type: ignore[attr-defined]
     async with PoolingClient(url) as client:
         with pytest.raises(InputTooLong):
@@ -518,9 +496,9 @@ async def test_flat_error_envelope_before_0_10_1(fake: FakeVllm, url: str) -> No
 
 
 async def test_validation_error_carries_the_servers_message(fake: FakeVllm, url: str) -> None:
-    with pytest.raises(p.InvalidRequest) as invalid:
-        p.PoolingRequest.from_json({"input": "x", "encoding_format": "npy"})
-    fake.handlers["/pooling"] = answer(400, p.error_json(str(invalid.value), "Bad Request", 400))
+    with pytest.raises(sp.InvalidRequest) as invalid:
+        sp.validate_pooling_request({"input": "x", "encoding_format": "npy"})
+    fake.handlers["/pooling"] = answer(400, sp.error_json(str(invalid.value), "Bad Request", 400))
     async with PoolingClient(url) as client:
         with pytest.raises(ServerError) as info:
             await client.pool(["hello"])
@@ -543,15 +521,19 @@ async def test_fastapi_plain_404_means_not_a_pooling_server(fake: FakeVllm, url:
     fake.handlers["/v1/models"] = answer(404, {"detail": "Not Found"})
     async with PoolingClient(url) as client:
         with pytest.raises(ServerError) as info:
-            await client.discover(None)
-    assert info.value.hint == "This server has no /v1/models route: is this URL a vLLM server?"
+            await client.list_models()
+        assert info.value.hint == "This server has no /v1/models route: is this URL a vLLM server?"
+        # Discovery (what the app and predict do) says what to do about it.
+        with pytest.raises(ServerError) as info:
+            await discover(client)
+        assert info.value.hint.startswith("This server does not list its models: pass --model")
 
 
 @pytest.mark.parametrize(
     ("status", "body", "expected"),
     [
-        (500, p.error_json("engine is dead", "InternalServerError", 500), "engine is dead"),
-        (503, p.error_json("try later", "ServiceUnavailableError", 503), "try later"),
+        (500, sp.error_json("engine is dead", "InternalServerError", 500), "engine is dead"),
+        (503, sp.error_json("try later", "ServiceUnavailableError", 503), "try later"),
         (502, b"<html>Bad Gateway</html>", "Bad Gateway"),
         (500, b"", "empty body"),
     ],
@@ -606,25 +588,20 @@ async def test_malformed_bodies(fake: FakeVllm, url: str, body: bytes, expected:
 
 async def test_row_count_that_does_not_match_the_ids(fake: FakeVllm, url: str) -> None:
     body = p.PoolingResponse(data=[np.zeros((2, NUM_LABELS), np.float32)], model=MODEL)
-    fake.handlers["/pooling"] = answer(200, body.to_json())
+    fake.handlers["/pooling"] = answer(200, sp.pooling_response_json(body))
     async with PoolingClient(url) as client:
         with pytest.raises(RowMismatch, match="sent 4 token ids for prompt 0, got 2 score rows"):
             await client.pool([[101, 1, 2, 102]])
 
 
 async def test_malformed_side_endpoints(fake: FakeVllm, url: str) -> None:
-    fake.handlers["/version"] = answer(200, {"v": 1})
     fake.handlers["/tokenize"] = answer(200, {"tokens": "nope"})
     fake.handlers["/v1/models"] = answer(200, b"<html>", content_type="text/html")
-    fake.handlers["/health"] = answer(503, b"")
     async with PoolingClient(url) as client:
-        with pytest.raises(MalformedResponse, match="version"):
-            await client.version()
         with pytest.raises(MalformedResponse, match="list of integers"):
             await client.tokenize("x")
         with pytest.raises(MalformedResponse, match="model list: expected JSON"):
             await client.list_models()
-        assert await client.health() is False
 
 
 async def test_one_failing_prompt_fails_the_call_and_cancels_the_rest(
@@ -659,8 +636,6 @@ async def test_prompts_that_are_neither_text_nor_ids_are_refused(url: str) -> No
     async with PoolingClient(url) as client:
         with pytest.raises(TypeError, match="prompt 1 is neither text nor a list of token ids"):
             await client.pool(["ok", [1.5, 2.0]])  # type: ignore[arg-type]
-        with pytest.raises(TypeError, match="all prompts as text or all as token ids"):
-            await client.pool_batch(["ok", [101, 102]])  # type: ignore[arg-type]
         with pytest.raises(ValueError, match="prompt 1 is an empty list of token ids"):
             await client.pool([[101, 102], []])
 
@@ -702,5 +677,4 @@ async def test_no_httpx_exception_escapes(exc: Exception, expected: type[Excepti
     async with PoolingClient("http://gpu-box:8000", transport=httpx.MockTransport(fail)) as client:
         with pytest.raises(expected) as info:
             await client.pool(["x"])
-        assert await client.health() is False
     assert "gpu-box:8000" in str(info.value) and info.value.hint  # type: ignore[attr-defined]

@@ -1,4 +1,8 @@
-"""The pooling protocol as data: array codecs, request/response models, error envelopes."""
+"""The pooling protocol as data: array codecs, both sides' requests and responses, errors.
+
+The client's side (:mod:`ner_tui.core.protocol`: request bodies, response parsing) and the
+server's (:mod:`ner_tui.server.protocol`: request validation, response encoding) are tested
+together, since what one encodes the other must parse."""
 
 from __future__ import annotations
 
@@ -13,8 +17,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from ner_tui.core import codecs as c
 from ner_tui.core import protocol as p
+from ner_tui.core.backend import ModelCard
 from ner_tui.core.errors import MalformedResponse
+from ner_tui.server import protocol as sp
 
 # --- codecs ---------------------------------------------------------------------------------
 
@@ -32,17 +39,17 @@ prob_arrays = hnp.arrays(
 
 
 @settings(max_examples=60, deadline=None)
-@given(arr=arrays_2d, endianness=st.sampled_from(p.ENDIANNESS))
+@given(arr=arrays_2d, endianness=st.sampled_from(c.ENDIANNESS))
 def test_float32_round_trip_is_exact(arr: np.ndarray, endianness: str) -> None:
-    buf = p.encode_array(arr, "float32", endianness)
+    buf = c.encode_array(arr, "float32", endianness)
     assert len(buf) == arr.size * 4
-    out = p.decode_array(buf, "float32", endianness, arr.shape)
+    out = c.decode_array(buf, "float32", endianness, arr.shape)
     assert out.dtype == np.float32
     np.testing.assert_array_equal(out, arr)
 
 
 @settings(max_examples=60, deadline=None)
-@given(arr=prob_arrays, endianness=st.sampled_from(p.ENDIANNESS))
+@given(arr=prob_arrays, endianness=st.sampled_from(c.ENDIANNESS))
 def test_half_precisions_round_trip_within_their_precision(
     arr: np.ndarray, endianness: str
 ) -> None:
@@ -54,7 +61,7 @@ def test_half_precisions_round_trip_within_their_precision(
         ("fp8_e4m3", 3, 2.0**-10),
         ("fp8_e5m2", 2, 2.0**-17),
     ]:
-        out = p.decode_array(p.encode_array(arr, dtype, endianness), dtype, endianness, arr.shape)
+        out = c.decode_array(c.encode_array(arr, dtype, endianness), dtype, endianness, arr.shape)
         assert out.dtype == np.float32 and out.shape == arr.shape
         tol = np.abs(arr) * 2.0 ** -(man_bits + 1) + abs_tol
         assert np.all(np.abs(out - arr) <= tol), dtype
@@ -65,36 +72,36 @@ def test_half_precisions_round_trip_within_their_precision(
 def test_argmax_survives_every_dtype_when_the_winner_is_clear(arr: np.ndarray) -> None:
     # What ner-tui needs from a lossy encoding: the same label wins when it wins clearly.
     top2 = np.sort(arr, axis=1)[:, -2:] if arr.shape[1] > 1 else None
-    for dtype in p.EMBED_DTYPES:
-        out = p.decode_array(p.encode_array(arr, dtype), dtype, "native", arr.shape)
+    for dtype in c.EMBED_DTYPES:
+        out = c.decode_array(c.encode_array(arr, dtype), dtype, "native", arr.shape)
         clear = (top2[:, 1] > 2 * top2[:, 0] + 0.01) if top2 is not None else slice(None)
         np.testing.assert_array_equal(out.argmax(1)[clear], arr.argmax(1)[clear])
 
 
 def test_byte_order_is_what_was_asked() -> None:
     arr = np.array([[1.5, -2.0]], dtype=np.float32)
-    assert p.encode_array(arr, "float32", "big") == struct.pack(">2f", 1.5, -2.0)
-    assert p.encode_array(arr, "float32", "little") == struct.pack("<2f", 1.5, -2.0)
-    assert p.encode_array(arr, "float16", "big") == struct.pack(">2e", 1.5, -2.0)
+    assert c.encode_array(arr, "float32", "big") == struct.pack(">2f", 1.5, -2.0)
+    assert c.encode_array(arr, "float32", "little") == struct.pack("<2f", 1.5, -2.0)
+    assert c.encode_array(arr, "float16", "big") == struct.pack(">2e", 1.5, -2.0)
     # bfloat16 is the high half of the float32 bit pattern: 1.5 = 0x3FC00000.
-    assert p.encode_array(arr, "bfloat16", "big") == bytes.fromhex("3fc0c000")
-    assert p.encode_array(arr, "bfloat16", "little") == bytes.fromhex("c03f00c0")
+    assert c.encode_array(arr, "bfloat16", "big") == bytes.fromhex("3fc0c000")
+    assert c.encode_array(arr, "bfloat16", "little") == bytes.fromhex("c03f00c0")
 
 
 def test_bfloat16_rounds_to_nearest_even() -> None:
     # 1 + 2**-8 is halfway between 1 and 1 + 2**-7: ties go to the even mantissa (1.0).
     # 1 + 3 * 2**-8 is halfway between 1 + 2**-7 (odd) and 1 + 2**-6 (even): rounds up.
     arr = np.array([1 + 2**-8, 1 + 3 * 2**-8, 1 + 2**-8 + 2**-20], dtype=np.float32)
-    out = p.decode_array(p.encode_array(arr, "bfloat16"), "bfloat16")
+    out = c.decode_array(c.encode_array(arr, "bfloat16"), "bfloat16")
     np.testing.assert_array_equal(out, np.array([1.0, 1 + 2**-6, 1 + 2**-7], dtype=np.float32))
-    nan = p.decode_array(p.encode_array(np.array([np.nan], np.float32), "bfloat16"), "bfloat16")
+    nan = c.decode_array(c.encode_array(np.array([np.nan], np.float32), "bfloat16"), "bfloat16")
     assert np.isnan(nan).all()
 
 
 def test_fp8_tables_known_values() -> None:
     def one(value: float, dtype: str) -> tuple[int, float]:
-        buf = p.encode_array(np.array([value], np.float32), dtype)
-        return buf[0], float(p.decode_array(buf, dtype)[0])
+        buf = c.encode_array(np.array([value], np.float32), dtype)
+        return buf[0], float(c.decode_array(buf, dtype)[0])
 
     assert one(1.0, "fp8_e4m3") == (0x38, 1.0)
     assert one(448.0, "fp8_e4m3") == (0x7E, 448.0)  # the largest e4m3fn value
@@ -118,36 +125,36 @@ def test_fp8_and_bfloat16_agree_with_ml_dtypes_when_it_is_installed() -> None:
         ("fp8_e4m3", ml_dtypes.float8_e4m3fn),
         ("fp8_e5m2", ml_dtypes.float8_e5m2),
     ]:
-        ours = p.decode_array(p.encode_array(x, dtype), dtype)
+        ours = c.decode_array(c.encode_array(x, dtype), dtype)
         theirs = x.astype(ref).astype(np.float32)
         np.testing.assert_array_equal(ours, theirs, err_msg=dtype)
 
 
 def test_base64_wrappers_round_trip() -> None:
     arr = np.arange(12, dtype=np.float32).reshape(3, 4) / 7
-    text = p.encode_array_base64(arr, "float16", "big")
-    assert base64.b64decode(text) == p.encode_array(arr, "float16", "big")
-    out = p.decode_array_base64(text, "float16", "big", (-1, 4))
+    text = c.encode_array_base64(arr, "float16", "big")
+    assert base64.b64decode(text) == c.encode_array(arr, "float16", "big")
+    out = c.decode_array_base64(text, "float16", "big", (-1, 4))
     assert out.shape == (3, 4)
     np.testing.assert_allclose(out, arr, rtol=2**-11)
 
 
 def test_decode_rejects_bytes_that_do_not_fit() -> None:
     with pytest.raises(MalformedResponse, match="7 bytes cannot hold float32"):
-        p.decode_array(b"\0" * 7, "float32")
+        c.decode_array(b"\0" * 7, "float32")
     with pytest.raises(MalformedResponse, match=r"6 values cannot be shaped \[-1, 4\]"):
-        p.decode_array(b"\0" * 12, "float16", "native", (-1, 4))
+        c.decode_array(b"\0" * 12, "float16", "native", (-1, 4))
     with pytest.raises(MalformedResponse, match=r"cannot be shaped \[2, 2\]"):
-        p.decode_array(b"\0" * 12, "float32", "native", (2, 2))
+        c.decode_array(b"\0" * 12, "float32", "native", (2, 2))
     with pytest.raises(MalformedResponse, match="do not decode"):
-        p.decode_array_base64("not base64!!", "float32")
+        c.decode_array_base64("not base64!!", "float32")
 
 
 def test_codec_rejects_unknown_literals() -> None:
     with pytest.raises(ValueError, match="embed_dtype must be one of"):
-        p.encode_array(np.zeros(2), "int8")
+        c.encode_array(np.zeros(2), "int8")
     with pytest.raises(ValueError, match="endianness must be one of"):
-        p.decode_array(b"", "float32", "middle")
+        c.decode_array(b"", "float32", "middle")
 
 
 # --- requests -------------------------------------------------------------------------------
@@ -184,10 +191,10 @@ def test_request_from_json_round_trips_and_ignores_unknown_fields() -> None:
         priority=3,
         padding="do_not_pad",
     )
-    assert p.PoolingRequest.from_json({**req.to_json(), "something_new": 1}) == req
-    assert req.prompts == [[1, 2], [3]]
-    assert p.PoolingRequest(input=[5, 6]).prompts == [[5, 6]]
-    assert p.PoolingRequest(input="x").prompts == ["x"]
+    assert sp.validate_pooling_request({**req.to_json(), "something_new": 1}) == req
+    assert sp.request_prompts(req) == [[1, 2], [3]]
+    assert sp.request_prompts(p.PoolingRequest(input=[5, 6])) == [[5, 6]]
+    assert sp.request_prompts(p.PoolingRequest(input="x")) == ["x"]
 
 
 @pytest.mark.parametrize(
@@ -198,9 +205,8 @@ def test_request_from_json_round_trips_and_ignores_unknown_fields() -> None:
         ({"input": "x", "endianness": "middle"}, "literal_error"),
         ({"input": "x", "task": "encode"}, "literal_error"),
         ({"input": "x", "padding": "longest"}, "literal_error"),
-        ({"input": []}, "You must pass at least one prompt"),
         ({"model": "m"}, "Field required"),
-        ({"input": "x", "dimensions": 8}, "dimensions is currently not supported"),
+        ({"input": "x", "dimensions": "8"}, "dimensions must be an integer or null"),
         ({"input": ["a", 1]}, "not a mixture"),
         ({"input": [1, True]}, "not a mixture"),
         ({"input": {"text": "x"}}, "input must be"),
@@ -210,13 +216,21 @@ def test_request_from_json_round_trips_and_ignores_unknown_fields() -> None:
     ],
 )
 def test_request_validation_names_the_problem(body: object, expected: str) -> None:
-    with pytest.raises(p.InvalidRequest, match=expected):
-        p.PoolingRequest.from_json(body)
+    with pytest.raises(sp.InvalidRequest, match=expected):
+        sp.validate_pooling_request(body)
+
+
+def test_what_the_schema_accepts_and_serving_refuses() -> None:
+    """An empty ``input`` and an integer ``dimensions`` fit vLLM's request schema; its serving
+    code refuses them afterwards as "BadRequestError" (test_server checks those answers)."""
+    assert sp.validate_pooling_request({"input": []}).input == []
+    assert sp.request_prompts(sp.validate_pooling_request({"input": []})) == []
+    assert sp.validate_pooling_request({"input": "x", "dimensions": 8}).dimensions == 8
 
 
 def test_literal_error_lists_the_allowed_values() -> None:
-    with pytest.raises(p.InvalidRequest) as info:
-        p.PoolingRequest.from_json({"input": "x", "encoding_format": "npy"})
+    with pytest.raises(sp.InvalidRequest) as info:
+        sp.validate_pooling_request({"input": "x", "encoding_format": "npy"})
     assert "'float', 'base64', 'bytes' or 'bytes_only'" in str(info.value)
     assert "input_value='npy'" in str(info.value)
 
@@ -229,13 +243,25 @@ def test_tokenize_and_detokenize_requests() -> None:
         "add_special_tokens": True,
         "return_token_strs": True,
     }
-    assert p.TokenizeRequest.from_json(req.to_json()) == req
-    with pytest.raises(p.InvalidRequest, match="prompt must be a string"):
-        p.TokenizeRequest.from_json({"prompt": 3})
-    assert p.DetokenizeRequest([1, 2]).to_json() == {"tokens": [1, 2]}
-    assert p.DetokenizeRequest.from_json({"tokens": [1, 2], "model": "m"}).model == "m"
-    with pytest.raises(p.InvalidRequest, match="tokens must be a list of integers"):
-        p.DetokenizeRequest.from_json({"tokens": ["a"]})
+    assert sp.validate_tokenize_request(req.to_json()) == req
+    with pytest.raises(sp.InvalidRequest, match="prompt must be a string"):
+        sp.validate_tokenize_request({"prompt": 3})
+    assert sp.validate_detokenize_request({"tokens": [1, 2], "model": "m"}).model == "m"
+    with pytest.raises(sp.InvalidRequest, match="tokens must be a list of integers"):
+        sp.validate_detokenize_request({"tokens": ["a"]})
+    assert sp.validate_detokenize_request({"tokens": [0, 10**9]}).tokens == [0, 10**9]
+
+
+def test_negative_token_ids_fail_detokenize_validation_like_pydantic() -> None:
+    """vLLM's ``tokens`` are non-negative ints: -5 is pydantic's greater_than_equal error, and
+    the envelope's ``param`` names where it is. Ids past the vocabulary pass the schema."""
+    with pytest.raises(sp.InvalidRequest) as info:
+        sp.validate_detokenize_request({"tokens": [7, -5]})
+    assert info.value.param == "body.tokens.1"
+    assert str(info.value) == (
+        "1 validation error for DetokenizeRequest\ntokens.1\n  Input should be greater than or "
+        "equal to 0 [type=greater_than_equal, input_value=-5, input_type=int]"
+    )
 
 
 # --- responses ------------------------------------------------------------------------------
@@ -256,7 +282,7 @@ def _response(*shapes: tuple[int, int]) -> p.PoolingResponse:
 
 def test_float_response_round_trip_through_json_text() -> None:
     resp = _response((5, 9), (1, 9))
-    body = json.dumps(resp.to_json()).encode()
+    body = json.dumps(sp.pooling_response_json(resp)).encode()
     doc = json.loads(body)
     assert doc["object"] == "list" and doc["data"][1] == {
         "index": 1,
@@ -277,17 +303,17 @@ def test_float_response_round_trip_through_json_text() -> None:
 
 
 def test_items_are_put_back_in_index_order() -> None:
-    doc = _response((2, 3), (4, 3)).to_json()
+    doc = sp.pooling_response_json(_response((2, 3), (4, 3)))
     doc["data"] = list(reversed(doc["data"]))  # type: ignore[call-overload]
     back = p.parse_pooling_response(doc)
     assert [a.shape for a in back.data] == [(2, 3), (4, 3)]
 
 
-@pytest.mark.parametrize("dtype", p.EMBED_DTYPES)
-@pytest.mark.parametrize("endianness", p.ENDIANNESS)
+@pytest.mark.parametrize("dtype", c.EMBED_DTYPES)
+@pytest.mark.parametrize("endianness", c.ENDIANNESS)
 def test_base64_response_recovers_rows_from_usage(dtype: str, endianness: str) -> None:
     resp = _response((5, 9), (3, 9))
-    doc = resp.to_json("base64", dtype, endianness)
+    doc = sp.pooling_response_json(resp, "base64", dtype, endianness)
     assert isinstance(doc["data"][0]["data"], str)  # type: ignore[index]
     back = p.parse_pooling_response(doc, embed_dtype=dtype, endianness=endianness)
     assert [a.shape for a in back.data] == [(5, 9), (3, 9)]
@@ -297,7 +323,7 @@ def test_base64_response_recovers_rows_from_usage(dtype: str, endianness: str) -
 
 def test_base64_rows_from_token_counts_or_num_labels() -> None:
     resp = _response((4, 6))
-    doc = resp.to_json("base64")
+    doc = sp.pooling_response_json(resp, "base64")
     doc["usage"] = {}  # a server that sends no usage
     assert p.parse_pooling_response(doc, token_counts=[4]).data[0].shape == (4, 6)
     assert p.parse_pooling_response(doc, num_labels=6).data[0].shape == (4, 6)
@@ -312,9 +338,9 @@ def test_base64_rows_from_token_counts_or_num_labels() -> None:
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16", "fp8_e4m3"])
 def test_bytes_response_with_metadata_header(dtype: str) -> None:
     resp = _response((3, 4), (2, 4))
-    body, metadata = resp.to_bytes(dtype, "big")
+    body, metadata = sp.pooling_response_bytes(resp, dtype, "big")
     meta = json.loads(metadata)
-    assert meta["data"][1]["start"] == meta["data"][0]["end"] == 3 * 4 * p.ITEMSIZE[dtype]
+    assert meta["data"][1]["start"] == meta["data"][0]["end"] == 3 * 4 * c.ITEMSIZE[dtype]
     assert meta["data"][1]["shape"] == [2, 4] and meta["data"][1]["endianness"] == "big"
     back = p.parse_pooling_bytes(body, metadata, expected_items=2)
     assert back.model == "tiny" and back.usage.prompt_tokens == 5
@@ -324,7 +350,7 @@ def test_bytes_response_with_metadata_header(dtype: str) -> None:
 
 def test_bytes_only_response_needs_token_counts_for_several_items() -> None:
     resp = _response((3, 4), (2, 4))
-    body, _ = resp.to_bytes("float16", "little")
+    body, _ = sp.pooling_response_bytes(resp, "float16", "little")
     back = p.parse_pooling_bytes(
         body,
         None,
@@ -338,7 +364,7 @@ def test_bytes_only_response_needs_token_counts_for_several_items() -> None:
     np.testing.assert_allclose(back.data[1], resp.data[1], rtol=2**-10)
     with pytest.raises(MalformedResponse, match="token count of every prompt is needed"):
         p.parse_pooling_bytes(body, None, embed_dtype="float16", expected_items=2)
-    one, _ = _response((3, 4)).to_bytes()
+    one, _ = sp.pooling_response_bytes(_response((3, 4)))
     assert p.parse_pooling_bytes(one, None, num_labels=4).data[0].shape == (3, 4)
     assert p.parse_pooling_bytes(one, None, token_counts=[3]).data[0].shape == (3, 4)
     with pytest.raises(MalformedResponse, match="cannot be recovered"):
@@ -376,7 +402,7 @@ def test_malformed_pooling_responses_say_what_arrived(body: object, expected: st
 
 
 def test_item_count_must_match_the_prompts() -> None:
-    doc = _response((2, 3)).to_json()
+    doc = sp.pooling_response_json(_response((2, 3)))
     with pytest.raises(MalformedResponse, match=r"expected 2 item\(s\), one per prompt, got 1"):
         p.parse_pooling_response(doc, expected_items=2)
 
@@ -391,7 +417,7 @@ def test_item_count_must_match_the_prompts() -> None:
     ],
 )
 def test_malformed_bytes_metadata(patch: dict[str, object], expected: str) -> None:
-    body, metadata = _response((3, 4)).to_bytes()
+    body, metadata = sp.pooling_response_bytes(_response((3, 4)))
     meta = json.loads(metadata)
     meta["data"][0].update(patch)
     with pytest.raises(MalformedResponse, match=expected):
@@ -400,23 +426,20 @@ def test_malformed_bytes_metadata(patch: dict[str, object], expected: str) -> No
         p.parse_pooling_bytes(body, "not json")
 
 
-def test_tokenize_detokenize_and_model_list_bodies() -> None:
+def test_tokenize_and_model_list_bodies() -> None:
     tok = p.TokenizeResponse.from_json(
         b'{"count": 3, "max_model_len": 512, "tokens": [101, 7, 102], "token_strs": null}'
     )
     assert tok == p.TokenizeResponse(tokens=[101, 7, 102], count=3, max_model_len=512)
-    assert p.TokenizeResponse.from_json(tok.to_json()) == tok
+    assert p.TokenizeResponse.from_json(sp.tokenize_response_json(tok)) == tok
     with pytest.raises(MalformedResponse, match="'tokens' as a list of integers"):
         p.TokenizeResponse.from_json({"tokens": "101 7"})
     with pytest.raises(MalformedResponse, match="'token_strs' should be 1 strings"):
         p.TokenizeResponse.from_json({"tokens": [1], "token_strs": ["a", "b"]})
-    assert p.parse_detokenize_response(b'{"prompt": "hello"}') == "hello"
-    with pytest.raises(MalformedResponse, match="detokenize response"):
-        p.parse_detokenize_response({"text": "hello"})
-    cards = [p.ModelCard("a", root="/models/a", max_model_len=512), p.ModelCard("b")]
-    doc = p.model_list_json(cards)
+    cards = [ModelCard("a", root="/models/a", max_model_len=512), ModelCard("b")]
+    doc = sp.model_list_json(cards)
     assert doc["data"][0]["owned_by"] == "vllm"  # type: ignore[index]
-    assert p.parse_model_list(json.dumps(doc)) == [cards[0], p.ModelCard("b", root="b")]
+    assert p.parse_model_list(json.dumps(doc)) == [cards[0], ModelCard("b", root="b")]
     with pytest.raises(MalformedResponse, match="string 'id'"):
         p.parse_model_list({"data": [{"name": "a"}]})
     with pytest.raises(MalformedResponse, match="model list"):
@@ -427,13 +450,13 @@ def test_tokenize_detokenize_and_model_list_bodies() -> None:
 
 
 def test_parse_error_reads_both_envelopes() -> None:
-    nested = p.error_json("The model `x` does not exist.", "NotFoundError", 404)
+    nested = sp.error_json("The model `x` does not exist.", "NotFoundError", 404)
     assert p.parse_error(404, json.dumps(nested).encode()) == (
         "The model `x` does not exist.",
         "NotFoundError",
         404,
     )
-    flat = p.error_json("too long", "BadRequestError", 400, flat=True)
+    flat = sp.error_json("too long", "BadRequestError", 400, flat=True)
     assert flat["object"] == "error"
     assert p.parse_error(400, flat) == ("too long", "BadRequestError", 400)
 
@@ -475,7 +498,7 @@ def test_parse_error_clips_huge_bodies() -> None:
 
 def test_fastapi_not_found_is_recognised() -> None:
     assert p.is_fastapi_not_found(b'{"detail":"Not Found"}')
-    assert not p.is_fastapi_not_found(json.dumps(p.error_json("nope", "NotFoundError", 404)))
+    assert not p.is_fastapi_not_found(json.dumps(sp.error_json("nope", "NotFoundError", 404)))
     assert not p.is_fastapi_not_found(b"<html>")
 
 
@@ -484,8 +507,8 @@ def test_fastapi_not_found_is_recognised() -> None:
     lengths=st.lists(st.integers(1, 9), min_size=1, max_size=4),
     labels=st.integers(1, 7),
     fmt=st.sampled_from(p.ENCODING_FORMATS),
-    dtype=st.sampled_from(p.EMBED_DTYPES),
-    endianness=st.sampled_from(p.ENDIANNESS),
+    dtype=st.sampled_from(c.EMBED_DTYPES),
+    endianness=st.sampled_from(c.ENDIANNESS),
     data=st.data(),
 )
 def test_any_response_round_trips_through_its_encoding(
@@ -504,10 +527,10 @@ def test_any_response_round_trips_through_its_encoding(
     resp = p.PoolingResponse(data=arrays, model="m", id="pooling-1", usage=usage)
     kwargs: dict[str, Any] = {"embed_dtype": dtype, "endianness": endianness}
     if fmt in ("float", "base64"):
-        body = json.dumps(resp.to_json(fmt, dtype, endianness)).encode()
+        body = json.dumps(sp.pooling_response_json(resp, fmt, dtype, endianness)).encode()
         back = p.parse_pooling_response(body, expected_items=len(lengths), **kwargs)
     else:
-        content, metadata = resp.to_bytes(dtype, endianness)
+        content, metadata = sp.pooling_response_bytes(resp, dtype, endianness)
         back = p.parse_pooling_bytes(
             content,
             metadata if fmt == "bytes" else None,

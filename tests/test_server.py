@@ -22,7 +22,17 @@ import numpy as np
 import pytest
 from servers import SERVE_COMMAND, SERVER_MODULE, serve_process
 
-from ner_tui.core.protocol import decode_array
+from ner_tui.core.backend import ModelCard
+from ner_tui.core.client import PoolingClient
+from ner_tui.core.codecs import decode_array
+from ner_tui.core.connect import discover_model
+from ner_tui.core.settings import Settings
+
+
+async def discover(client: PoolingClient, model: str | None = None) -> ModelCard:
+    """The product's discovery step (``core.connect.discover_model``) against ``client``."""
+    return await discover_model(client, Settings(model=model))
+
 
 TINY = Path(__file__).parent / "fixtures" / "tiny-bert-ner"
 REF = np.load(TINY / "reference.npz")
@@ -273,6 +283,57 @@ def test_bad_requests_are_400(server: httpx.Client, body: dict[str, object], nee
     assert needle in str(err["message"])
 
 
+def test_truncating_to_zero_tokens_empties_the_prompt(server: httpx.Client) -> None:
+    """vLLM 0.32 keeps no token at all, special ones included, and refuses the empty prompt;
+    ner-tui answered 200 with the two special-token rows."""
+    err = _error(_pool(server, input=TEXTS[0], truncate_prompt_tokens=0), 400)
+    assert err == {
+        "message": "The decoder prompt cannot be empty",
+        "type": "BadRequestError",
+        "param": None,
+        "code": 400,
+    }
+    err = _error(_pool(server, input=IDS[0], truncate_prompt_tokens=0), 400)
+    assert err["message"] == "The decoder prompt cannot be empty"
+
+
+def test_empty_input_and_dimensions_are_refused_after_the_schema(server: httpx.Client) -> None:
+    """Both fit vLLM's request schema, so its serving code refuses them: "BadRequestError",
+    not the "Bad Request" of a schema error; ``dimensions`` is named in ``param``."""
+    err = _error(_pool(server, input=[]), 400)
+    assert err == {
+        "message": "You must pass at least one prompt",
+        "type": "BadRequestError",
+        "param": None,
+        "code": 400,
+    }
+    err = _error(_pool(server, input="x", dimensions=3), 400)
+    assert err == {
+        "message": "dimensions is currently not supported",
+        "type": "BadRequestError",
+        "param": "dimensions",
+        "code": 400,
+    }
+    err = _error(_pool(server, input="x", dimensions="three"), 400)  # not the schema's int
+    assert err["type"] == "Bad Request" and "dimensions must be an integer" in str(err["message"])
+
+
+def test_detokenize_refuses_negative_ids_in_validation(server: httpx.Client) -> None:
+    """A negative id breaks vLLM's schema (pydantic's greater_than_equal, "Bad Request", the
+    place in ``param``); an id past the vocabulary passes it and is refused after."""
+    err = _error(server.post("/detokenize", json={"tokens": [-5]}), 400)
+    assert err["type"] == "Bad Request" and err["param"] == "body.tokens.0"
+    assert "Input should be greater than or equal to 0" in str(err["message"])
+    assert "type=greater_than_equal" in str(err["message"])
+    err = _error(server.post("/detokenize", json={"tokens": [5, 10**9]}), 400)
+    assert err == {
+        "message": f"Token id {10**9} is out of vocabulary.",
+        "type": "BadRequestError",
+        "param": None,
+        "code": 400,
+    }
+
+
 def test_chat_style_messages_without_a_chat_template(server: httpx.Client) -> None:
     """vLLM's example client also sends chat-style ``messages``: a BERT tokenizer has no
     chat template, so that is a clear 400, as on vLLM."""
@@ -453,11 +514,11 @@ async def test_core_client_gets_the_engine_rows(server: httpx.Client, encoding: 
     async with PoolingClient(
         str(server.base_url), encoding_format=encoding, num_labels=9
     ) as client:
-        card = await client.discover(None)
+        card = await discover(client)
         assert (card.id, card.root, card.max_model_len) == (NAME, NAME, 128)
         assert (await client.tokenize(TEXTS[1])).tokens == IDS[1]
         remote = await client.pool(TEXTS, model=card.id)  # one request per text
-        batch = await client.pool_batch(IDS, use_activation=False)  # one request
+        batch = await client.pool(IDS, use_activation=False)
     local = await engine.pool(TEXTS)
     local_logits = await engine.pool(IDS, use_activation=False)
     await engine.aclose()
@@ -478,8 +539,8 @@ async def test_core_client_errors(server: httpx.Client, strict: httpx.Client) ->
             await client.pool(["x"], model="not-served")
         with pytest.raises(InputTooLong):
             await client.pool([[5] * 200])
+    assert strict.get("/health").status_code == 200  # open without the key
     async with PoolingClient(str(strict.base_url)) as client:
-        assert await client.health()  # /health stays open
         with pytest.raises(AuthenticationFailed):
             await client.pool(["x"])
     async with PoolingClient(str(strict.base_url), api_key=KEY) as client:

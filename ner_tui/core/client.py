@@ -6,8 +6,8 @@ connection per line. Every failure comes out as one of :mod:`ner_tui.core.errors
 message naming the URL and what happened; no httpx exception escapes.
 
     async with PoolingClient("http://localhost:8000") as client:
-        card = await client.discover(None)          # the served model and max_model_len
-        result = await client.pool([[101, 7592, 102]], model=card.id)
+        cards = await client.list_models()           # the served models and max_model_len
+        result = await client.pool([[101, 7592, 102]], model=cards[0].id)
         result.rows[0]                               # (3, num_labels) float32 probabilities
 """
 
@@ -17,14 +17,15 @@ import asyncio
 import functools
 import os
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Sequence
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import numpy as np
 
 from ner_tui.core import protocol
+from ner_tui.core.aio import gather_all
 from ner_tui.core.backend import ModelCard, PoolingResult
 from ner_tui.core.codecs import check_codec_args
 from ner_tui.core.errors import (
@@ -47,8 +48,6 @@ _NOT_POOLING_HINT = (
     "The server has no /pooling route: the served model is probably not a pooling model "
     "(serve a *ForTokenClassification model), or this URL is not a vLLM server."
 )
-
-T = TypeVar("T")
 
 Prompt = str | Sequence[int]
 
@@ -140,7 +139,8 @@ class PoolingClient:
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
         self._has_key = bool(api_key)
-        # A few connections beyond the pooling bound, so health/tokenize never queue behind it.
+        # A few connections beyond the pooling bound, so discovery and /tokenize never queue
+        # behind it.
         limits = httpx.Limits(
             max_connections=max_concurrency + 4, max_keepalive_connections=max_concurrency + 4
         )
@@ -153,15 +153,6 @@ class PoolingClient:
             trust_env=trust_env,
         )
         self._slots = asyncio.Semaphore(max_concurrency)
-
-    @classmethod
-    def from_host_port(
-        cls, host: str = "localhost", port: int = 8000, *, https: bool = False, **kwargs: Any
-    ) -> PoolingClient:
-        """A client for ``http://host:port`` (IPv6 hosts are bracketed)."""
-        if ":" in host and not host.startswith("["):
-            host = f"[{host}]"
-        return cls(f"{'https' if https else 'http'}://{host}:{port}", **kwargs)
 
     @property
     def describe(self) -> str:
@@ -257,10 +248,6 @@ class PoolingClient:
             return InputTooLong(text)
         return ServerError(text, status=status, error_type=err_type)
 
-    async def _get_json(self, path: str) -> object:
-        response = await self._send("GET", path)
-        return self._reparse(lambda: protocol.load_json(response.content, "response"), path)
-
     def _reparse(self, parse: Any, path: str, method: str = "GET") -> Any:
         """Run a protocol parser, prefixing its MalformedResponse with the URL."""
         try:
@@ -277,41 +264,6 @@ class PoolingClient:
             lambda: protocol.parse_model_list(response.content), "/v1/models"
         )
         return cards
-
-    async def discover(self, model: str | None = None) -> ModelCard:
-        """The card of ``model`` (matched by served name, then by ``root`` path), or of the
-        served model when ``model`` is None. A server serving several models and asked for
-        None gives its first one (vLLM lists the primary served name first)."""
-        cards = await self.list_models()
-        if not cards:
-            raise MalformedResponse(f"GET {self._url('/v1/models')} lists no models")
-        if model is None:
-            return cards[0]
-        for card in cards:
-            if card.id == model:
-                return card
-        for card in cards:
-            if card.root == model:
-                return card
-        served = ", ".join(c.id for c in cards)
-        raise UnknownModel(f"{self.base_url} does not serve `{model}`; it serves: {served}")
-
-    async def health(self) -> bool:
-        """Whether ``GET /health`` answers 200. Never raises."""
-        try:
-            await self._send("GET", "/health")
-        except NerTuiError:
-            return False
-        return True
-
-    async def version(self) -> str:
-        """The server's version string (``GET /version``)."""
-        doc = await self._get_json("/version")
-        if not isinstance(doc, dict) or not isinstance(doc.get("version"), str):
-            raise MalformedResponse(
-                f"GET {self._url('/version')}: expected {{'version': str}}, got {doc!r:.80}"
-            )
-        return str(doc["version"])
 
     # ---------------------------------------------------------------------- tokenization
 
@@ -330,15 +282,6 @@ class PoolingClient:
             lambda: protocol.TokenizeResponse.from_json(response.content), "/tokenize", "POST"
         )
         return result
-
-    async def detokenize(self, tokens: Sequence[int], model: str | None = None) -> str:
-        """``POST /detokenize``."""
-        body = protocol.DetokenizeRequest([int(t) for t in tokens], model)
-        response = await self._send("POST", "/detokenize", body.to_json())
-        text: str = self._reparse(
-            lambda: protocol.parse_detokenize_response(response.content), "/detokenize", "POST"
-        )
-        return text
 
     # ---------------------------------------------------------------------------- pooling
 
@@ -359,7 +302,7 @@ class PoolingClient:
         started = time.perf_counter()
         if not items:
             return PoolingResult(rows=[], model=model or "")
-        results = await _gather_all(
+        results = await gather_all(
             [self._pool_one(p, model=model, use_activation=use_activation) for p in items]
         )
         rows = [r.data[0] for r in results]
@@ -371,35 +314,6 @@ class PoolingClient:
             request_id=ids[0],
             elapsed_ms=(time.perf_counter() - started) * 1000.0,
             extra={"request_ids": ids} if len(ids) > 1 else {},
-        )
-
-    async def pool_batch(
-        self,
-        prompts: Sequence[Sequence[int]] | Sequence[str],
-        *,
-        model: str | None = None,
-        use_activation: bool | None = None,
-    ) -> PoolingResult:
-        """Score prompts as ONE request (``input`` is ``list[str]`` or ``list[list[int]]``).
-        Mixed text and id prompts cannot share a request: use :meth:`pool`."""
-        items = _prompt_list(prompts)
-        started = time.perf_counter()
-        if not items:
-            return PoolingResult(rows=[], model=model or "")
-        if all(isinstance(p, str) for p in items):
-            batch: protocol.PromptInput = [str(p) for p in items]
-        elif not any(isinstance(p, str) for p in items):
-            batch = [[int(t) for t in p] for p in items]
-        else:
-            raise TypeError("pool_batch needs all prompts as text or all as token ids, not both")
-        async with self._slots:
-            response = await self._post_pooling(batch, items, model, use_activation)
-        return PoolingResult(
-            rows=response.data,
-            model=response.model or model or "",
-            prompt_tokens=response.usage.prompt_tokens,
-            request_id=response.id,
-            elapsed_ms=(time.perf_counter() - started) * 1000.0,
         )
 
     async def _pool_one(
@@ -477,16 +391,3 @@ def _reason(exc: BaseException) -> str:
         if isinstance(err, OSError) and err.strerror:
             return str(err.strerror)  # DNS errors have negative codes and their own text
     return next((str(e) for e in seen if str(e)), type(exc).__name__)
-
-
-async def _gather_all(coros: Sequence[Awaitable[T]]) -> list[T]:
-    """Run ``coros`` concurrently, results in order; on the first failure cancel the rest
-    and raise it (what ``asyncio.TaskGroup`` does, on Python 3.10 too)."""
-    tasks = [asyncio.ensure_future(c) for c in coros]
-    try:
-        return list(await asyncio.gather(*tasks))
-    except BaseException:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        raise

@@ -1,9 +1,11 @@
-"""vLLM's pooling protocol as plain data: request/response models, error envelopes, array codecs.
+"""vLLM's pooling protocol, the client's side: the request bodies it sends and the parsing of
+every answer a server gives (pooling rows in all four encodings, /tokenize, /v1/models, error
+envelopes in any shape).
 
-Array codecs live in :mod:`ner_tui.core.codecs` (re-exported here).
-Shared by the HTTP client (:mod:`ner_tui.core.client`) and ner-tui's own server
-(:mod:`ner_tui.server`), so both sides validate against the same literal sets and encode
-arrays byte-for-byte the same way. The contract is ``docs/pooling-protocol.md``.
+The request and response shapes here are the protocol's own and ner-tui's server builds the
+same ones; its half (validating requests, encoding answers) is :mod:`ner_tui.server.protocol`.
+The array codecs both sides use are :mod:`ner_tui.core.codecs`. The contract is
+``docs/pooling-protocol.md``.
 
 Only numpy here: no httpx, no pydantic. Parse functions raise
 :class:`~ner_tui.core.errors.MalformedResponse` saying what was expected and what arrived.
@@ -17,43 +19,21 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any, Literal, TypeGuard
+from typing import Literal, TypeGuard
 
 import numpy as np
 
 from ner_tui.core.backend import ModelCard
-from ner_tui.core.codecs import (
-    BYTEORDER,
-    EMBED_DTYPES,
-    ENDIANNESS,
-    ITEMSIZE,
-    check_codec_args,
-    decode_array,
-    encode_array,
-    encode_array_base64,
-)
-from ner_tui.core.codecs import decode_array_base64 as decode_array_base64  # re-export
+from ner_tui.core.codecs import BYTEORDER, ITEMSIZE, check_codec_args, decode_array
 from ner_tui.core.errors import MalformedResponse
 
 EncodingFormat = Literal["float", "base64", "bytes", "bytes_only"]
-Task = Literal[
-    "token_classify", "classify", "embed", "token_embed", "plugin", "embed&token_classify"
-]
-
 ENCODING_FORMATS: tuple[EncodingFormat, ...] = ("float", "base64", "bytes", "bytes_only")
-TASKS: tuple[Task, ...] = (
-    "token_classify",
-    "classify",
-    "embed",
-    "token_embed",
-    "plugin",
-    "embed&token_classify",
-)
-TRUNCATION_SIDES: tuple[str, ...] = ("left", "right")
-PADDINGS: tuple[str, ...] = ("max_length", "do_not_pad")
+
+PromptInput = str | list[str] | list[int] | list[list[int]]
 
 
-def _describe(value: object) -> str:
+def describe_value(value: object) -> str:
     """A short description of a JSON value for error messages (type and a clipped repr)."""
     text = repr(value)
     if len(text) > 60:
@@ -61,69 +41,21 @@ def _describe(value: object) -> str:
     return f"{type(value).__name__} {text}"
 
 
+def is_json_int(value: object) -> TypeGuard[int]:
+    """Whether a decoded JSON value is an integer (``true`` is not, though Python says so)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 # --------------------------------------------------------------------------------------------
 # Requests
 # --------------------------------------------------------------------------------------------
 
 
-class InvalidRequest(ValueError):
-    """A request body that breaks the protocol; a server answers it with 400 ``Bad Request``.
-
-    Literal violations say ``literal_error``, the way vLLM's (pydantic) messages do."""
-
-
-PromptInput = str | list[str] | list[int] | list[list[int]]
-
-_UNSET: object = object()
-
-
-def _literal_error(field_name: str, value: object, allowed: Sequence[str]) -> InvalidRequest:
-    options = ", ".join(repr(a) for a in allowed[:-1]) + f" or {allowed[-1]!r}"
-    return InvalidRequest(
-        f"1 validation error for PoolingRequest\n{field_name}\n  Input should be {options} "
-        f"[type=literal_error, input_value={value!r}, input_type={type(value).__name__}]"
-    )
-
-
-def _is_int(value: object) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _optional_str(body: Mapping[str, object], name: str) -> str | None:
-    """``body[name]`` when it is a string or missing/null, else :class:`InvalidRequest`."""
-    value = body.get(name)
-    if value is not None and not isinstance(value, str):
-        raise InvalidRequest(f"{name} must be a string or null, got {_describe(value)}")
-    return value
-
-
-def _check_input(value: object) -> PromptInput:
-    """``input`` as one of its four allowed forms, or :class:`InvalidRequest`."""
-    if isinstance(value, str):
-        return value
-    if not isinstance(value, list):
-        raise InvalidRequest(
-            f"input must be a string, a list of strings, a list of token ids or a list of "
-            f"token-id lists; got {_describe(value)}"
-        )
-    if not value:
-        raise InvalidRequest("You must pass at least one prompt")
-    if all(isinstance(v, str) for v in value):
-        return list(value)
-    if all(_is_int(v) for v in value):
-        return [int(v) for v in value]
-    if all(isinstance(v, list) and all(_is_int(t) for t in v) for v in value):
-        return [[int(t) for t in v] for v in value]
-    raise InvalidRequest(
-        "input must be a string, a list of strings, a list of token ids or a list of "
-        f"token-id lists, not a mixture; got {_describe(value)}"
-    )
-
-
 @dataclass(frozen=True, slots=True)
 class PoolingRequest:
     """The body of ``POST /pooling``. Defaults are the protocol's; :meth:`to_json` sends only
-    ``input`` and the fields that differ from their default."""
+    ``input`` and the fields that differ from their default. (The server reads one with
+    :func:`ner_tui.server.protocol.validate_pooling_request`.)"""
 
     input: PromptInput
     model: str | None = None
@@ -152,71 +84,6 @@ class PoolingRequest:
                 body[f.name] = value
         return body
 
-    @property
-    def prompts(self) -> list[str] | list[list[int]]:
-        """The prompts of this request as a list (one for ``str`` or a flat id list)."""
-        if isinstance(self.input, str):
-            return [self.input]
-        if self.input and all(_is_int(v) for v in self.input):
-            return [[int(v) for v in self.input]]  # type: ignore[arg-type]
-        return list(self.input)  # type: ignore[return-value]
-
-    @classmethod
-    def from_json(cls, body: object) -> PoolingRequest:
-        """Validate a decoded JSON body as vLLM does; unknown fields are ignored.
-
-        Raises :class:`InvalidRequest` with a message a server can return as its 400."""
-        if not isinstance(body, Mapping):
-            raise InvalidRequest(f"the request body must be a JSON object, got {_describe(body)}")
-        if "input" not in body:
-            raise InvalidRequest(
-                "1 validation error for PoolingRequest\ninput\n  Field required [type=missing]"
-            )
-        kwargs: dict[str, Any] = {"input": _check_input(body["input"])}
-        literals: dict[str, Sequence[str]] = {
-            "encoding_format": ENCODING_FORMATS,
-            "embed_dtype": EMBED_DTYPES,
-            "endianness": ENDIANNESS,
-        }
-        for name, allowed in literals.items():
-            if name in body and body[name] is not None:
-                if body[name] not in allowed:
-                    raise _literal_error(name, body[name], allowed)
-                kwargs[name] = body[name]
-        optional_literals: dict[str, Sequence[str]] = {
-            "task": TASKS,
-            "truncation_side": TRUNCATION_SIDES,
-            "padding": PADDINGS,
-        }
-        for name, allowed in optional_literals.items():
-            value = body.get(name)
-            if value is not None and value not in allowed:
-                raise _literal_error(name, value, allowed)
-            kwargs[name] = value
-        for name in ("model", "request_id", "user", "cache_salt"):
-            kwargs[name] = _optional_str(body, name)
-        for name in ("use_activation", "add_special_tokens"):
-            value = body.get(name, _UNSET)
-            if value is _UNSET or (value is None and name == "use_activation"):
-                continue
-            if not isinstance(value, bool):
-                raise InvalidRequest(f"{name} must be true or false, got {_describe(value)}")
-            kwargs[name] = value
-        truncate = body.get("truncate_prompt_tokens")
-        if truncate is not None and (not _is_int(truncate) or truncate < -1):
-            raise InvalidRequest(
-                "truncate_prompt_tokens must be an integer >= -1 or null, got "
-                f"{_describe(truncate)}"
-            )
-        kwargs["truncate_prompt_tokens"] = truncate
-        if body.get("dimensions") is not None:
-            raise InvalidRequest("dimensions is currently not supported")
-        priority = body.get("priority", 0)
-        if not _is_int(priority):
-            raise InvalidRequest(f"priority must be an integer, got {_describe(priority)}")
-        kwargs["priority"] = priority
-        return cls(**kwargs)
-
 
 @dataclass(frozen=True, slots=True)
 class TokenizeRequest:
@@ -236,46 +103,6 @@ class TokenizeRequest:
             body["return_token_strs"] = True
         return body
 
-    @classmethod
-    def from_json(cls, body: object) -> TokenizeRequest:
-        if not isinstance(body, Mapping):
-            raise InvalidRequest(f"the request body must be a JSON object, got {_describe(body)}")
-        prompt = body.get("prompt")
-        if not isinstance(prompt, str):
-            raise InvalidRequest(f"prompt must be a string, got {_describe(prompt)}")
-        model = _optional_str(body, "model")
-        flags = {}
-        for name, default in (("add_special_tokens", True), ("return_token_strs", False)):
-            value = body.get(name, default)
-            if not isinstance(value, bool):
-                raise InvalidRequest(f"{name} must be true or false, got {_describe(value)}")
-            flags[name] = value
-        return cls(prompt=prompt, model=model, **flags)
-
-
-@dataclass(frozen=True, slots=True)
-class DetokenizeRequest:
-    """The body of ``POST /detokenize``."""
-
-    tokens: list[int]
-    model: str | None = None
-
-    def to_json(self) -> dict[str, object]:
-        body: dict[str, object] = {"tokens": list(self.tokens)}
-        if self.model is not None:
-            body["model"] = self.model
-        return body
-
-    @classmethod
-    def from_json(cls, body: object) -> DetokenizeRequest:
-        if not isinstance(body, Mapping):
-            raise InvalidRequest(f"the request body must be a JSON object, got {_describe(body)}")
-        tokens = body.get("tokens")
-        if not isinstance(tokens, list) or not all(_is_int(t) for t in tokens):
-            raise InvalidRequest(f"tokens must be a list of integers, got {_describe(tokens)}")
-        model = _optional_str(body, "model")
-        return cls(tokens=[int(t) for t in tokens], model=model)
-
 
 # --------------------------------------------------------------------------------------------
 # Responses
@@ -290,15 +117,6 @@ class Usage:
     total_tokens: int = 0
     completion_tokens: int = 0
 
-    def to_json(self) -> dict[str, object]:
-        return {
-            "prompt_tokens": self.prompt_tokens,
-            "total_tokens": self.total_tokens,
-            "completion_tokens": self.completion_tokens,
-            "prompt_tokens_details": None,
-            "completion_tokens_details": None,
-        }
-
     @classmethod
     def from_json(cls, body: object) -> Usage:
         """Lenient: a missing or partial ``usage`` counts as zeros (not every server sends it)."""
@@ -309,9 +127,9 @@ class Usage:
             value = body.get(name, 0)
             if value is None:
                 value = 0
-            if not _is_int(value) or value < 0:
+            if not is_json_int(value) or value < 0:
                 raise MalformedResponse(
-                    f"usage.{name}: expected a non-negative integer, got {_describe(value)}"
+                    f"usage.{name}: expected a non-negative integer, got {describe_value(value)}"
                 )
             counts[name] = value
         return cls(**counts)
@@ -326,60 +144,6 @@ class PoolingResponse:
     id: str = ""
     created: int = 0
     usage: Usage = field(default_factory=Usage)
-
-    def to_json(
-        self,
-        encoding_format: str = "float",
-        embed_dtype: str = "float32",
-        endianness: str = "native",
-    ) -> dict[str, object]:
-        """The JSON body for ``float`` or ``base64`` (use :meth:`to_bytes` for the others)."""
-        if encoding_format == "float":
-            items: list[object] = [np.asarray(a, dtype=np.float32).tolist() for a in self.data]
-        elif encoding_format == "base64":
-            items = [encode_array_base64(a, embed_dtype, endianness) for a in self.data]
-        else:
-            raise ValueError(f"to_json serves 'float' and 'base64', not {encoding_format!r}")
-        return {
-            "id": self.id,
-            "object": "list",
-            "created": self.created,
-            "model": self.model,
-            "data": [
-                {"index": i, "object": "pooling", "data": item} for i, item in enumerate(items)
-            ],
-            "usage": self.usage.to_json(),
-        }
-
-    def to_bytes(
-        self, embed_dtype: str = "float32", endianness: str = "native"
-    ) -> tuple[bytes, str]:
-        """The ``bytes`` body (items concatenated) and the JSON of its ``metadata`` header."""
-        chunks: list[bytes] = []
-        items: list[dict[str, object]] = []
-        offset = 0
-        for i, arr in enumerate(self.data):
-            raw = encode_array(arr, embed_dtype, endianness)
-            items.append(
-                {
-                    "index": i,
-                    "embed_dtype": embed_dtype,
-                    "endianness": endianness,
-                    "start": offset,
-                    "end": offset + len(raw),
-                    "shape": list(np.shape(arr)),
-                }
-            )
-            chunks.append(raw)
-            offset += len(raw)
-        metadata = {
-            "id": self.id,
-            "created": self.created,
-            "model": self.model,
-            "data": items,
-            "usage": self.usage.to_json(),
-        }
-        return b"".join(chunks), json.dumps(metadata, separators=(",", ":"))
 
 
 def load_json(body: object, what: str = "response") -> object:
@@ -401,7 +165,7 @@ def load_json(body: object, what: str = "response") -> object:
 def _float_rows(value: object, where: str) -> np.ndarray:
     """A float-encoded item: a 2-D list of numbers, as float32."""
     if not isinstance(value, list):
-        raise MalformedResponse(f"{where}: expected a list of rows, got {_describe(value)}")
+        raise MalformedResponse(f"{where}: expected a list of rows, got {describe_value(value)}")
     try:
         arr = np.array(value)
     except ValueError:
@@ -419,7 +183,7 @@ def _float_rows(value: object, where: str) -> np.ndarray:
     if arr.dtype.kind not in "fiu":
         raise MalformedResponse(
             f"{where}: expected numbers, got values of type {arr.dtype.kind!r} "
-            f"(first row {_describe(value[0])})"
+            f"(first row {describe_value(value[0])})"
         )
     return arr.astype(np.float32)
 
@@ -474,13 +238,17 @@ def parse_pooling_response(
     prompts' lengths, when known) or ``usage.prompt_tokens``."""
     doc = load_json(body, "pooling response")
     if not isinstance(doc, Mapping):
-        raise MalformedResponse(f"pooling response: expected a JSON object, got {_describe(doc)}")
+        raise MalformedResponse(
+            f"pooling response: expected a JSON object, got {describe_value(doc)}"
+        )
     if "data" not in doc:
         keys = sorted(doc)[:8]
         raise MalformedResponse(f"pooling response: expected a 'data' list, got keys {keys}")
     data = doc["data"]
     if not isinstance(data, list):
-        raise MalformedResponse(f"pooling response: 'data' should be a list, got {_describe(data)}")
+        raise MalformedResponse(
+            f"pooling response: 'data' should be a list, got {describe_value(data)}"
+        )
     _check_item_count(len(data), expected_items, "pooling response")
     usage = Usage.from_json(doc.get("usage"))
     order = _item_order(data, "pooling response")
@@ -523,7 +291,7 @@ def parse_pooling_response(
 
 
 def _int_or_zero(value: object) -> int:
-    return int(value) if _is_int(value) else 0
+    return int(value) if is_json_int(value) else 0
 
 
 def _item_order(data: list[object], what: str) -> list[int]:
@@ -533,10 +301,10 @@ def _item_order(data: list[object], what: str) -> list[int]:
         if not isinstance(item, Mapping) or "data" not in item:
             raise MalformedResponse(
                 f"{what}: data[{pos}] should be an object with a 'data' field, "
-                f"got {_describe(item)}"
+                f"got {describe_value(item)}"
             )
         index = item.get("index", pos)
-        order.append(index if _is_int(index) else -1)
+        order.append(index if is_json_int(index) else -1)
     if sorted(order) != list(range(len(data))):
         raise MalformedResponse(
             f"{what}: item indexes should be 0..{len(data) - 1} once each, got {order[:10]}"
@@ -564,7 +332,7 @@ def parse_pooling_bytes(
     meta = load_json(metadata, "metadata header")
     if not isinstance(meta, Mapping) or not isinstance(meta.get("data"), list):
         raise MalformedResponse(
-            f"metadata header: expected an object with a 'data' list, got {_describe(meta)}"
+            f"metadata header: expected an object with a 'data' list, got {describe_value(meta)}"
         )
     items = meta["data"]
     _check_item_count(len(items), expected_items, "bytes pooling response")
@@ -580,13 +348,13 @@ def parse_pooling_bytes(
             raise MalformedResponse(
                 f"{where}: unknown embed_dtype/endianness {dtype!r}/{order_name!r}"
             )
-        if not (_is_int(start) and _is_int(end) and 0 <= start <= end <= len(body)):
+        if not (is_json_int(start) and is_json_int(end) and 0 <= start <= end <= len(body)):
             raise MalformedResponse(
                 f"{where}: start/end {start!r}/{end!r} do not lie within the {len(body)}-byte body"
             )
-        if not (isinstance(shape, list) and len(shape) == 2 and all(_is_int(s) for s in shape)):
+        if not (isinstance(shape, list) and len(shape) == 2 and all(is_json_int(s) for s in shape)):
             raise MalformedResponse(
-                f"{where}: expected a 2-D shape [tokens, labels], got {_describe(shape)}"
+                f"{where}: expected a 2-D shape [tokens, labels], got {describe_value(shape)}"
             )
         arrays[order[pos]] = decode_array(body[start:end], dtype, order_name, shape)
     usage = Usage.from_json(meta.get("usage"))
@@ -660,24 +428,18 @@ class TokenizeResponse:
     max_model_len: int | None = None
     token_strs: list[str] | None = None
 
-    def to_json(self) -> dict[str, object]:
-        return {
-            "count": self.count,
-            "max_model_len": self.max_model_len,
-            "tokens": list(self.tokens),
-            "token_strs": self.token_strs,
-        }
-
     @classmethod
     def from_json(cls, body: object) -> TokenizeResponse:
         doc = load_json(body, "tokenize response")
         if not isinstance(doc, Mapping):
-            raise MalformedResponse(f"tokenize response: expected an object, got {_describe(doc)}")
+            raise MalformedResponse(
+                f"tokenize response: expected an object, got {describe_value(doc)}"
+            )
         tokens = doc.get("tokens")
-        if not isinstance(tokens, list) or not all(_is_int(t) for t in tokens):
+        if not isinstance(tokens, list) or not all(is_json_int(t) for t in tokens):
             raise MalformedResponse(
                 f"tokenize response: expected 'tokens' as a list of integers, got "
-                f"{_describe(tokens)}"
+                f"{describe_value(tokens)}"
             )
         strs = doc.get("token_strs")
         if strs is not None and (
@@ -687,26 +449,16 @@ class TokenizeResponse:
         ):
             raise MalformedResponse(
                 f"tokenize response: 'token_strs' should be {len(tokens)} strings, got "
-                f"{_describe(strs)}"
+                f"{describe_value(strs)}"
             )
         count = doc.get("count", len(tokens))
         max_len = doc.get("max_model_len")
         return cls(
             tokens=[int(t) for t in tokens],
-            count=int(count) if _is_int(count) else len(tokens),
-            max_model_len=int(max_len) if _is_int(max_len) else None,
+            count=int(count) if is_json_int(count) else len(tokens),
+            max_model_len=int(max_len) if is_json_int(max_len) else None,
             token_strs=list(strs) if strs is not None else None,
         )
-
-
-def parse_detokenize_response(body: object) -> str:
-    """The ``prompt`` of a ``POST /detokenize`` answer."""
-    doc = load_json(body, "detokenize response")
-    if not isinstance(doc, Mapping) or not isinstance(doc.get("prompt"), str):
-        raise MalformedResponse(
-            f"detokenize response: expected {{'prompt': str}}, got {_describe(doc)}"
-        )
-    return str(doc["prompt"])
 
 
 def parse_model_list(body: object) -> list[ModelCard]:
@@ -715,64 +467,29 @@ def parse_model_list(body: object) -> list[ModelCard]:
     data = doc.get("data") if isinstance(doc, Mapping) else None
     if not isinstance(data, list):
         raise MalformedResponse(
-            f"model list: expected {{'object': 'list', 'data': [...]}}, got {_describe(doc)}"
+            f"model list: expected {{'object': 'list', 'data': [...]}}, got {describe_value(doc)}"
         )
     cards = []
     for pos, item in enumerate(data):
         if not isinstance(item, Mapping) or not isinstance(item.get("id"), str):
             raise MalformedResponse(
                 f"model list: data[{pos}] should be an object with a string 'id', got "
-                f"{_describe(item)}"
+                f"{describe_value(item)}"
             )
         root, max_len = item.get("root"), item.get("max_model_len")
         cards.append(
             ModelCard(
                 id=str(item["id"]),
                 root=root if isinstance(root, str) else None,
-                max_model_len=int(max_len) if _is_int(max_len) else None,
+                max_model_len=int(max_len) if is_json_int(max_len) else None,
             )
         )
     return cards
 
 
-def model_list_json(cards: Sequence[ModelCard], *, created: int = 0) -> dict[str, object]:
-    """A ``GET /v1/models`` body, shaped like vLLM's."""
-    return {
-        "object": "list",
-        "data": [
-            {
-                "id": c.id,
-                "object": "model",
-                "created": created,
-                "owned_by": "vllm",
-                "root": c.root if c.root is not None else c.id,
-                "parent": None,
-                "max_model_len": c.max_model_len,
-                "permission": [],
-            }
-            for c in cards
-        ],
-    }
-
-
 # --------------------------------------------------------------------------------------------
 # Errors
 # --------------------------------------------------------------------------------------------
-
-
-def error_json(
-    message: str, error_type: str, status: int, *, param: str | None = None, flat: bool = False
-) -> dict[str, object]:
-    """An error body: nested (vLLM >= 0.10.1) or ``flat`` (earlier)."""
-    if flat:
-        return {
-            "object": "error",
-            "message": message,
-            "type": error_type,
-            "param": param,
-            "code": status,
-        }
-    return {"error": {"message": message, "type": error_type, "param": param, "code": status}}
 
 
 def is_fastapi_not_found(body: object) -> bool:
@@ -811,7 +528,7 @@ def parse_error(status: int, body: object) -> tuple[str, str | None, int]:
             return (
                 message,
                 err_type if isinstance(err_type, str) else None,
-                code if _is_int(code) else status,
+                code if is_json_int(code) else status,
             )
         if isinstance(inner, str):
             return inner, None, status

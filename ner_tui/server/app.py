@@ -2,8 +2,9 @@
 
 Routes and their bodies follow ``docs/pooling-protocol.md``: ``/pooling`` (and
 ``/invocations``), ``/tokenize``, ``/detokenize``, ``/v1/models``, ``/health``, ``/version``,
-``/metrics``, ``/ping``, ``/load``. Request validation and response encoding come from
-:mod:`ner_tui.core.protocol`, the module the HTTP client uses, so both sides agree byte for byte.
+``/metrics``, ``/ping``, ``/load``. Request validation and response encoding are
+:mod:`ner_tui.server.protocol`; the shapes they fill are :mod:`ner_tui.core.protocol`'s, the
+ones the HTTP client parses, so both sides agree byte for byte.
 """
 
 from __future__ import annotations
@@ -27,16 +28,7 @@ from starlette.routing import Route
 from ner_tui import __version__
 from ner_tui.core.engine import InvalidPrompt, LocalEngine
 from ner_tui.core.errors import InputTooLong, NerTuiError, UnknownModel
-from ner_tui.core.protocol import (
-    DetokenizeRequest,
-    InvalidRequest,
-    PoolingRequest,
-    PoolingResponse,
-    TokenizeRequest,
-    TokenizeResponse,
-    Usage,
-    model_list_json,
-)
+from ner_tui.core.protocol import PoolingRequest, PoolingResponse, TokenizeResponse, Usage
 from ner_tui.server.batcher import Arrival, DynamicBatcher
 from ner_tui.server.defaults import (
     DEFAULT_BATCH_WAIT,
@@ -54,6 +46,17 @@ from ner_tui.server.http import (
     read_json,
 )
 from ner_tui.server.metrics import Metrics
+from ner_tui.server.protocol import (
+    InvalidRequest,
+    model_list_json,
+    pooling_response_bytes,
+    pooling_response_json,
+    request_prompts,
+    tokenize_response_json,
+    validate_detokenize_request,
+    validate_pooling_request,
+    validate_tokenize_request,
+)
 
 log = logging.getLogger("ner_tui.server")
 
@@ -183,20 +186,22 @@ class _Server:
     async def pool(self, body: Any, arrival: Arrival | None = None) -> Response:
         if isinstance(body, Mapping) and "messages" in body and "input" not in body:
             body = self.chat_to_input(body)
-        req = PoolingRequest.from_json(body)  # also: body is a JSON object, prompts non-empty
-        _check_extra_fields(body, req)
+        req = validate_pooling_request(body)  # also: body is a JSON object
+        prompts = request_prompts(req)
+        _check_beyond_schema(body, req, prompts)
         self.check_model(req.model)
-        prompts = req.prompts
         self.check_request_size(len(prompts), len(prompts))  # each prompt is >= 1 token
         text_input = isinstance(prompts[0], str)
         if text_input:
             ids = await self.tokenize(prompts, req.add_special_tokens)  # type: ignore[arg-type]
         else:
-            ids = prompts  # type: ignore[assignment]  # fresh lists from from_json
+            ids = prompts  # type: ignore[assignment]  # fresh lists from the validation
         if req.truncate_prompt_tokens is not None:
             k = req.truncate_prompt_tokens
             if k == -1:
                 k = self.max_model_len if self.max_model_len is not None else 1 << 30
+            elif k == 0:  # nothing left of any prompt, special tokens included
+                raise bad_request("The decoder prompt cannot be empty", "BadRequestError")
             elif self.max_model_len is not None and k > self.max_model_len:
                 raise bad_request(
                     f"truncate_prompt_tokens value ({k}) is greater than max_model_len "
@@ -227,9 +232,11 @@ class _Server:
         )
         if req.encoding_format in ("float", "base64"):
             return json_response(
-                response.to_json(req.encoding_format, req.embed_dtype, req.endianness)
+                pooling_response_json(
+                    response, req.encoding_format, req.embed_dtype, req.endianness
+                )
             )
-        payload, metadata = response.to_bytes(req.embed_dtype, req.endianness)
+        payload, metadata = pooling_response_bytes(response, req.embed_dtype, req.endianness)
         headers = {"metadata": metadata} if req.encoding_format == "bytes" else None
         return Response(payload, media_type="application/octet-stream", headers=headers)
 
@@ -237,8 +244,18 @@ class _Server:
 _UNSUPPORTED_CACHE_SALT = ("@", "/", "\\", "\x00")
 
 
-def _check_extra_fields(body: Mapping[str, Any], req: PoolingRequest) -> None:
-    """What vLLM checks beyond the field types: the task, normalize, cache_salt."""
+def _check_beyond_schema(
+    body: Mapping[str, Any], req: PoolingRequest, prompts: list[str] | list[list[int]]
+) -> None:
+    """What vLLM checks once the body fits the schema. Its serving code refuses an empty
+    ``input``, ``dimensions`` (naming the field in ``param``) and other tasks, as
+    "BadRequestError"; normalize and cache_salt answer "Bad Request", as request-model checks."""
+    if not prompts:
+        raise bad_request("You must pass at least one prompt", "BadRequestError")
+    if req.dimensions is not None:
+        raise bad_request(
+            "dimensions is currently not supported", "BadRequestError", param="dimensions"
+        )
     if req.task not in (None, "token_classify"):
         raise bad_request(
             f"Unsupported task: {req.task!r} Supported tasks: ['token_classify']",
@@ -293,9 +310,9 @@ def create_app(
             try:
                 response = await handler(request)
             except HTTPError as exc:
-                response = error_response(exc.status, exc.message, exc.error_type)
+                response = error_response(exc.status, exc.message, exc.error_type, param=exc.param)
             except InvalidRequest as exc:
-                response = error_response(400, str(exc), "Bad Request")
+                response = error_response(400, str(exc), "Bad Request", param=exc.param)
             except UnknownModel as exc:
                 response = error_response(404, exc.message, "NotFoundError")
             except (InputTooLong, InvalidPrompt) as exc:
@@ -321,18 +338,17 @@ def create_app(
             arrival.close()
 
     async def tokenize(request: Request) -> Response:
-        req = TokenizeRequest.from_json(await read_json(request, state.max_body_bytes))
+        req = validate_tokenize_request(await read_json(request, state.max_body_bytes))
         state.check_model(req.model)
         (tokens,) = await state.tokenize([req.prompt], req.add_special_tokens)
         strs = state.engine.token_strs(tokens) if req.return_token_strs else None
-        return json_response(
-            TokenizeResponse(tokens, len(tokens), state.max_model_len, strs).to_json()
-        )
+        answer = TokenizeResponse(tokens, len(tokens), state.max_model_len, strs)
+        return json_response(tokenize_response_json(answer))
 
     async def detokenize(request: Request) -> Response:
-        req = DetokenizeRequest.from_json(await read_json(request, state.max_body_bytes))
+        req = validate_detokenize_request(await read_json(request, state.max_body_bytes))
         state.check_model(req.model)
-        bad = [t for t in req.tokens if not 0 <= t < state.engine.vocab_size]
+        bad = [t for t in req.tokens if t >= state.engine.vocab_size]  # negatives fail validation
         if bad:
             raise bad_request(f"Token id {bad[0]} is out of vocabulary.", "BadRequestError")
         return json_response({"prompt": state.engine.detokenize(req.tokens)})
