@@ -220,6 +220,16 @@ def test_schemes_equal_nervaluate(docs: list[tuple[list[Span], list[Span]]]) -> 
 
 
 @settings(max_examples=200, deadline=None)
+@given(span_lists().flatmap(lambda gold: st.tuples(st.just(gold), st.permutations(gold))))
+def test_predictions_equal_to_gold_in_any_order(doc: tuple[list[Span], list[Span]]) -> None:
+    # The scorer's shortcut for such documents must agree with nervaluate's full walk.
+    gold, pred = doc
+    assert_equals_nervaluate([gold], [pred])
+    score = Scorer().add(gold, pred)
+    assert (score.correct, score.errors) == (len(gold), ())
+
+
+@settings(max_examples=200, deadline=None)
 @given(tag_pairs("BI"))
 def test_schemes_equal_nervaluate_on_decoded_tags(
     corpus: tuple[list[list[str]], list[list[str]]],
@@ -252,6 +262,17 @@ def test_nervaluate_hand_cases() -> None:
     assert (strict.correct, strict.incorrect, strict.missed, strict.spurious) == (1, 3, 2, 2)
 
 
+def test_nervaluate_type_scheme_takes_the_first_of_equally_close() -> None:
+    # PER[2,4) is 3 away from both gold entities; it takes the first, so PER[3,6) is correct.
+    gold = [[Span(0, 3, "PER"), Span(3, 6, "PER")]]
+    pred = [[Span(2, 4, "PER"), Span(3, 6, "PER")]]
+    assert_equals_nervaluate(gold, pred)
+    scorer = Scorer()
+    scorer.add(gold[0], pred[0])
+    type_ = scorer.report().schemes["type"]
+    assert (type_.correct, type_.spurious, type_.missed) == (2, 0, 0)
+
+
 def test_nervaluate_order_dependence_is_reproduced() -> None:
     # Both predictions overlap the first gold entity; the first prediction takes it.
     gold = [[Span(0, 4, "PER"), Span(3, 6, "PER")]]
@@ -282,6 +303,13 @@ def test_error_kinds_hand_cases() -> None:
     assert got == [
         ("wrong_boundary", Span(0, 8, "PER"), Span(6, 9, "PER")),
         ("spurious", None, wide),
+    ]
+    # Then more overlap, whatever the order.
+    gold = [Span(0, 10, "PER")]
+    small, large = Span(0, 2, "PER"), Span(3, 9, "PER")
+    assert kinds(gold, [small, large]) == [
+        ("spurious", None, small),
+        ("wrong_boundary", gold[0], large),
     ]
     # Errors come sorted by position; each side used once.
     got = kinds([loc, per], [Span(5, 6, "LOC"), Span(1, 2, "ORG"), Span(8, 9, "ORG")])
