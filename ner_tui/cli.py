@@ -18,7 +18,7 @@ from typing import Any
 from ner_tui import __version__
 from ner_tui.core import errors
 from ner_tui.core.settings import ENCODING_CHOICES, Settings, load_settings
-from ner_tui.core.types import AGGREGATIONS
+from ner_tui.core.types import AGGREGATIONS, CORPUS_FORMATS, SCHEMES
 
 EXIT_USAGE = errors.ConfigError.exit_code  # bad flags, config or input (argparse uses 2 too)
 EXIT_INTERRUPTED = 130
@@ -30,7 +30,7 @@ def _exit_codes_help() -> str:
     rows = [
         (0, "success"),
         *((kind.exit_code, kind.meaning) for kind in errors.EXIT_KINDS[:2]),
-        (errors.EXIT_PARTIAL, "some documents failed (the others were written)"),
+        (errors.EXIT_PARTIAL, "some documents failed (the others were done)"),
         *((kind.exit_code, kind.meaning) for kind in errors.EXIT_KINDS[2:]),
     ]
     return "exit codes:\n" + "\n".join(f"  {code:<3} {meaning}" for code, meaning in rows)
@@ -141,6 +141,62 @@ def _add_predict_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_eval_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("gold", metavar="GOLD", help="the gold corpus: CoNLL or JSONL")
+    parser.add_argument(
+        "--predictions",
+        metavar="PATH",
+        default=None,
+        help="score these saved predictions (JSONL or CoNLL of the same documents) instead of "
+        "asking a model",
+    )
+    parser.add_argument(
+        "--input-format",
+        choices=CORPUS_FORMATS,
+        default="auto",
+        help="how GOLD is read (default: auto, from its first lines)",
+    )
+    parser.add_argument(
+        "--scheme",
+        choices=SCHEMES,
+        default=None,
+        help="the tagging scheme of a CoNLL GOLD (default: detected from its tags)",
+    )
+    parser.add_argument(
+        "--map",
+        metavar="GOLD=MODEL,...",
+        default=None,
+        help="rename gold types to the model's, e.g. PERSON=PER,GPE=LOC (or [label_map] in "
+        "config.toml)",
+    )
+    parser.add_argument(
+        "--min-f1",
+        type=float,
+        default=None,
+        help="exit with code 4 when the micro F1 is below this (a gate for CI)",
+    )
+    parser.add_argument(
+        "--format",
+        "-o",
+        dest="output_format",
+        choices=("table", "json", "markdown"),
+        default="table",
+        help="output: aligned tables (default), JSON with every error, Markdown",
+    )
+    parser.add_argument(
+        "--concurrency",
+        dest="max_concurrency",
+        type=int,
+        help="documents in flight at once (default 16)",
+    )
+    parser.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bar on stderr (default: only when stderr is a terminal)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full ``ner-tui`` parser (subcommand parsers included, ``serve`` as a stub)."""
     connection = _connection_arguments()
@@ -167,6 +223,19 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_predict_arguments(predict)
+    evaluate = commands.add_parser(
+        "eval",
+        parents=[connection],
+        argument_default=argparse.SUPPRESS,
+        help="score a model (or saved predictions) against a gold corpus",
+        description="Run a gold corpus (CoNLL, or JSONL spans as `predict -o jsonl` writes them) "
+        "through the model and print precision, recall and F1 per type (as seqeval), "
+        "nervaluate's four schemes, every error kind, the token confusion matrix and the best "
+        "confidence threshold. With --predictions, no model is needed.",
+        epilog=_exit_codes_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_eval_arguments(evaluate)
     commands.add_parser(
         "serve",
         help="serve a model over vLLM's pooling protocol (see `ner-tui serve --help`)",
@@ -208,6 +277,10 @@ def _dispatch(argv: list[str]) -> int:
         from ner_tui.commands.predict import run_predict_command
 
         return run_predict_command(args, settings)
+    if command == "eval":
+        from ner_tui.commands.eval import run_eval_command
+
+        return run_eval_command(args, settings)
     if command == "serve":
         # Flags before `serve` (`ner-tui --timeout 3 serve`) are not serve's flags.
         print("ner-tui: error: give serve's flags after `serve`", file=sys.stderr)

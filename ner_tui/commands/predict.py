@@ -22,18 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TextColumn,
-    TimeRemainingColumn,
-)
-from rich.text import Text
-
+from ner_tui.commands.progress import progress_bar
 from ner_tui.core.aio import map_ordered
 from ner_tui.core.alignment import score
 from ner_tui.core.connect import connect
@@ -121,27 +110,6 @@ class _Writer:
         self.documents.out.flush()
 
 
-class _Rate(ProgressColumn):
-    """Documents per second, once there is a rate to show."""
-
-    def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text(f"{speed:.1f} docs/s" if speed else "", style="progress.data.speed")
-
-
-def _progress_bar(err: IO[str]) -> Progress:
-    """A bar on ``err`` with count, rate, time left and failures, redrawn ten times a second."""
-    return Progress(
-        BarColumn(),
-        MofNCompleteColumn(),
-        _Rate(),
-        TimeRemainingColumn(),
-        TextColumn("{task.fields[failures]}", markup=False),
-        console=Console(file=err, highlight=False),
-        refresh_per_second=10,
-    )
-
-
 # --------------------------------------------------------------------------- running
 
 
@@ -169,7 +137,7 @@ async def predict_documents(
     for warning in conn.warnings:
         err.write(f"ner-tui: warning: {warning}\n")
     model = None if settings.local else conn.model
-    bar = _progress_bar(err) if progress and documents else None
+    bar = progress_bar(err) if progress and documents else None
     task = bar.add_task("predict", total=len(documents), failures="") if bar else None
     failures = 0
 

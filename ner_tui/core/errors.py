@@ -140,6 +140,14 @@ class ModelLoadError(NerTuiError):
     meaning = "model or tokenizer could not be loaded"
 
 
+class BelowMinimum(NerTuiError):
+    """``eval --min-f1``: the model scored below the bar (the report was still written)."""
+
+    hint = "The report above says where the model goes wrong."
+    exit_code = 4
+    meaning = "eval: F1 below --min-f1"
+
+
 #: A command that handled many documents ends with this when some failed and the rest were done.
 EXIT_PARTIAL = 3
 
@@ -147,6 +155,7 @@ EXIT_PARTIAL = 3
 EXIT_KINDS: tuple[type[NerTuiError], ...] = (
     NerTuiError,
     ConfigError,
+    BelowMinimum,
     ServerUnreachable,
     RequestTimeout,
     UnknownModel,

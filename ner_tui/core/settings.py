@@ -20,6 +20,9 @@ Example ``config.toml``::
     [keymap]                         # binding id -> keys (Textual's set_keymap)
     submit = "ctrl+s"
 
+    [label_map]                      # eval: a gold corpus's type -> the model's (--map)
+    PERSON = "PER"
+
 This module imports no Textual and nothing heavy: ``ner-tui --help`` reads nothing but this.
 """
 
@@ -73,6 +76,7 @@ class Settings:
     threshold: float = 0.0
     theme: str | None = None
     keymap: Mapping[str, str] = field(default_factory=dict)
+    label_map: Mapping[str, str] = field(default_factory=dict)  # eval: gold type -> model type
 
     @property
     def base_url(self) -> str:
@@ -138,10 +142,10 @@ def _check(name: str, value: Any, where: str) -> Any:
     if not _has_type(value, spec.types):
         wanted = " or ".join(t.__name__ for t in spec.types)
         raise ConfigError(f"{where}: `{name}` must be {wanted}, not {value!r}")
-    if name == "keymap":
+    if dict in spec.types:
         bad = [k for k, v in value.items() if not isinstance(v, str)]
         if bad:
-            raise ConfigError(f"{where}: keymap entry `{bad[0]}` must be a string of keys")
+            raise ConfigError(f"{where}: {name} entry `{bad[0]}` must be a string")
         return dict(value)
     if spec.choices and value not in spec.choices:
         raise ConfigError(
@@ -204,12 +208,12 @@ def _parse_env_value(name: str, text: str, variable: str) -> Any:
 
 
 def read_environment(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """The validated settings given as ``NER_TUI_<NAME>`` variables (``keymap`` excluded)."""
+    """The validated settings given as ``NER_TUI_<NAME>`` variables (tables excluded)."""
     env = os.environ if environ is None else environ
     values: dict[str, Any] = {}
     for name in SETTING_NAMES:
         variable = ENV_PREFIX + name.upper()
-        if name == "keymap" or variable not in env:
+        if dict in _SPECS[name].types or variable not in env:
             continue
         value = _parse_env_value(name, env[variable], variable)
         values[name] = _check(name, value, f"environment variable {variable}")
@@ -223,8 +227,9 @@ def _apply(settings: Settings, values: Mapping[str, Any]) -> Settings:
     # A layer that names host or port (but no url) means "this server", not a lower layer's url.
     if ("host" in changes or "port" in changes) and "url" not in changes:
         changes["url"] = None
-    if "keymap" in changes:
-        changes["keymap"] = {**settings.keymap, **changes["keymap"]}
+    for table in ("keymap", "label_map"):
+        if table in changes:
+            changes[table] = {**getattr(settings, table), **changes[table]}
     return replace(settings, **changes)
 
 

@@ -21,6 +21,10 @@ Aggregation = Literal["none", "simple", "first", "average", "max"]
 DecodeMode = Literal["lenient", "strict"]
 AGGREGATIONS: tuple[Aggregation, ...] = get_args(Aggregation)
 DECODE_MODES: tuple[DecodeMode, ...] = get_args(DecodeMode)
+Scheme = Literal["IOB2", "IOB1", "IOBES", "BILOU", "IO"]
+SCHEMES: tuple[Scheme, ...] = get_args(Scheme)
+CorpusFormat = Literal["auto", "conll", "jsonl", "text"]
+CORPUS_FORMATS: tuple[CorpusFormat, ...] = get_args(CorpusFormat)
 
 
 @dataclass(frozen=True, slots=True)

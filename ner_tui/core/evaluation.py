@@ -1,0 +1,86 @@
+"""One corpus document scored against its gold: the shared step of ``ner-tui eval`` and the
+app's corpus view.
+
+Predictions are character spans; a CoNLL gold is over its own tokens (as seqeval counts), so
+predictions are first put in the gold's units. The token confusion matrix counts CoNLL tokens,
+or whitespace-separated words for a JSONL gold.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from ner_tui.core.corpus import CorpusDocument, token_spans
+from ner_tui.core.scoring import DocumentScore, ScoredError, Scorer, Span
+
+_WORD = re.compile(r"\S+")
+
+
+def predicted_spans(
+    doc: CorpusDocument, entities: Iterable[tuple[int, int, str, float | None]]
+) -> tuple[Span, ...]:
+    """Predicted character spans ``(start, end, label, score)`` in the gold's units."""
+    if doc.tokens is not None:
+        return token_spans(entities, doc.tokens)
+    return tuple(Span(start, end, label, score) for start, end, label, score in entities)
+
+
+def score_document(
+    scorer: Scorer, doc: CorpusDocument, gold: tuple[Span, ...], predicted: tuple[Span, ...]
+) -> DocumentScore:
+    """Add one document's ``gold`` and ``predicted`` spans to ``scorer``; its own score."""
+    words = [m.span() for m in _WORD.finditer(doc.text)]
+    units = list(doc.tokens) if doc.tokens is not None else words
+    return scorer.add(
+        gold,
+        predicted,
+        gold_tokens=_token_types(doc, gold, units),
+        pred_tokens=_token_types(doc, predicted, units),
+    )
+
+
+def _token_types(
+    doc: CorpusDocument, spans: tuple[Span, ...], units: list[tuple[int, int]]
+) -> list[str]:
+    """The entity type of each unit ("" outside): CoNLL tokens, or whitespace words."""
+    types = [""] * len(units)
+    if doc.tokens is not None:
+        for span in spans:
+            types[span.start : span.end] = [span.label] * (span.end - span.start)
+        return types
+    for span in spans:
+        for i, (start, end) in enumerate(units):
+            if start < span.end and end > span.start and not types[i]:
+                types[i] = span.label
+    return types
+
+
+def char_span(doc: CorpusDocument, span: Span) -> tuple[int, int]:
+    """``span``'s character offsets in ``doc.text`` (token spans of a CoNLL gold converted)."""
+    if doc.tokens is None:
+        return span.start, span.end
+    return doc.tokens[span.start][0], doc.tokens[span.end - 1][1]
+
+
+def error_record(doc: CorpusDocument, error: ScoredError) -> dict[str, Any]:
+    """One error as JSON: its document, kind, and the gold and predicted spans with text."""
+
+    def where(span: Span | None) -> dict[str, Any] | None:
+        if span is None:
+            return None
+        start, end = char_span(doc, span)
+        record: dict[str, Any] = {"start": start, "end": end, "label": span.label}
+        record["text"] = doc.text[start:end]
+        if span.score is not None:
+            record["score"] = round(float(span.score), 4)
+        return record
+
+    return {
+        "document": doc.index,
+        "line": doc.line,
+        "kind": error.kind,
+        "gold": where(error.gold),
+        "predicted": where(error.pred),
+    }
