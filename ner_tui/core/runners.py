@@ -31,9 +31,7 @@ __all__ = [
     "ONNX_CANDIDATES",
     "TORCH_WEIGHTS",
     "Activation",
-    "OnnxRunner",
     "Runner",
-    "TorchRunner",
     "activate",
     "activation_for",
     "find_weights",
@@ -107,8 +105,8 @@ def open_runner(
     """An ONNX Runtime session for ``onnx_path``, else transformers + torch on ``model_dir``
     (``input_names``: the tokenizer's, to know whether the model takes token_type_ids)."""
     if onnx_path is not None:
-        return OnnxRunner(onnx_path, threads)
-    return TorchRunner(model_dir, threads, input_names)
+        return _OnnxRunner(onnx_path, threads)
+    return _TorchRunner(model_dir, threads, input_names)
 
 
 def _find_onnx(model_dir: Path, onnx_file: str | None) -> Path | None:
@@ -139,7 +137,7 @@ _ORT_DTYPES: dict[str, Any] = {
 }
 
 
-class OnnxRunner:
+class _OnnxRunner:
     """An ONNX Runtime session fed only the inputs its graph declares, in the declared dtypes."""
 
     def __init__(self, path: Path, threads: int | None) -> None:
@@ -207,7 +205,7 @@ def _has_dynamic_quantization(path: Path) -> bool:
         return False
 
 
-class TorchRunner:
+class _TorchRunner:
     """transformers' AutoModelForTokenClassification on the CPU."""
 
     batch_invariant = True
