@@ -17,12 +17,24 @@ For each document size and aggregation strategy, on the same synthetic probabili
 Prints the best of ``--repeat`` runs in ms of process CPU time (both sides are single-threaded
 Python/numpy, and CPU time stays meaningful on a shared, loaded machine where wall time does
 not) and the baseline/decode ratio.
+
+``--tricks`` instead times ``decode`` with and without each of its two shortcuts past Python's
+object model (``_build_many``: TokenPredictions filled slot by slot without ``__init__``;
+``_gc_paused``: the cyclic collector off while they are built), same process, in alternating
+blocks of ``--block`` decodes each (so a collection the pause only postpones is still paid in
+the block), the last result kept alive as the TUI keeps it. ``--tui-heap`` first imports the
+TUI and loads the bundled model's tokenizer, so the collector walks the heap a running TUI has;
+``--layout`` (implies ``--tui-heap``) times the TUI's whole thread work after a response,
+``decode_and_layout`` (decoding and building the highlighted document), instead of ``decode``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import gc
 import os
+import statistics
 import sys
 import time
 import warnings
@@ -35,6 +47,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+import ner_tui.core.decoding as decoding_module
 from ner_tui.core.decoding import aggregate, decode, label_set
 from ner_tui.core.tagging import decode_codes
 from ner_tui.core.types import DecodeOptions, ScoredText
@@ -117,11 +130,88 @@ def best_ms(fn: Callable[[], object], repeat: int) -> float:
     return min(times) * 1000
 
 
+def _plain_build(cls: type, *columns: object) -> tuple[object, ...]:
+    return tuple(map(cls, *columns))  # type: ignore[call-overload]
+
+
+# name -> (builder, context manager around the build), as decoding._tokens uses them
+TRICKS: dict[str, tuple[Callable[..., object], Callable[[], object]]] = {
+    "both": (decoding_module._build_many, decoding_module._gc_paused),
+    "build_many": (decoding_module._build_many, contextlib.nullcontext),
+    "gc_paused": (_plain_build, decoding_module._gc_paused),
+    "plain": (_plain_build, contextlib.nullcontext),
+}
+
+
+def tricks(sizes: list[int], rounds: int, block: int, tui_heap: bool, layout: bool) -> None:
+    work: Callable[[ScoredText, DecodeOptions], object] = decode
+    if layout:
+        from ner_tui.ui.document import decode_and_layout
+        from ner_tui.ui.palette import EntityPalette, entity_types
+
+        palette = EntityPalette(entity_types(NAMES))
+
+        def work(scored: ScoredText, options: DecodeOptions) -> object:
+            return decode_and_layout(scored, options, palette, True)
+
+    if tui_heap or layout:
+        import ner_tui.ui.app  # noqa: F401  (the TUI's modules, as a running TUI has them)
+        from ner_tui.core.alignment import load_model_info
+        from ner_tui.models import bundled_model_path
+
+        load_model_info(bundled_model_path())
+    print(
+        f"gc-tracked objects before timing: {len(gc.get_objects()):,}; "
+        f"thresholds {gc.get_threshold()}"
+    )
+    print(
+        f"CPU ms per {'decode_and_layout' if layout else 'decode'}: "
+        f"median over {rounds} rounds of the mean of a block of {block}"
+    )
+    names = list(TRICKS)
+    print(f"{'tokens':>7} " + " ".join(f"{n:>11}" for n in names) + "   plain/both  plain-both ms")
+    saved = (decoding_module._build_many, decoding_module._gc_paused)
+    keep: object = None
+    try:
+        for n in sizes:
+            scored = synthetic(n)
+            options = DecodeOptions(aggregation="first")
+            per: dict[str, list[float]] = {name: [] for name in names}
+            for r in range(rounds):
+                order = names[r % len(names) :] + names[: r % len(names)]
+                for name in order:
+                    builder, pause = TRICKS[name]
+                    decoding_module._build_many = builder  # type: ignore[assignment]
+                    decoding_module._gc_paused = pause  # type: ignore[assignment]
+                    keep = work(scored, options)  # warm, and the previous result replaced
+                    t0 = time.process_time()
+                    for _ in range(block):
+                        keep = work(scored, options)
+                    per[name].append((time.process_time() - t0) * 1000 / block)
+            med = {name: statistics.median(v) for name, v in per.items()}
+            print(
+                f"{n:>7} "
+                + " ".join(f"{med[name]:>11.2f}" for name in names)
+                + f"   {med['plain'] / med['both']:>9.2f}x  {med['plain'] - med['both']:>12.2f}"
+            )
+    finally:
+        decoding_module._build_many, decoding_module._gc_paused = saved  # type: ignore[assignment]
+    del keep
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[512, 4096, 20000])
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--tricks", action="store_true", help="time decode's shortcuts")
+    parser.add_argument("--tui-heap", action="store_true", help="with --tricks: TUI's heap")
+    parser.add_argument("--layout", action="store_true", help="with --tricks: + layout")
+    parser.add_argument("--rounds", type=int, default=7, help="with --tricks")
+    parser.add_argument("--block", type=int, default=5, help="with --tricks")
     args = parser.parse_args()
+    if args.tricks:
+        tricks(args.sizes, args.rounds, args.block, args.tui_heap, args.layout)
+        return
     print("CPU milliseconds, best of", args.repeat)
     print(
         f"{'tokens':>7} {'strategy':>8} {'pipeline ms':>12} {'decode ms':>10} {'core ms':>8} "

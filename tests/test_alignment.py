@@ -310,7 +310,7 @@ def test_label_ids_with_a_gap_are_refused(tmp_path: Path) -> None:
     config["id2label"] = {"0": "O", "2": "B-PER"}
     config["label2id"] = {"O": 0, "B-PER": 2}
     (path / "config.json").write_text(json.dumps(config))
-    with pytest.raises(ModelLoadError, match=r"not 0\.\.1"):
+    with pytest.raises(ModelLoadError, match=r"exactly 0\.\.1"):
         load_model_info(path)
 
 

@@ -210,10 +210,28 @@ def test_config_that_does_not_fit_the_weights(tmp_path: Path) -> None:
     # Found by the load-time probe, before any request.
     with pytest.raises(ModelLoadError, match=r"5 labels of config\.json"):
         LocalEngine.load(model)
-    config["id2label"] = {"first": "O", "second": "B-PER"}
+
+
+@pytest.mark.parametrize(
+    ("id2label", "message"),
+    [
+        ({"first": "O", "second": "B-PER"}, "id2label key 'first' is not an integer"),
+        ({"0": "O", "2": "B-PER"}, r"id2label ids must be exactly 0\.\.1; missing \[1\]"),
+        ({"0": "O", "1": 5}, "gives label 1 a name of type int"),
+    ],
+)
+def test_id2label_that_is_not_label_names_in_id_order(
+    tmp_path: Path, id2label: dict[str, object], message: str
+) -> None:
+    """config.json's id2label is read by the one parser (labels.id2label_names); its
+    complaint comes back as a ModelLoadError naming the file, before any weights load."""
+    model = _copy_model(tmp_path, weights=("onnx/model.onnx",))
+    config = json.loads((model / "config.json").read_text())
+    config["id2label"] = id2label
     (model / "config.json").write_text(json.dumps(config))
-    with pytest.raises(ModelLoadError, match="not label indices"):
+    with pytest.raises(ModelLoadError, match=message) as info:
         LocalEngine.load(model)
+    assert str(model / "config.json") in info.value.message
 
 
 def test_vocab_size_larger_than_the_weights(tmp_path: Path) -> None:

@@ -7,7 +7,17 @@ import json
 import numpy as np
 import pytest
 
-from ner_tui.core.labels import BEGIN, END, INSIDE, OUT, SINGLE, LabelSet, split_label
+from ner_tui.core.labels import (
+    BEGIN,
+    END,
+    INSIDE,
+    OUT,
+    SINGLE,
+    LabelSet,
+    id2label_names,
+    is_generic_label,
+    split_label,
+)
 
 
 @pytest.mark.parametrize(
@@ -119,6 +129,28 @@ def test_generic_label_n_names_take_label_0_as_outside() -> None:
     assert labels.outside_id == 0
     assert labels.entity_types == ("LABEL_1", "LABEL_2")
     assert any("LABEL_0" in note for note in labels.notes)
+
+
+@pytest.mark.parametrize(
+    ("name", "generic"),
+    [
+        ("LABEL_0", True),
+        ("LABEL_12", True),
+        ("LABEL_", False),
+        ("LABEL_1x", False),
+        ("xLABEL_1", False),
+        ("label_1", False),
+        ("B-LABEL_1", False),
+    ],
+)
+def test_is_generic_label(name: str, generic: bool) -> None:
+    assert is_generic_label(name) is generic
+
+
+def test_id2label_names_in_id_order() -> None:
+    assert id2label_names({"2": "I-PER", "0": "O", "1": "B-PER"}) == ("O", "B-PER", "I-PER")
+    assert id2label_names({1: "B", 0: "O"}) == ("O", "B")
+    assert id2label_names({}) == ()
 
 
 def test_generic_names_with_an_explicit_outside_or_none() -> None:

@@ -420,9 +420,11 @@ def _tokens(
 
 @contextlib.contextmanager
 def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while building tens of thousands of small objects
-    that hold no cycles: otherwise the allocations trigger repeated collections that cost
-    as much as the building itself. The previous state is restored."""
+    """The cyclic garbage collector paused, then restored to its previous state.
+
+    Kept because at 20,000 tokens the collections that building the TokenPredictions (which
+    hold no cycles) would trigger are a large share of every re-decode (``bench/decoding.py
+    --tricks``)."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -433,10 +435,11 @@ def _gc_paused() -> Iterator[None]:
 
 
 def _build_many(cls: type[T], *columns: Iterable[object]) -> tuple[T, ...]:
-    """``tuple(map(cls, *columns))``, about 2.5x faster for a frozen slots dataclass without
-    ``__post_init__``: the instances are filled column by column through the slot
-    descriptors (C-level loops) instead of one generated ``__init__`` call per instance.
-    Any other class takes the plain path."""
+    """``tuple(map(cls, *columns))``, for a frozen slots dataclass without ``__post_init__``
+    filled through the slot descriptors column by column; any other class takes that plain path.
+
+    Kept because at 20,000 tokens the frozen ``__init__`` (``object.__setattr__`` per field)
+    is a large share of every re-decode (``bench/decoding.py --tricks``)."""
     fields = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
     slots = [cls.__dict__.get(name) for name in fields]
     if hasattr(cls, "__post_init__") or not all(

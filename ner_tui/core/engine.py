@@ -5,17 +5,11 @@
 alignment layer, ``ner-tui predict`` and the TUI use it exactly like the HTTP client, and
 ``ner-tui serve`` wraps it in a vLLM-compatible server.
 
-Weights, in order of preference (the first file that exists wins; ``onnx_file=`` overrides):
+Which weights run, and the runtime that runs them, is :mod:`ner_tui.core.runners`' choice.
 
-1. ``onnx/model.onnx`` then ``model.onnx`` (full precision; Optimum writes the latter),
-2. ``onnx/model_quantized.onnx``, ``onnx/model_int8.onnx``, ``onnx/model_uint8.onnx``,
-   ``onnx/model_q4.onnx`` (transformers.js' quantized variants),
-3. ``model.safetensors`` / ``pytorch_model.bin`` (sharded too) through transformers + torch,
-   when torch is importable.
-
-Rows are what vLLM returns: one per token, special tokens included; softmax over labels by
-default (sigmoid for ``problem_type: multi_label_classification`` or a single label, identity
-for ``regression``), raw logits with ``use_activation=False``.
+Rows are what vLLM returns: one per token, special tokens included, passed through the
+model's activation (:func:`~ner_tui.core.runners.activation_for`), raw logits with
+``use_activation=False``.
 
 onnxruntime, transformers and torch are imported only when a model is loaded.
 """
@@ -24,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import mmap
 import queue
 import threading
 import time
@@ -32,7 +25,7 @@ from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any
 
 import numpy as np
 
@@ -44,25 +37,19 @@ from ner_tui.core.errors import (
     UnknownModel,
     one_line,
 )
-from ner_tui.core.hub import looks_like_hub_id
-
-__all__ = ["ONNX_CANDIDATES", "InvalidPrompt", "LocalEngine", "too_long_message"]
-
-#: ONNX files looked for, in order of preference, relative to the model directory.
-ONNX_CANDIDATES: tuple[str, ...] = (
-    "onnx/model.onnx",
-    "model.onnx",
-    "onnx/model_quantized.onnx",
-    "onnx/model_int8.onnx",
-    "onnx/model_uint8.onnx",
-    "onnx/model_q4.onnx",
+from ner_tui.core.hub import model_directory
+from ner_tui.core.labels import id2label_names
+from ner_tui.core.model_info import position_limit
+from ner_tui.core.runners import (
+    Activation,
+    Runner,
+    activate,
+    activation_for,
+    find_weights,
+    open_runner,
 )
-TORCH_WEIGHTS: tuple[str, ...] = (
-    "model.safetensors",
-    "model.safetensors.index.json",
-    "pytorch_model.bin",
-    "pytorch_model.bin.index.json",
-)
+
+__all__ = ["InvalidPrompt", "LocalEngine", "too_long_message"]
 
 # Sub-batches: at most this many rows and this many padded tokens per forward pass.
 MAX_BATCH_ROWS = 64
@@ -71,12 +58,6 @@ MAX_BATCH_TOKENS = 16384
 # padding (as a fraction of its real tokens): padded positions cost as much as real ones.
 MIN_SPLIT_ROWS = 8
 MAX_PADDING = 0.1
-
-Activation = Literal["softmax", "sigmoid", "identity"]
-
-# Ops that quantize activations with a scale computed over the whole tensor (the whole
-# batch): a row's scores would then depend on what else shares its batch.
-_DYNAMIC_QUANT_OPS = (b"DynamicQuantizeLinear", b"DynamicQuantizeMatMul", b"MatMulIntegerToFloat")
 
 
 class InvalidPrompt(NerTuiError, ValueError):
@@ -94,220 +75,6 @@ def too_long_message(max_model_len: int, n_tokens: int) -> str:
     )
 
 
-class _Runner(Protocol):
-    """Runs one padded batch: int64 ids and mask of shape (batch, seq) -> float32 logits."""
-
-    name: str
-    batch_invariant: bool
-
-    def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray: ...
-
-
-_ORT_DTYPES: dict[str, Any] = {
-    "tensor(int64)": np.int64,
-    "tensor(int32)": np.int32,
-    "tensor(float)": np.float32,
-    "tensor(float16)": np.float16,
-    "tensor(double)": np.float64,
-    "tensor(bool)": np.bool_,
-    "tensor(uint8)": np.uint8,
-    "tensor(int8)": np.int8,
-}
-
-
-class _OnnxRunner:
-    """An ONNX Runtime session fed only the inputs its graph declares, in the declared dtypes."""
-
-    def __init__(self, path: Path, threads: int | None) -> None:
-        try:
-            import onnxruntime as ort
-        except ImportError as exc:  # pragma: no cover - a hard dependency
-            raise ModelLoadError(
-                f"onnxruntime is not importable: {exc}", hint="pip install onnxruntime"
-            ) from exc
-        opts = ort.SessionOptions()
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        opts.inter_op_num_threads = 1
-        if threads:
-            opts.intra_op_num_threads = threads
-        # Fatal only: every error reaches the caller as an exception with its own message, so
-        # ORT need not also print it to a terminal that may be showing the TUI.
-        opts.log_severity_level = 4
-        try:
-            self.session = ort.InferenceSession(
-                str(path), sess_options=opts, providers=["CPUExecutionProvider"]
-            )
-        except Exception as exc:
-            raise ModelLoadError(f"ONNX Runtime could not load {path}: {exc}") from exc
-        self.inputs: list[tuple[str, Any]] = []
-        for arg in self.session.get_inputs():
-            if arg.name not in ("input_ids", "attention_mask", "token_type_ids", "position_ids"):
-                raise ModelLoadError(
-                    f"{path.name} wants an input named {arg.name!r}; the engine can feed "
-                    "input_ids, attention_mask, token_type_ids and position_ids.",
-                    hint="Export the model for the token-classification task.",
-                )
-            self.inputs.append((arg.name, _ORT_DTYPES.get(arg.type, np.int64)))
-        if "input_ids" not in {name for name, _ in self.inputs}:
-            raise ModelLoadError(f"{path.name} has no input_ids input.")
-        outputs = [o.name for o in self.session.get_outputs()]
-        self.output = "logits" if "logits" in outputs else outputs[0]
-        self.name = f"ONNX Runtime · {path.name}"
-        self.batch_invariant = not _has_dynamic_quantization(path)
-
-    def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
-        feed: dict[str, np.ndarray] = {}
-        for name, dtype in self.inputs:
-            if name == "input_ids":
-                value = input_ids
-            elif name == "attention_mask":
-                value = attention_mask
-            elif name == "token_type_ids":
-                value = np.zeros_like(input_ids)
-            else:  # position_ids
-                value = np.broadcast_to(
-                    np.arange(input_ids.shape[1], dtype=np.int64), input_ids.shape
-                )
-            feed[name] = np.ascontiguousarray(value, dtype=dtype)
-        (logits,) = self.session.run([self.output], feed)
-        return np.asarray(logits, dtype=np.float32)
-
-
-def _has_dynamic_quantization(path: Path) -> bool:
-    """Whether the graph quantizes activations per batch (op names are plain strings in the
-    protobuf, so a byte scan finds them without the ``onnx`` package)."""
-    try:
-        with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-            return any(mm.find(op) != -1 for op in _DYNAMIC_QUANT_OPS)
-    except (OSError, ValueError):
-        return False
-
-
-class _TorchRunner:
-    """transformers' AutoModelForTokenClassification on the CPU."""
-
-    batch_invariant = True
-
-    def __init__(self, model_dir: Path, threads: int | None, input_names: Sequence[str]) -> None:
-        import torch
-        from transformers import AutoModelForTokenClassification
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()  # no "Loading weights" bar over the TUI
-        if threads:
-            torch.set_num_threads(threads)
-        try:
-            self.model = AutoModelForTokenClassification.from_pretrained(
-                str(model_dir), local_files_only=True
-            ).eval()
-        except Exception as exc:
-            raise ModelLoadError(f"transformers could not load {model_dir}: {exc}") from exc
-        self.torch = torch
-        self.token_types = "token_type_ids" in input_names
-        self.name = f"transformers + torch {torch.__version__}"
-
-    def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
-        torch = self.torch
-        kwargs = {
-            "input_ids": torch.from_numpy(np.ascontiguousarray(input_ids, dtype=np.int64)),
-            "attention_mask": torch.from_numpy(
-                np.ascontiguousarray(attention_mask, dtype=np.int64)
-            ),
-        }
-        if self.token_types:
-            kwargs["token_type_ids"] = torch.zeros_like(kwargs["input_ids"])
-        with torch.inference_mode():
-            logits = self.model(**kwargs).logits
-        return logits.float().numpy()
-
-
-def _activate(logits: np.ndarray, activation: Activation) -> np.ndarray:
-    if activation == "identity":
-        return logits
-    if activation == "sigmoid":
-        return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    exp = np.exp(shifted)
-    return (exp / exp.sum(axis=-1, keepdims=True)).astype(np.float32)
-
-
-def _activation_for(config: dict[str, Any], num_labels: int) -> Activation:
-    """vLLM's choice for classification heads: per problem_type, else sigmoid for one label."""
-    problem = config.get("problem_type")
-    if problem == "regression":
-        return "identity"
-    if problem == "multi_label_classification":
-        return "sigmoid"
-    if problem == "single_label_classification":
-        return "softmax"
-    return "sigmoid" if num_labels == 1 else "softmax"
-
-
-_POSITION_KEYS = ("max_position_embeddings", "n_positions", "max_seq_len", "seq_length")
-
-
-def _derived_max_len(config: dict[str, Any]) -> int | None:
-    """The context window the config allows (RoBERTa-style positions start after padding_idx)."""
-    values = [int(config[k]) for k in _POSITION_KEYS if isinstance(config.get(k), int)]
-    if not values:
-        return None
-    length = min(values)
-    if config.get("model_type") in ("roberta", "xlm-roberta", "camembert", "longformer"):
-        length -= int(config.get("pad_token_id") or 1) + 1
-    return length
-
-
-def _resolve_dir(model: str | Path) -> Path:
-    path = Path(model).expanduser()
-    if path.is_dir():
-        return path
-    name = str(model)
-    if path.exists():
-        raise ModelLoadError(f"{name} is a file, not a model directory.")
-    if looks_like_hub_id(model):
-        try:
-            from huggingface_hub import snapshot_download
-
-            return Path(
-                snapshot_download(
-                    name,
-                    allow_patterns=[
-                        "*.json",
-                        "*.txt",
-                        "*.model",
-                        "onnx/*",
-                        "*.onnx",
-                        "*.onnx_data",
-                        "*.safetensors",
-                    ],
-                )
-            )
-        except Exception as exc:
-            raise ModelLoadError(
-                f"No local directory {name!r}, and the Hugging Face hub did not provide it: "
-                f"{type(exc).__name__}: {exc}"
-            ) from exc
-    raise ModelLoadError(f"No such model directory: {name}")
-
-
-def _find_onnx(model_dir: Path, onnx_file: str | None) -> Path | None:
-    if onnx_file is not None:
-        for candidate in (Path(onnx_file), model_dir / onnx_file, model_dir / "onnx" / onnx_file):
-            if candidate.is_file():
-                return candidate
-        raise ModelLoadError(f"No ONNX file {onnx_file!r} in {model_dir}.")
-    for rel in ONNX_CANDIDATES:
-        if (model_dir / rel).is_file():
-            return model_dir / rel
-    return None
-
-
-def _torch_importable() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("torch") is not None
-
-
 class LocalEngine:
     """A token classifier run in this process; a :class:`PoolingBackend`.
 
@@ -319,9 +86,10 @@ class LocalEngine:
         self,
         *,
         model_dir: Path,
-        runner: _Runner,
+        runner: Runner,
         tokenizer: Any,
         config: dict[str, Any],
+        id2label: tuple[str, ...],
         served_model_name: str,
         max_model_len: int | None,
         threads: int | None,
@@ -333,11 +101,9 @@ class LocalEngine:
         self.max_model_len = max_model_len
         self.threads = threads
         self._runner = runner
-        id2label = config.get("id2label") or {}
-        keys = sorted(id2label, key=lambda k: int(k))
-        self.id2label: tuple[str, ...] = tuple(str(id2label[k]) for k in keys)
-        self.num_labels = len(self.id2label) or int(config.get("num_labels", 0))
-        self.activation: Activation = _activation_for(config, self.num_labels)
+        self.id2label = id2label
+        self.num_labels = len(id2label)
+        self.activation: Activation = activation_for(config, self.num_labels)
         self.vocab_size = int(config.get("vocab_size") or len(tokenizer))
         self.pad_token_id = int(tokenizer.pad_token_id or 0)
         self.max_batch_rows = MAX_BATCH_ROWS if runner.batch_invariant else 1
@@ -360,7 +126,7 @@ class LocalEngine:
         ``threads`` caps the CPU threads of one forward pass (default: the runtime's choice).
         ``served_model_name`` defaults to ``model_dir`` as given. ``max_model_len`` defaults
         to the config's position limit and may not exceed it. Raises ModelLoadError."""
-        path = _resolve_dir(model_dir)
+        path = model_directory(model_dir)
         config_path = path / "config.json"
         try:
             config = json.loads(config_path.read_text(encoding="utf-8"))
@@ -368,40 +134,24 @@ class LocalEngine:
             raise ModelLoadError(f"{path} has no config.json.") from exc
         except (OSError, ValueError) as exc:
             raise ModelLoadError(f"Cannot read {config_path}: {exc}") from exc
-        if (
-            not isinstance(config, dict)
-            or not isinstance(config.get("id2label"), dict)
-            or not config["id2label"]
-        ):
+        raw_labels = config.get("id2label") if isinstance(config, dict) else None
+        if not isinstance(raw_labels, dict) or not raw_labels:
             raise ModelLoadError(
                 f"{config_path} has no id2label: not a token-classification model.",
                 hint="Use a *ForTokenClassification model directory.",
             )
-        if not all(str(k).lstrip("-").isdigit() for k in config["id2label"]):
+        try:
+            id2label = id2label_names(raw_labels)
+        except ValueError as exc:
             raise ModelLoadError(
-                f"{config_path} has id2label keys that are not label indices: "
-                f"{list(config['id2label'])[:5]}"
-            )
+                f"{config_path}: {exc}.",
+                hint="id2label maps the label ids 0..n-1, as strings, to label names.",
+            ) from exc
 
-        onnx_path = _find_onnx(path, onnx_file)
-        torch_weights = [name for name in TORCH_WEIGHTS if (path / name).is_file()]
-        if onnx_path is None and not torch_weights:
-            raise ModelLoadError(
-                f"No model weights in {path}: looked for {', '.join(ONNX_CANDIDATES)} "
-                f"and {', '.join(TORCH_WEIGHTS)}.",
-                hint="Point --model at a directory with ONNX or safetensors weights.",
-            )
-        if onnx_path is None and not _torch_importable():
-            raise ModelLoadError(
-                f"{path} has only PyTorch weights ({torch_weights[0]}) and torch is not installed.",
-                hint=(
-                    "Install torch (pip install 'ner-tui[torch]'), or export ONNX weights once: "
-                    f"optimum-cli export onnx --model {path} --task token-classification {path}"
-                ),
-            )
+        onnx_path = find_weights(path, onnx_file)
 
         tokenizer = _load_tokenizer(path)
-        derived = _derived_max_len(config)
+        derived = position_limit(config)
         if max_model_len is not None:
             if max_model_len < 1:
                 raise ModelLoadError(f"max_model_len must be positive, got {max_model_len}.")
@@ -413,16 +163,13 @@ class LocalEngine:
                 )
         limit = max_model_len if max_model_len is not None else derived
 
-        runner: _Runner
-        if onnx_path is not None:
-            runner = _OnnxRunner(onnx_path, threads)
-        else:
-            runner = _TorchRunner(path, threads, list(tokenizer.model_input_names))
+        runner = open_runner(path, onnx_path, threads, list(tokenizer.model_input_names))
         engine = cls(
             model_dir=path,
             runner=runner,
             tokenizer=tokenizer,
             config=config,
+            id2label=id2label,
             served_model_name=served_model_name or str(model_dir),
             max_model_len=limit,
             threads=threads,
@@ -548,14 +295,14 @@ class LocalEngine:
                 n = len(arrays[index])
                 scores = logits[row, :n]
                 if use_activation is not False:
-                    scores = _activate(scores, self.activation)
+                    scores = activate(scores, self.activation)
                 out[index] = np.ascontiguousarray(scores, dtype=np.float32)
             start = end
         return [row for row in out if row is not None]
 
     def activate(self, logits: np.ndarray) -> np.ndarray:
         """The model's activation (softmax, sigmoid or identity) applied to raw logit rows."""
-        return np.ascontiguousarray(_activate(logits, self.activation), dtype=np.float32)
+        return np.ascontiguousarray(activate(logits, self.activation), dtype=np.float32)
 
     def score(
         self, prompts: Sequence[Sequence[int]] | Sequence[str], use_activation: bool | None = None

@@ -85,3 +85,38 @@ async def snapshot_if_offline(name: str, missing: str, *, hint: str) -> Path | N
     if snapshot is None:
         raise ModelLoadError(missing, hint=hint)
     return snapshot
+
+
+def model_directory(model: str | Path) -> Path:
+    """The local directory of ``model``: as given when it is one, else a hub id's snapshot
+    (weights, tokenizer and config only), downloaded when the hub answers."""
+    path = Path(model).expanduser()
+    if path.is_dir():
+        return path
+    name = str(model)
+    if path.exists():
+        raise ModelLoadError(f"{name} is a file, not a model directory.")
+    if looks_like_hub_id(model):
+        try:
+            from huggingface_hub import snapshot_download
+
+            return Path(
+                snapshot_download(
+                    name,
+                    allow_patterns=[
+                        "*.json",
+                        "*.txt",
+                        "*.model",
+                        "onnx/*",
+                        "*.onnx",
+                        "*.onnx_data",
+                        "*.safetensors",
+                    ],
+                )
+            )
+        except Exception as exc:
+            raise ModelLoadError(
+                f"No local directory {name!r}, and the Hugging Face hub did not provide it: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+    raise ModelLoadError(f"No such model directory: {name}")

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-SCHEMES: tuple[str, ...] = ("IOB2", "IOB1", "IOBES", "BILOU", "IO")
+from ner_tui.core.types import SCHEMES
 
 # Canonical prefix codes shared with the decoders: L is E, U is S, M and prefix-less are I.
 OUT, BEGIN, INSIDE, END, SINGLE = 0, 1, 2, 3, 4
@@ -56,7 +56,47 @@ _ALLOWED = {
     "IO": frozenset("BIESLUMO") | {""},
 }
 _PREFIXED = re.compile(r"([BIESLUM])(?:-(.+))?", re.DOTALL)
-_GENERIC = re.compile(r"LABEL_\d+")
+_GENERIC = re.compile(r"LABEL_\d+")  # transformers' default name for label id n
+
+
+def is_generic_label(name: str) -> bool:
+    """Whether ``name`` is ``LABEL_<n>``, the name transformers gives a label when config.json
+    names none (a model whose labels are all generic names no entity types)."""
+    return _GENERIC.fullmatch(name) is not None
+
+
+def id2label_names(mapping: Mapping[int, str] | Mapping[str, str]) -> tuple[str, ...]:
+    """The label names of ``config.id2label`` in id order: ``{"1": "B-PER", "0": "O"} ->
+    ("O", "B-PER")``. Keys are ints or the str keys of a raw config.json.
+
+    Raises ``ValueError`` when a key is not an integer (``"1.5"``, ``"first"``), an id
+    appears twice (``0`` and ``"0"``), a name is not a str, or the ids are not exactly
+    ``0..n-1``. An empty mapping gives ``()``."""
+    by_id: dict[int, str] = {}
+    for key, name in mapping.items():
+        try:
+            label_id = int(key)
+        except (TypeError, ValueError):
+            raise ValueError(f"id2label key {key!r} is not an integer") from None
+        if isinstance(key, float) or (isinstance(key, str) and key.strip() != str(label_id)):
+            raise ValueError(f"id2label key {key!r} is not an integer")
+        if not isinstance(name, str):
+            raise ValueError(
+                f"id2label gives label {label_id} a name of type {type(name).__name__}, not str"
+            )
+        if label_id in by_id:
+            raise ValueError(f"label id {label_id} appears twice in id2label")
+        by_id[label_id] = name
+    n = len(by_id)
+    if sorted(by_id) != list(range(n)):
+        missing = sorted(set(range(n)) - set(by_id))
+        extra = sorted(set(by_id) - set(range(n)))
+        raise ValueError(
+            f"id2label ids must be exactly 0..{n - 1}"
+            + (f"; missing {missing[:5]}" if missing else "")
+            + (f"; unexpected {extra[:5]}" if extra else "")
+        )
+    return tuple(by_id[i] for i in range(n))
 
 
 def split_label(label: str) -> tuple[str, str]:
@@ -157,10 +197,10 @@ class LabelSet:
         ``scheme`` is unknown, or the labels use prefixes ``scheme`` does not allow.
         ``outside="auto"`` finds the outside label by name (see the module docstring); an int
         makes that id the outside label; ``None`` means there is none."""
-        names = _names_in_id_order(mapping)
+        names = list(id2label_names(mapping))
         notes: list[str] = []
         parsed = [split_label(name) for name in names]
-        generic = bool(names) and all(_GENERIC.fullmatch(name) for name in names)
+        generic = bool(names) and all(is_generic_label(name) for name in names)
 
         if scheme is None:
             scheme = _detect_scheme({p for p, _ in parsed})
@@ -228,32 +268,6 @@ class LabelSet:
             outside_id=outside_id,
             notes=tuple(notes),
         )
-
-
-def _names_in_id_order(mapping: Mapping[int, str] | Mapping[str, str]) -> list[str]:
-    by_id: dict[int, str] = {}
-    for key, name in mapping.items():
-        try:
-            label_id = int(key)
-        except (TypeError, ValueError):
-            raise ValueError(f"label id {key!r} is not an integer") from None
-        if isinstance(key, float) or (isinstance(key, str) and key.strip() != str(label_id)):
-            raise ValueError(f"label id {key!r} is not an integer")
-        if not isinstance(name, str):
-            raise ValueError(f"label {label_id} has a name of type {type(name).__name__}, not str")
-        if label_id in by_id:
-            raise ValueError(f"label id {label_id} appears twice in id2label")
-        by_id[label_id] = name
-    n = len(by_id)
-    if sorted(by_id) != list(range(n)):
-        missing = sorted(set(range(n)) - set(by_id))
-        extra = sorted(set(by_id) - set(range(n)))
-        raise ValueError(
-            f"id2label ids must be exactly 0..{n - 1}"
-            + (f"; missing {missing[:5]}" if missing else "")
-            + (f"; unexpected {extra[:5]}" if extra else "")
-        )
-    return [by_id[i] for i in range(n)]
 
 
 def _detect_scheme(prefixes: set[str]) -> str:

@@ -9,16 +9,17 @@ server alike.
 from __future__ import annotations
 
 import logging
-import re
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ner_tui.core.errors import ModelLoadError, one_line
 from ner_tui.core.hub import looks_like_hub_id
+from ner_tui.core.labels import id2label_names, is_generic_label
 
-__all__ = ["ModelInfo", "load_model_info", "special_template"]
+__all__ = ["ModelInfo", "load_model_info", "position_limit", "special_template"]
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,6 @@ _TOKENIZER_FILES = (
     "spiece.model",
     "tokenizer.model",
 )
-_GENERIC_LABEL = re.compile(r"LABEL_\d+")
 # Model types whose position ids start after the padding index (max_position_embeddings 514
 # for a 512-token window).
 _OFFSET_POSITION_TYPES = frozenset(
@@ -172,16 +172,11 @@ def _labels_from_config(name: str, config: Any) -> tuple[tuple[str, ...], list[s
     if not raw:
         raise ModelLoadError(f"{name!r} has no id2label in its config.json: no label names.")
     try:
-        by_id = {int(k): str(v) for k, v in dict(raw).items()}
-    except (TypeError, ValueError) as exc:
-        raise ModelLoadError(f"{name!r}: id2label keys are not integers ({exc}).") from exc
-    if sorted(by_id) != list(range(len(by_id))):
-        raise ModelLoadError(
-            f"{name!r}: id2label ids are not 0..{len(by_id) - 1} (got {sorted(by_id)})."
-        )
-    labels = tuple(by_id[i] for i in range(len(by_id)))
+        labels = id2label_names(dict(raw))
+    except ValueError as exc:
+        raise ModelLoadError(f"{name!r}: {exc}.") from exc
     warnings = []
-    if all(_GENERIC_LABEL.fullmatch(label) for label in labels):
+    if all(is_generic_label(label) for label in labels):
         warnings.append(
             f"{name!r} has only generic label names ({labels[0]}..{labels[-1]}): its "
             "config.json names no entity types, so entities are shown by label number."
@@ -211,11 +206,26 @@ def _window_from(tokenizer: Any, config: Any) -> int | None:
     tok_len = getattr(tokenizer, "model_max_length", None)
     if isinstance(tok_len, int) and 0 < tok_len <= _SANE_MAX_LEN:
         candidates.append(tok_len)
-    positions = getattr(config, "max_position_embeddings", None)
-    if isinstance(positions, int) and 0 < positions <= _SANE_MAX_LEN:
-        if getattr(config, "model_type", "") in _OFFSET_POSITION_TYPES:
-            pad = getattr(config, "pad_token_id", None)
-            positions -= (pad if isinstance(pad, int) and pad >= 0 else 1) + 1
-        if positions > 0:
-            candidates.append(positions)
+    positions = position_limit(config.to_dict() if hasattr(config, "to_dict") else vars(config))
+    if positions is not None:
+        candidates.append(positions)
     return min(candidates) if candidates else None
+
+
+_POSITION_KEYS = ("max_position_embeddings", "n_positions", "max_seq_len", "seq_length")
+
+
+def position_limit(config: Mapping[str, Any]) -> int | None:
+    """The tokens a model's positions allow, from its ``config.json``: the smallest position
+    limit it names, less the padding offset of RoBERTa-style models (whose positions start
+    after ``pad_token_id``, so 514 positions hold a 512-token window)."""
+    values = [
+        v for k in _POSITION_KEYS if isinstance(v := config.get(k), int) and 0 < v <= _SANE_MAX_LEN
+    ]
+    if not values:
+        return None
+    length = min(values)
+    if config.get("model_type") in _OFFSET_POSITION_TYPES:
+        pad = config.get("pad_token_id")
+        length -= (pad if isinstance(pad, int) and pad >= 0 else 1) + 1
+    return length if length > 0 else None

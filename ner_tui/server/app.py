@@ -28,6 +28,7 @@ from starlette.routing import Route
 from ner_tui import __version__
 from ner_tui.core.engine import InvalidPrompt, LocalEngine
 from ner_tui.core.errors import InputTooLong, NerTuiError, UnknownModel
+from ner_tui.core.model_info import special_template
 from ner_tui.core.protocol import PoolingRequest, PoolingResponse, TokenizeResponse, Usage
 from ner_tui.server.batcher import Arrival, DynamicBatcher
 from ner_tui.server.defaults import (
@@ -94,13 +95,8 @@ class _Server:
         )
         self.metrics = Metrics()
         # How many special tokens the tokenizer puts before/after a text (kept by truncation).
-        with_specials = engine.tokenize("a", add_special_tokens=True)
-        plain = engine.tokenize("a", add_special_tokens=False)
-        lead = next(
-            (i for i in range(len(with_specials)) if with_specials[i : i + len(plain)] == plain),
-            0,
-        )
-        self.specials = (lead, len(with_specials) - lead - len(plain))
+        before, after = special_template(engine.tokenizer, served_model_name)
+        self.specials = (len(before), len(after))
 
     # -------------------------------------------------------------- helpers
 
