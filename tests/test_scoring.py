@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import warnings
+from typing import Any
 
 import numpy as np
 import pytest
@@ -37,13 +38,13 @@ def score_tags(
     return scorer
 
 
-def seqeval_report(y_true, y_pred, **kwargs):  # type: ignore[no-untyped-def]
+def seqeval_report(y_true: list[list[str]], y_pred: list[list[str]], **kwargs: Any) -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return classification_report(y_true, y_pred, output_dict=True, **kwargs)
 
 
-def assert_equals_seqeval(scorer: Scorer, expected: dict) -> None:  # type: ignore[type-arg]
+def assert_equals_seqeval(scorer: Scorer, expected: dict[str, Any]) -> None:
     report = scorer.report()
     rows = {name: row for name, row in expected.items() if not name.endswith(" avg")}
     assert list(report.per_type) == sorted(rows)
@@ -168,7 +169,7 @@ def test_no_entities_anywhere() -> None:
 # --- nervaluate ----------------------------------------------------------------------------
 
 
-def nervaluate_results(gold: list[list[Span]], pred: list[list[Span]]) -> dict:  # type: ignore[type-arg]
+def nervaluate_results(gold: list[list[Span]], pred: list[list[Span]]) -> Any:
     def dicts(docs: list[list[Span]]) -> list[list[dict[str, object]]]:
         # nervaluate's ends are inclusive.
         return [[{"label": s.label, "start": s.start, "end": s.end - 1} for s in d] for d in docs]
