@@ -96,6 +96,22 @@ def _connection_arguments() -> argparse.ArgumentParser:
     return parent
 
 
+def _add_batch_arguments(parser: argparse.ArgumentParser, scope: str = "") -> None:
+    """--concurrency and --progress, for the commands that run many documents."""
+    parser.add_argument(
+        "--concurrency",
+        dest="max_concurrency",
+        type=int,
+        help=f"documents in flight at once {scope}(default 16)",
+    )
+    parser.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bar on stderr (default: only when stderr is a terminal)",
+    )
+
+
 def _add_predict_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "text", nargs="?", metavar="TEXT", help="the text to label (default: --file or stdin)"
@@ -127,18 +143,7 @@ def _add_predict_arguments(parser: argparse.ArgumentParser) -> None:
         default="table",
         help="output: vLLM-style token table (default), entity list, JSON, JSONL, CoNLL",
     )
-    parser.add_argument(
-        "--concurrency",
-        dest="max_concurrency",
-        type=int,
-        help="documents in flight at once for --file/stdin (default 16)",
-    )
-    parser.add_argument(
-        "--progress",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="progress bar on stderr (default: only when stderr is a terminal)",
-    )
+    _add_batch_arguments(parser, "for --file/stdin ")
 
 
 def _add_eval_arguments(parser: argparse.ArgumentParser) -> None:
@@ -183,18 +188,7 @@ def _add_eval_arguments(parser: argparse.ArgumentParser) -> None:
         default="table",
         help="output: aligned tables (default), JSON with every error, Markdown",
     )
-    parser.add_argument(
-        "--concurrency",
-        dest="max_concurrency",
-        type=int,
-        help="documents in flight at once (default 16)",
-    )
-    parser.add_argument(
-        "--progress",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="progress bar on stderr (default: only when stderr is a terminal)",
-    )
+    _add_batch_arguments(parser)
 
 
 def build_parser() -> argparse.ArgumentParser:

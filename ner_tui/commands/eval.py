@@ -68,7 +68,6 @@ async def _model_outcomes(
     settings: Settings, documents: Iterator[CorpusDocument], err: IO[str]
 ) -> AsyncIterator[_Outcome]:
     """Each document with the model's entities, in corpus order, ``--concurrency`` in flight."""
-    from ner_tui.core.alignment import score
     from ner_tui.core.connect import connect
     from ner_tui.core.decoding import decode
 
@@ -76,19 +75,12 @@ async def _model_outcomes(
     for warning in conn.warnings:
         err.write(f"ner-tui: warning: {warning}\n")
     options = DecodeOptions(aggregation=settings.aggregation, mode=settings.mode)
-    model = None if settings.local else conn.model
 
     async def one(doc: CorpusDocument) -> _Outcome:
         if doc.error is not None:
             return _Outcome(doc, error=doc.error)
         try:
-            scored = await score(
-                conn.backend,
-                conn.info,
-                doc.text,
-                model=model,
-                max_model_len=conn.card.max_model_len,
-            )
+            scored = await conn.score(doc.text)
             prediction = await asyncio.to_thread(decode, scored, options)
         except NerTuiError as error:
             return _Outcome(doc, error=error)

@@ -24,7 +24,6 @@ from typing import IO
 
 from ner_tui.commands.progress import progress_bar
 from ner_tui.core.aio import map_ordered
-from ner_tui.core.alignment import score
 from ner_tui.core.connect import connect
 from ner_tui.core.documents import Document, read_source, split_documents
 from ner_tui.core.errors import (
@@ -136,7 +135,6 @@ async def predict_documents(
         raise _no_server(error, settings) from error
     for warning in conn.warnings:
         err.write(f"ner-tui: warning: {warning}\n")
-    model = None if settings.local else conn.model
     bar = progress_bar(err) if progress and documents else None
     task = bar.add_task("predict", total=len(documents), failures="") if bar else None
     failures = 0
@@ -147,13 +145,7 @@ async def predict_documents(
             outcome = doc.error or InputError("no text")
         else:
             try:
-                scored = await score(
-                    conn.backend,
-                    conn.info,
-                    doc.text,
-                    model=model,
-                    max_model_len=conn.card.max_model_len,
-                )
+                scored = await conn.score(doc.text)
                 outcome = decode(scored, options)
             except Exception as error:  # a bug is re-raised by the writer loop below
                 outcome = error

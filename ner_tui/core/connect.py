@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from ner_tui.core.alignment import check_tokenizer
+from ner_tui.core.alignment import check_tokenizer, score
 from ner_tui.core.backend import ModelCard, PoolingBackend, pick_model
 from ner_tui.core.client import PoolingClient
 from ner_tui.core.errors import (
@@ -34,6 +34,7 @@ from ner_tui.core.errors import (
 from ner_tui.core.hub import looks_like_hub_id, snapshot_if_offline
 from ner_tui.core.model_info import ModelInfo, load_model_info
 from ner_tui.core.settings import Settings
+from ner_tui.core.types import ScoredText
 
 Kind = Literal["server", "local"]
 
@@ -169,6 +170,13 @@ class Connection:
     @property
     def max_model_len(self) -> int | None:
         return self.card.max_model_len or self.info.max_model_len
+
+    async def score(self, text: str) -> ScoredText:
+        """``text`` as this model sees it: tokens, offsets and one probability row per token
+        (long texts in windows), scored by this backend."""
+        return await score(
+            self.backend, self.info, text, model=self.model, max_model_len=self.max_model_len
+        )
 
     async def aclose(self) -> None:
         await self.backend.aclose()

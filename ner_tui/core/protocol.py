@@ -280,12 +280,19 @@ def parse_pooling_response(
                     f"{labels} {embed_dtype} values ({itemsize * labels} bytes per row)"
                 )
             arrays[index] = decode_array(raw, embed_dtype, endianness, (-1, labels))
-    model = doc.get("model")
+    return _response(doc, arrays, usage)
+
+
+def _response(
+    head: Mapping[str, object], arrays: Sequence[np.ndarray | None], usage: Usage
+) -> PoolingResponse:
+    """The parsed answer from its JSON head (or bytes metadata) and its decoded arrays."""
+    model = head.get("model")
     return PoolingResponse(
         data=[a for a in arrays if a is not None],
         model=model if isinstance(model, str) else "",
-        id=str(doc.get("id") or ""),
-        created=_int_or_zero(doc.get("created")),
+        id=str(head.get("id") or ""),
+        created=_int_or_zero(head.get("created")),
         usage=usage,
     )
 
@@ -357,15 +364,7 @@ def parse_pooling_bytes(
                 f"{where}: expected a 2-D shape [tokens, labels], got {describe_value(shape)}"
             )
         arrays[order[pos]] = decode_array(body[start:end], dtype, order_name, shape)
-    usage = Usage.from_json(meta.get("usage"))
-    model = meta.get("model")
-    return PoolingResponse(
-        data=[a for a in arrays if a is not None],
-        model=model if isinstance(model, str) else "",
-        id=str(meta.get("id") or ""),
-        created=_int_or_zero(meta.get("created")),
-        usage=usage,
-    )
+    return _response(meta, arrays, Usage.from_json(meta.get("usage")))
 
 
 def _parse_bytes_only(

@@ -347,21 +347,13 @@ class NerTuiApp(App[int]):
     async def run_prediction(self, text: str, *, live: bool = False) -> None:
         """Score ``text`` (tokenize in a thread, one pooling call), then decode and lay out in a
         thread; post the result. Cancelled by a newer submit or Escape."""
-        from ner_tui.core.alignment import score
-
         connection = self.connection
         if connection is None:
             return
         self._cancelled_by_user = False
         self._busy(True, live=live)
         try:
-            scored = await score(
-                connection.backend,
-                connection.info,
-                text,
-                model=connection.model,
-                max_model_len=connection.max_model_len,
-            )
+            scored = await connection.score(text)
             prediction, document = await self._decode_and_layout(scored)
         except NerTuiError as error:
             self.post_message(PredictionFailed(error, text))
