@@ -15,9 +15,10 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -148,8 +149,17 @@ class Stub:
 def _stub_app(stub: Stub):
     from starlette.applications import Starlette
     from starlette.requests import Request
-    from starlette.responses import JSONResponse, Response
+    from starlette.responses import JSONResponse, Response, StreamingResponse
     from starlette.routing import Route
+
+    def _answer(body: dict[str, Any]) -> bytes:
+        ids = body["input"]
+        data = [
+            {"index": 0, "object": "pooling", "data": [[0.92] + [0.01] * (LABELS - 1)] * len(ids)}
+        ]
+        usage = {"prompt_tokens": len(ids), "total_tokens": len(ids), "completion_tokens": 0}
+        doc = {"id": "pool-1", "object": "list", "model": "tiny", "data": data, "usage": usage}
+        return json.dumps(doc).encode()
 
     async def models(request: Request) -> Response:
         if stub.behaviour.get("mode") == "no-models":
@@ -164,6 +174,14 @@ def _stub_app(stub: Stub):
         mode = stub.behaviour.get("mode", "ok")
         if mode == "stall":
             await asyncio.sleep(5)
+        if mode == "drip":  # a valid answer, a few bytes every 0.1 s: each read is quick
+
+            async def drip() -> AsyncIterator[bytes]:
+                for i in range(0, len(answer := _answer(body)), 4):
+                    yield answer[i : i + 4]
+                    await asyncio.sleep(0.1)
+
+            return StreamingResponse(drip(), media_type="application/json")
         if mode == "malformed":
             return JSONResponse({"object": "list", "nothing": "here"})
         prompts = body["input"]
@@ -225,6 +243,45 @@ def test_discovers_model_and_tokenizer_from_the_server(fresh: Stub, capsys) -> N
     assert document["model"] == "tiny"
     assert [t["label"] for t in document["tokens"]] == ["O"]
     assert fresh.requests[0]["model"] == "tiny"  # discovered, then sent
+
+
+def test_timeout_is_a_deadline_for_the_whole_answer(fresh: Stub, capsys) -> None:
+    """A server dripping a valid answer never makes one read wait long; --timeout still ends
+    the wait for the answer."""
+    import time
+
+    fresh.behaviour["mode"] = "drip"
+    started = time.monotonic()
+    assert main(["predict", "--url", fresh.url, "--timeout", "1", "Obama"]) == 11
+    assert time.monotonic() - started < 10
+    assert "no complete answer within 1 s" in capsys.readouterr().err
+
+
+def test_interrupted_json_output_is_still_valid_json(fresh: Stub, tmp_path: Path) -> None:
+    import signal
+    import time
+
+    stub = fresh
+    stub.behaviour["mode"] = "stall"
+    try:
+        path = tmp_path / "docs.txt"
+        path.write_text("Obama\nMerkel\n")
+        process = subprocess.Popen(
+            [*_console_script(), "predict", "--url", stub.url, "-f", str(path), "-o", "json"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 60
+        while not stub.requests and time.monotonic() < deadline:
+            time.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+    finally:
+        stub.behaviour.clear()
+        stub.requests.clear()
+    assert process.returncode == 130, err
+    assert json.loads(out) == []  # the array is closed: what was written is valid JSON
 
 
 def test_unknown_model(fresh: Stub, capsys) -> None:

@@ -463,7 +463,9 @@ async def test_slow_answer_is_request_timeout(fake: FakeVllm, url: str) -> None:
     async with PoolingClient(url, timeout=httpx.Timeout(0.2, connect=2.0)) as client:
         with pytest.raises(RequestTimeout) as info:
             await client.pool(["hello"])
-    assert f"POST {url}/pooling timed out after 0.2 s" in str(info.value)
+    # The read timeout and the whole-answer deadline are both 0.2 s: either may say it first.
+    message = str(info.value)
+    assert message.startswith(f"POST {url}/pooling") and "0.2 s" in message
 
 
 async def test_unknown_model_lists_the_served_names(fake: FakeVllm, url: str) -> None:

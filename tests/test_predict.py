@@ -15,7 +15,12 @@ from ner_tui.core.alignment import score
 from ner_tui.core.backend import ModelCard
 from ner_tui.core.connect import tokenizer_source
 from ner_tui.core.decoding import decode
-from ner_tui.core.documents import read_source, split_documents
+from ner_tui.core.documents import (
+    MAX_DOCUMENT_CHARS,
+    iter_documents,
+    open_input,
+    split_documents,
+)
 from ner_tui.core.engine import LocalEngine
 from ner_tui.core.errors import EXIT_PARTIAL, InputError
 from ner_tui.core.export import EXPORT_FORMATS, ExportFormat, render
@@ -70,18 +75,27 @@ def test_jsonl_field_and_forced_formats() -> None:
     assert split_documents("plain", input_format="jsonl")[0].error is not None
 
 
-def test_read_source_errors_are_input_errors(tmp_path: Path) -> None:
+def test_input_errors_are_input_errors_and_bad_lines_stay_in_place(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no such file"):
-        read_source(str(tmp_path / "missing.txt"), io.StringIO())
+        open_input(str(tmp_path / "missing.txt"), io.StringIO())
     with pytest.raises(InputError, match="is a directory"):
-        read_source(str(tmp_path), io.StringIO())
-    latin = tmp_path / "latin1.txt"
-    latin.write_bytes("Zürich".encode("latin-1"))
-    with pytest.raises(InputError, match="not UTF-8"):
-        read_source(str(latin), io.StringIO())
-    bom = tmp_path / "bom.txt"
-    bom.write_bytes("\ufeffObama".encode())
-    assert read_source(str(bom), io.StringIO()) == "Obama"
+        open_input(str(tmp_path), io.StringIO())
+    mixed = tmp_path / "mixed.txt"
+    mixed.write_bytes("\ufeffObama\n".encode() + "Zürich\n".encode("latin-1") + b"Paris\n")
+    with open_input(str(mixed), io.StringIO()) as lines:
+        docs = list(iter_documents(lines))
+    assert [d.text for d in docs] == ["Obama", None, "Paris"]  # the BOM is dropped
+    assert docs[1].error is not None and "not UTF-8" in docs[1].error.message
+    assert docs[1].line == 2
+
+
+def test_a_huge_document_is_refused_in_place() -> None:
+    huge = "word " * (MAX_DOCUMENT_CHARS // 5 + 1)
+    docs = split_documents(f"Obama\n{huge}\nParis")
+    assert [d.text for d in docs] == ["Obama", None, "Paris"]
+    assert docs[1].error is not None and "characters; ner-tui predicts documents" in str(
+        docs[1].error
+    )
 
 
 def test_tokenizer_source_prefers_flag_then_local_dirs_then_hub_like_root() -> None:

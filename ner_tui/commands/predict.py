@@ -16,22 +16,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import shlex
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
 from ner_tui.commands.progress import progress_bar
 from ner_tui.core.aio import map_ordered
 from ner_tui.core.connect import connect
-from ner_tui.core.documents import Document, read_source, split_documents
+from ner_tui.core.documents import Document, count_documents, iter_documents, open_input
 from ner_tui.core.errors import (
     EXIT_PARTIAL,
     InputError,
     NerTuiError,
     ServerUnreachable,
-    exit_code_for,
 )
 from ner_tui.core.export import DocumentWriter, ExportFormat
 from ner_tui.core.settings import Settings
@@ -43,18 +43,26 @@ EXIT_OK = 0
 # --------------------------------------------------------------------------- input
 
 
-def read_documents(args: argparse.Namespace, stdin: IO[str]) -> tuple[list[Document], bool]:
-    """The documents to label and whether they came from a file/stdin (vs a TEXT argument)."""
+def read_documents(
+    args: argparse.Namespace, stdin: IO[str]
+) -> tuple[Iterator[Document], bool, int | None]:
+    """The documents to label (read lazily), whether they came from a file/stdin (vs a TEXT
+    argument), and how many there are when that is known without reading stdin."""
     text = getattr(args, "text", None)
     path = getattr(args, "file", None)
     if text is not None and path is not None:
         raise InputError("give TEXT or --file, not both")
     if text is not None and text != "-":
-        return [Document(None, text)], False
+        return iter([Document(None, text)]), False, 1
     if text is None and path is None and stdin.isatty():
         raise InputError("nothing to label")
-    content = read_source(path, stdin)
-    return split_documents(content, input_format=args.input_format, field=args.jsonl_field), True
+    source = open_input(path, stdin)
+    total = count_documents(path) if path not in (None, "-") else None
+    lines = iter_documents(source, input_format=args.input_format, field=args.jsonl_field)
+    first = next(lines, None)
+    if first is None:
+        raise InputError("the input has no non-blank lines")
+    return itertools.chain([first], lines), True, total
 
 
 # --------------------------------------------------------------------------- output
@@ -85,8 +93,10 @@ class _Writer:
     def __init__(self, fmt: ExportFormat, many: bool, out: IO[str], err: IO[str]) -> None:
         self.documents = DocumentWriter(out, fmt, many=many)
         self.err = err
-        self.failed: list[NerTuiError] = []
-        self._hinted: set[str] = set()
+        self.failures = 0
+        self.failure_kinds: set[type[NerTuiError]] = set()
+        self.first_failure_code = 0
+        self._said: set[str] = set()  # warnings and hints already printed: each once
 
     @property
     def written(self) -> int:
@@ -95,14 +105,21 @@ class _Writer:
     def document(self, doc: Document, prediction: Prediction) -> None:
         self.documents.write(prediction, {"line": doc.line} if self.documents.many else None)
         for warning in prediction.warnings:
-            self.err.write(f"ner-tui: {doc.where}: warning: {warning}\n")
+            if self._first_time(warning):
+                self.err.write(f"ner-tui: {doc.where}: warning: {warning}\n")
 
     def error(self, doc: Document, error: NerTuiError) -> None:
-        self.failed.append(error)
+        self.failures += 1
+        self.failure_kinds.add(type(error))
+        self.first_failure_code = self.first_failure_code or error.exit_code
         self.err.write(f"ner-tui: {doc.where}: {error.message}\n")
-        if error.hint and error.hint not in self._hinted:
-            self._hinted.add(error.hint)
+        if error.hint and self._first_time(error.hint):
             self.err.write(f"  hint: {error.hint}\n")
+
+    def _first_time(self, said: str) -> bool:
+        new = said not in self._said
+        self._said.add(said)
+        return new
 
     def finish(self) -> None:
         self.documents.close()
@@ -114,8 +131,9 @@ class _Writer:
 
 async def predict_documents(
     settings: Settings,
-    documents: Sequence[Document],
+    documents: Iterable[Document],
     *,
+    total: int | None = None,
     fmt: ExportFormat,
     many: bool,
     progress: bool,
@@ -135,11 +153,11 @@ async def predict_documents(
         raise _no_server(error, settings) from error
     for warning in conn.warnings:
         err.write(f"ner-tui: warning: {warning}\n")
-    bar = progress_bar(err) if progress and documents else None
-    task = bar.add_task("predict", total=len(documents), failures="") if bar else None
+    bar = progress_bar(err) if progress else None
+    task = bar.add_task("predict", total=total, failures="") if bar else None
     failures = 0
 
-    async def one(doc: Document) -> Prediction | BaseException:
+    async def one(doc: Document) -> tuple[Document, Prediction | BaseException]:
         outcome: Prediction | BaseException
         if doc.error is not None or doc.text is None:
             outcome = doc.error or InputError("no text")
@@ -153,45 +171,44 @@ async def predict_documents(
         failures += isinstance(outcome, BaseException)
         if bar is not None and task is not None:
             bar.update(task, advance=1, failures=f"{failures} failed" if failures else "")
-        return outcome
+        return doc, outcome
 
+    outcomes = map_ordered(one, documents, limit=settings.max_concurrency)
     try:
         if bar is not None:
             bar.start()
-        outcomes = map_ordered(one, documents, limit=settings.max_concurrency)
-        for doc in documents:
-            outcome = await anext(outcomes)
+        async for doc, outcome in outcomes:
             if isinstance(outcome, NerTuiError):
                 writer.error(doc, outcome)
             elif isinstance(outcome, BaseException):
                 raise outcome
             else:
                 writer.document(doc, outcome)
-        await outcomes.aclose()
     finally:
+        await outcomes.aclose()
         if bar is not None:
             bar.stop()
         await conn.aclose()
-    writer.finish()
-    if not writer.failed:
+        writer.finish()  # also when interrupted: a JSON array is closed, the output stays valid
+    if not writer.failures:
         return EXIT_OK
-    if writer.written == 0 and len({type(e) for e in writer.failed}) == 1:
-        return exit_code_for(writer.failed[0])
-    err.write(f"ner-tui: {len(writer.failed)} of {len(documents)} documents failed\n")
+    if writer.written == 0 and len(writer.failure_kinds) == 1:
+        return writer.first_failure_code
+    done = writer.written + writer.failures
+    err.write(f"ner-tui: {writer.failures} of {done} documents failed\n")
     return EXIT_PARTIAL
 
 
 def run_predict_command(args: argparse.Namespace, settings: Settings) -> int:
     """``ner-tui predict`` after argument parsing (errors propagate to ``cli.main``)."""
-    documents, many = read_documents(args, sys.stdin)
-    if not documents:
-        raise InputError("the input has no non-blank lines")
+    documents, many, total = read_documents(args, sys.stdin)
     progress = args.progress if args.progress is not None else sys.stderr.isatty() and many
     fmt: ExportFormat = args.output_format
     return asyncio.run(
         predict_documents(
             settings,
             documents,
+            total=total,
             fmt=fmt,
             many=many,
             progress=progress,

@@ -42,7 +42,6 @@ Decisions worth knowing:
 from __future__ import annotations
 
 import asyncio
-import logging
 import math
 import re
 from collections.abc import Sequence
@@ -72,7 +71,6 @@ __all__ = [
     "score",
 ]
 
-log = logging.getLogger(__name__)
 
 Activation = Literal["probabilities", "logits"]
 DEFAULT_STRIDE = 64  # overlap between consecutive windows, in content tokens
@@ -379,7 +377,6 @@ def _as_probabilities(
                 f"{model!r} returned probabilities although logits were asked for "
                 "(use_activation: false is ignored by vLLM 0.11.0); using them as they are."
             )
-            log.warning("%s", note)
             return arrays, note
         return [softmax(a).astype(np.float32, copy=False) for a in arrays], None
     if are_probs:
@@ -388,7 +385,6 @@ def _as_probabilities(
         f"{model!r} returned scores that are not probabilities although probabilities were "
         "asked for (the server ignored use_activation); softmax applied once here."
     )
-    log.warning("%s", note)
     return [softmax(a).astype(np.float32, copy=False) for a in arrays], note
 
 

@@ -132,8 +132,13 @@ class PoolingClient:
         self.endianness = endianness
         self.num_labels = num_labels
         self.max_concurrency = max_concurrency
+        #: Seconds for a whole answer, from sending the request to its last byte: ``timeout``
+        #: when given as a number (``--timeout``), else the read timeout.
+        self.deadline = float(timeout) if not isinstance(timeout, httpx.Timeout) else 60.0
         if not isinstance(timeout, httpx.Timeout):
             timeout = httpx.Timeout(float(timeout), connect=min(float(timeout), 5.0))
+        elif timeout.read is not None:
+            self.deadline = timeout.read
         self.timeout = timeout
         headers = {"User-Agent": "ner-tui"}
         if api_key:
@@ -183,11 +188,20 @@ class PoolingClient:
     async def _send(self, method: str, path: str, body: object = None) -> httpx.Response:
         """One HTTP exchange; transport failures become ner-tui errors, statuses are checked."""
         url = self._url(path)
+        exchange = (
+            self._http.request(method, path)
+            if body is None
+            else self._http.request(method, path, json=body)
+        )
         try:
-            if body is None:
-                response = await self._http.request(method, path)
-            else:
-                response = await self._http.request(method, path, json=body)
+            # httpx's read timeout bounds each wait for bytes; the deadline bounds the answer,
+            # so a server that drips a body a byte at a time cannot hold a caller forever.
+            response = await asyncio.wait_for(exchange, timeout=self.deadline)
+        except asyncio.TimeoutError:
+            raise RequestTimeout(
+                f"{method} {url}: no complete answer within {self.deadline:g} s (the server "
+                "sent it too slowly, or not at all)"
+            ) from None
         except httpx.ConnectTimeout:
             raise ServerUnreachable(
                 f"No answer from {self.base_url}: connecting timed out after "

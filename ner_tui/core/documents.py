@@ -7,8 +7,10 @@ many becomes a :class:`Document` carrying its error, so the other lines still ru
 
 from __future__ import annotations
 
+import io
 import json
-from collections.abc import Sequence
+import sys
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -40,12 +42,31 @@ def decode_utf8(raw: bytes, where: str) -> str:
         ) from None
 
 
-def read_source(path: str | None, stdin: IO[str]) -> str:
-    """The whole input: a file, or stdin when ``path`` is None or ``-``."""
+#: A document longer than this is refused (in place, with its line) before it is tokenized: a
+#: 50 MB line would take gigabytes of offsets and windows. Split such text into paragraphs.
+MAX_DOCUMENT_CHARS = 1_000_000
+
+
+def open_input(path: str | None, stdin: IO[str]) -> IO[bytes]:
+    """The input as bytes, read line by line: a file, or stdin when ``path`` is None or ``-``."""
     if path is None or path == "-":
         buffer = getattr(stdin, "buffer", None)
-        return decode_utf8(buffer.read(), "stdin") if buffer is not None else stdin.read()
-    return decode_utf8(_read_bytes(Path(path).expanduser(), path), path)
+        return buffer if buffer is not None else io.BytesIO(stdin.read().encode("utf-8"))
+    file = Path(path).expanduser()
+    try:
+        if file.is_dir():
+            raise InputError(f"{path} is a directory, not a file")
+        return file.open("rb")
+    except FileNotFoundError:
+        raise InputError(f"no such file: {path}") from None
+    except OSError as error:
+        raise InputError(f"cannot read {path}: {error.strerror or error}") from None
+
+
+def count_documents(path: str) -> int:
+    """How many non-blank lines a file has (one cheap pass, for a progress bar's total)."""
+    with open_input(path, sys.stdin) as lines:
+        return sum(1 for line in lines if line.strip())
 
 
 def _read_bytes(file: Path, name: str, *, limit: int | None = None) -> bytes:
@@ -65,39 +86,64 @@ def _read_bytes(file: Path, name: str, *, limit: int | None = None) -> bytes:
         raise InputError(f"cannot read {name}: {error.strerror or error}") from None
 
 
-def _looks_like_jsonl(lines: Sequence[str]) -> bool:
-    for line in lines:
+def _is_jsonl_object(line: str) -> bool:
+    if not line.lstrip().startswith("{"):
+        return False
+    try:
+        return isinstance(json.loads(line), dict)
+    except ValueError:
+        return False
+
+
+def iter_documents(
+    lines: Iterable[bytes] | Iterable[str], *, input_format: str = "auto", field: str = "text"
+) -> Iterator[Document]:
+    """One document per non-blank line, read lazily; JSONL objects' ``field`` when the input is
+    JSONL (``auto``: when the first non-blank line is a JSON object).
+
+    Lines end at ``\n`` only (a U+2028 or form feed inside a document stays in it); a
+    trailing ``\r`` is dropped. Byte lines are decoded as UTF-8 (a BOM dropped). A line that is
+    not UTF-8, too long, or not an object with a string ``field`` becomes a :class:`Document`
+    carrying the error, so the others still run."""
+    jsonl = input_format == "jsonl" if input_format != "auto" else None
+    for number, raw in enumerate(lines, start=1):
+        line: str
+        if isinstance(raw, bytes):
+            try:
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as error:
+                message = f"not UTF-8 text (bad byte at offset {error.start} of the line)"
+                hint = "Convert it first, e.g. `iconv -f latin1 -t utf-8`."
+                yield Document(number, None, InputError(message, hint=hint))
+                continue
+        else:
+            line = str(raw)
+        line = line.removesuffix("\n").removesuffix("\r")
         if not line.strip():
             continue
-        if not line.lstrip().startswith("{"):
-            return False
-        try:
-            return isinstance(json.loads(line), dict)
-        except ValueError:
-            return False
-    return False
+        if jsonl is None:
+            jsonl = _is_jsonl_object(line)
+        if len(line) > MAX_DOCUMENT_CHARS:
+            yield Document(
+                number,
+                None,
+                InputError(
+                    f"the document is {len(line):,} characters; ner-tui predicts documents of "
+                    f"up to {MAX_DOCUMENT_CHARS:,}",
+                    hint="Split it into paragraphs, one per line.",
+                ),
+            )
+        elif jsonl:
+            yield _jsonl_document(number, line, field)
+        else:
+            yield Document(number, line)
 
 
 def split_documents(
     content: str, *, input_format: str = "auto", field: str = "text"
 ) -> list[Document]:
-    """One document per non-blank line; JSONL objects' ``field`` when the input is JSONL.
-
-    Lines split on ``\\n`` only (a U+2028 or form feed inside a document stays in it); a
-    trailing ``\\r`` is dropped. A JSONL line that is not an object with a string ``field``
-    becomes a :class:`Document` carrying the error, so the others still run."""
-    lines = content.split("\n")
-    jsonl = input_format == "jsonl" or (input_format == "auto" and _looks_like_jsonl(lines))
-    documents: list[Document] = []
-    for number, line in enumerate(lines, start=1):
-        line = line.removesuffix("\r")
-        if not line.strip():
-            continue
-        if not jsonl:
-            documents.append(Document(number, line))
-            continue
-        documents.append(_jsonl_document(number, line, field))
-    return documents
+    """:func:`iter_documents` over a text already in memory."""
+    return list(iter_documents(content.split("\n"), input_format=input_format, field=field))
 
 
 def _jsonl_document(number: int, line: str, field: str) -> Document:

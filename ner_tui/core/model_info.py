@@ -8,7 +8,6 @@ server alike.
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,7 +20,6 @@ from ner_tui.core.labels import id2label_names, is_generic_label
 
 __all__ = ["ModelInfo", "load_model_info", "position_limit", "special_template"]
 
-log = logging.getLogger(__name__)
 
 _SANE_MAX_LEN = 1_000_000  # tokenizers without a limit report int(1e30)
 _PROBES = ("a", "hello", "0", "The", ".", "x y")
@@ -141,8 +139,6 @@ def load_model_info(model: str | Path, *, max_model_len: int | None = None) -> M
     id2label, warnings = _labels_from_config(name, config)
     template = special_template(tokenizer, name)
     window = max_model_len if max_model_len is not None else _window_from(tokenizer, config)
-    for warning in warnings:
-        log.warning("%s", warning)
     return ModelInfo(
         name_or_path=name,
         tokenizer=tokenizer,
