@@ -12,6 +12,14 @@ both, compared span by span. Part 2: a real ``ner-tui serve`` process (ONNX weig
 the engine alone at the same thread counts (one sentence per pass vs batches: the most
 batching can gain before HTTP).
 
+Part 3, only with ``--vllm URL`` (or the ``server.json`` that ``tools/vllm_cpu.py serve``
+writes): the real vLLM as a peer. A ``ner-tui serve`` on the fp32 ONNX export of the weights
+vLLM serves (the directory from its ``/v1/models`` root) and the vLLM take turns at 1 and 32
+concurrent clients, the same requests of 10-45 words each, best of ``--rounds``::
+
+    python tools/vllm_cpu.py serve &
+    python bench/engine.py --skip-pipeline --skip-server --vllm tools/work/vllm/server.json
+
 Default model: the bundled one when it has weights transformers can load, else the tiny test
 fixture (then the figures measure overhead, not model compute: it says so).
 """
@@ -443,6 +451,62 @@ def part2(
             proc.wait(timeout=10)
 
 
+def _peer_texts(n: int) -> list[str]:
+    """``n`` requests of one to three of the sentences above (10-45 words), in a fixed order."""
+    return [
+        " ".join(SENTENCES[(i + k) % len(SENTENCES)] for k in range(1 + i % 3)) for i in range(n)
+    ]
+
+
+def vllm_peer(
+    where: str, threads: int, total: int, rounds: int, client_counts: Sequence[int] = (1, 32)
+) -> None:
+    """The real vLLM vs ``ner-tui serve`` on the same weights, requests/s side by side."""
+    import json
+
+    import httpx
+
+    url = where
+    if "://" not in where:
+        url = json.loads(Path(where).read_text())["url"]
+    url = url.rstrip("/")
+    card = httpx.get(f"{url}/v1/models", timeout=10).json()["data"][0]
+    version = httpx.get(f"{url}/version", timeout=10).json()["version"]
+    model_dir = Path(card["root"])
+    onnx_file = model_dir / "onnx" / "model.onnx"
+    if not onnx_file.is_file():
+        raise SystemExit(f"{model_dir} has no onnx/model.onnx (tools/vllm_cpu.py model)")
+    texts = _peer_texts(total)
+    words = [len(t.split()) for t in texts]
+    proc, ours = _start_server(model_dir, threads, 5.0)
+    print(
+        f"\nvLLM {version} at {url} vs ner-tui serve --threads {threads} (fp32 ONNX) on the "
+        f"same weights ({model_dir}); {total} requests of {min(words)}-{max(words)} words per "
+        f"run, one text per request, best of {rounds} runs taking turns"
+    )
+    print("| clients | server | requests/s | p50 ms | p95 ms | ner-tui serve / vLLM |")
+    print("|---:|---|---:|---:|---:|---:|")
+    try:
+        for clients in client_counts:
+            best: dict[str, tuple[float, list[float]]] = {}
+            for _ in range(rounds):
+                for name, base in (("vLLM", url), ("ner-tui serve", ours)):
+                    rps, lat = asyncio.run(_drive(base, texts, clients, total))
+                    if name not in best or rps > best[name][0]:
+                        best[name] = (rps, lat)
+            ratio = best["ner-tui serve"][0] / best["vLLM"][0]
+            for name in ("vLLM", "ner-tui serve"):
+                rps, lat = best[name]
+                print(
+                    f"| {clients} | {name} | {rps:.1f} | {_pct(lat, 0.5):.1f} | "
+                    f"{_pct(lat, 0.95):.1f} | {f'{ratio:.2f}x' if name != 'vLLM' else ''} |",
+                    flush=True,
+                )
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
 def _str_list(value: str) -> list[str]:
     """argparse type: comma-separated values ("auto,always")."""
     return value.split(",")
@@ -493,6 +557,15 @@ def main() -> None:
         default=[1, 8, 32],
         help="comma-separated concurrent client counts in part 2 (default: 1,8,32)",
     )
+    parser.add_argument(
+        "--vllm",
+        metavar="URL_OR_JSON",
+        help="a real vLLM (URL, or the server.json of tools/vllm_cpu.py serve) to compare "
+        "with ner-tui serve on the same weights at 1 and 32 clients",
+    )
+    parser.add_argument(
+        "--vllm-requests", type=int, default=300, help="requests per run against each peer"
+    )
     parser.add_argument("--skip-pipeline", action="store_true")
     parser.add_argument("--skip-server", action="store_true")
     args = parser.parse_args()
@@ -517,6 +590,8 @@ def main() -> None:
             args.batch_window_ms,
             args.clients,
         )
+    if args.vllm:
+        vllm_peer(args.vllm, args.threads, args.vllm_requests, args.rounds)
 
 
 if __name__ == "__main__":
