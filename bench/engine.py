@@ -459,9 +459,14 @@ def _peer_texts(n: int) -> list[str]:
 
 
 def vllm_peer(
-    where: str, threads: int, total: int, rounds: int, client_counts: Sequence[int] = (1, 32)
+    where: str,
+    thread_counts: Sequence[int],
+    total: int,
+    rounds: int,
+    client_counts: Sequence[int] = (1, 32),
 ) -> None:
-    """The real vLLM vs ``ner-tui serve`` on the same weights, requests/s side by side."""
+    """The real vLLM vs ``ner-tui serve`` (one per thread count) on the same weights,
+    requests/s side by side; the servers take turns, best of ``rounds`` kept."""
     import json
 
     import httpx
@@ -473,38 +478,39 @@ def vllm_peer(
     card = httpx.get(f"{url}/v1/models", timeout=10).json()["data"][0]
     version = httpx.get(f"{url}/version", timeout=10).json()["version"]
     model_dir = Path(card["root"])
-    onnx_file = model_dir / "onnx" / "model.onnx"
-    if not onnx_file.is_file():
+    if not (model_dir / "onnx" / "model.onnx").is_file():
         raise SystemExit(f"{model_dir} has no onnx/model.onnx (tools/vllm_cpu.py model)")
     texts = _peer_texts(total)
     words = [len(t.split()) for t in texts]
-    proc, ours = _start_server(model_dir, threads, 5.0)
+    ours = {f"ner-tui serve --threads {n}": _start_server(model_dir, n, 5.0) for n in thread_counts}
+    peers = {"vLLM": url, **{name: base for name, (_, base) in ours.items()}}
     print(
-        f"\nvLLM {version} at {url} vs ner-tui serve --threads {threads} (fp32 ONNX) on the "
-        f"same weights ({model_dir}); {total} requests of {min(words)}-{max(words)} words per "
-        f"run, one text per request, best of {rounds} runs taking turns"
+        f"\nvLLM {version} at {url} vs ner-tui serve (fp32 ONNX, batching on) on the same "
+        f"weights ({model_dir}); {total} requests of {min(words)}-{max(words)} words per run, "
+        f"one text per request, best of {rounds} runs taking turns; {os.cpu_count()} cores"
     )
-    print("| clients | server | requests/s | p50 ms | p95 ms | ner-tui serve / vLLM |")
+    print("| clients | server | requests/s | p50 ms | p95 ms | vs vLLM |")
     print("|---:|---|---:|---:|---:|---:|")
     try:
         for clients in client_counts:
             best: dict[str, tuple[float, list[float]]] = {}
             for _ in range(rounds):
-                for name, base in (("vLLM", url), ("ner-tui serve", ours)):
+                for name, base in peers.items():
                     rps, lat = asyncio.run(_drive(base, texts, clients, total))
                     if name not in best or rps > best[name][0]:
                         best[name] = (rps, lat)
-            ratio = best["ner-tui serve"][0] / best["vLLM"][0]
-            for name in ("vLLM", "ner-tui serve"):
+            for name in peers:
                 rps, lat = best[name]
+                ratio = f"{rps / best['vLLM'][0]:.2f}x" if name != "vLLM" else ""
                 print(
                     f"| {clients} | {name} | {rps:.1f} | {_pct(lat, 0.5):.1f} | "
-                    f"{_pct(lat, 0.95):.1f} | {f'{ratio:.2f}x' if name != 'vLLM' else ''} |",
+                    f"{_pct(lat, 0.95):.1f} | {ratio} |",
                     flush=True,
                 )
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        for proc, _ in ours.values():
+            proc.terminate()
+            proc.wait(timeout=10)
 
 
 def _str_list(value: str) -> list[str]:
@@ -591,7 +597,7 @@ def main() -> None:
             args.clients,
         )
     if args.vllm:
-        vllm_peer(args.vllm, args.threads, args.vllm_requests, args.rounds)
+        vllm_peer(args.vllm, args.server_threads or [args.threads], args.vllm_requests, args.rounds)
 
 
 if __name__ == "__main__":

@@ -339,6 +339,7 @@ def vllm_command(model_dir: Path, port: int, extra: list[str]) -> list[str]:
         "--gpu-memory-utilization",
         "0.15",
         "--disable-log-stats",
+        "--disable-uvicorn-access-log",  # as ner-tui serve: no line per request (benchmarks)
         *extra,
     ]
 
