@@ -377,7 +377,11 @@ class PoolingResponse:
             "created": self.created,
             "model": self.model,
             "data": items,
-            "usage": self.usage.to_json(),
+            # vLLM's metadata header carries only these two counts (seen on 0.32).
+            "usage": {
+                "prompt_tokens": self.usage.prompt_tokens,
+                "total_tokens": self.usage.total_tokens,
+            },
         }
         return b"".join(chunks), json.dumps(metadata, separators=(",", ":"))
 

@@ -239,14 +239,19 @@ _UNSUPPORTED_CACHE_SALT = ("@", "/", "\\", "\x00")
 
 def _check_extra_fields(body: Mapping[str, Any], req: PoolingRequest) -> None:
     """What vLLM checks beyond the field types: the task, normalize, cache_salt."""
+    # vLLM (0.32) names the field at fault in `param` and again at the end of the message.
     if req.task not in (None, "token_classify"):
         raise bad_request(
-            f"Unsupported task: {req.task!r} Supported tasks: ['token_classify']",
+            f"Unsupported task: {req.task!r} Supported tasks: ['token_classify'] (parameter=task)",
             "BadRequestError",
+            "task",
         )
     if body.get("normalize") is not None:
         raise bad_request(
-            "normalize is not supported for token classification; use use_activation.",
+            "Parameter `normalize` was removed; use `use_activation` instead. "
+            "(parameter=normalize)",
+            "BadRequestError",
+            "normalize",
         )
     salt = req.cache_salt
     if salt is not None and (len(salt) > 128 or any(c in salt for c in _UNSUPPORTED_CACHE_SALT)):
@@ -293,12 +298,14 @@ def create_app(
             try:
                 response = await handler(request)
             except HTTPError as exc:
-                response = error_response(exc.status, exc.message, exc.error_type)
+                response = error_response(exc.status, exc.message, exc.error_type, exc.param)
             except InvalidRequest as exc:
                 response = error_response(400, str(exc), "Bad Request")
             except UnknownModel as exc:
                 response = error_response(404, exc.message, "NotFoundError")
-            except (InputTooLong, InvalidPrompt) as exc:
+            except InputTooLong as exc:
+                response = error_response(400, exc.message, "BadRequestError", "input_tokens")
+            except InvalidPrompt as exc:
                 response = error_response(400, exc.message, "BadRequestError")
             except NerTuiError as exc:
                 log.error("request failed: %s", exc)
@@ -322,7 +329,13 @@ def create_app(
 
     async def tokenize(request: Request) -> Response:
         req = TokenizeRequest.from_json(await read_json(request, state.max_body_bytes))
-        state.check_model(req.model)
+        if req.model is not None and req.model != state.name:  # vLLM's /tokenize says more
+            raise HTTPError(
+                404,
+                f"The model `{req.model}` does not exist. Valid aliases: {state.name}.",
+                "NotFoundError",
+                "model",
+            )
         (tokens,) = await state.tokenize([req.prompt], req.add_special_tokens)
         strs = state.engine.token_strs(tokens) if req.return_token_strs else None
         return json_response(

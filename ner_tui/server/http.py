@@ -17,15 +17,20 @@ from ner_tui.core.protocol import error_json
 class HTTPError(Exception):
     """An answer other than 2xx, carried up to the route wrapper."""
 
-    def __init__(self, status: int, message: str, error_type: str) -> None:
+    def __init__(
+        self, status: int, message: str, error_type: str, param: str | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.error_type = error_type
+        self.param = param  # the request field at fault, as vLLM names it (or None)
 
 
-def bad_request(message: str, error_type: str = "Bad Request") -> HTTPError:
-    return HTTPError(400, message, error_type)
+def bad_request(
+    message: str, error_type: str = "Bad Request", param: str | None = None
+) -> HTTPError:
+    return HTTPError(400, message, error_type, param)
 
 
 def json_response(doc: Any, status: int = 200) -> Response:
@@ -33,9 +38,11 @@ def json_response(doc: Any, status: int = 200) -> Response:
     return Response(body, status_code=status, media_type="application/json")
 
 
-def error_response(status: int, message: str, error_type: str) -> Response:
+def error_response(
+    status: int, message: str, error_type: str, param: str | None = None
+) -> Response:
     """vLLM's nested error envelope (>= 0.10.1), ``code`` equal to the HTTP status."""
-    return json_response(error_json(message, error_type, status), status)
+    return json_response(error_json(message, error_type, status, param=param), status)
 
 
 async def read_json(request: Request, max_bytes: int) -> Any:
