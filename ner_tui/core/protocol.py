@@ -69,7 +69,12 @@ def _describe(value: object) -> str:
 class InvalidRequest(ValueError):
     """A request body that breaks the protocol; a server answers it with 400 ``Bad Request``.
 
-    Literal violations say ``literal_error``, the way vLLM's (pydantic) messages do."""
+    Literal violations say ``literal_error``, the way vLLM's (pydantic) messages do. ``param``
+    names the field at fault as vLLM's error body does (``body.encoding_format``)."""
+
+    def __init__(self, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
 
 
 PromptInput = str | list[str] | list[int] | list[list[int]]
@@ -81,7 +86,8 @@ def _literal_error(field_name: str, value: object, allowed: Sequence[str]) -> In
     options = ", ".join(repr(a) for a in allowed[:-1]) + f" or {allowed[-1]!r}"
     return InvalidRequest(
         f"1 validation error for PoolingRequest\n{field_name}\n  Input should be {options} "
-        f"[type=literal_error, input_value={value!r}, input_type={type(value).__name__}]"
+        f"[type=literal_error, input_value={value!r}, input_type={type(value).__name__}]",
+        param=f"body.{field_name}",
     )
 
 
@@ -104,7 +110,8 @@ def _check_input(value: object) -> PromptInput:
     if not isinstance(value, list):
         raise InvalidRequest(
             f"input must be a string, a list of strings, a list of token ids or a list of "
-            f"token-id lists; got {_describe(value)}"
+            f"token-id lists; got {_describe(value)}",
+            param="body.input",
         )
     if not value:
         raise InvalidRequest("You must pass at least one prompt")
@@ -116,7 +123,8 @@ def _check_input(value: object) -> PromptInput:
         return [[int(t) for t in v] for v in value]
     raise InvalidRequest(
         "input must be a string, a list of strings, a list of token ids or a list of "
-        f"token-id lists, not a mixture; got {_describe(value)}"
+        f"token-id lists, not a mixture; got {_describe(value)}",
+        param="body.input",
     )
 
 
@@ -170,7 +178,8 @@ class PoolingRequest:
             raise InvalidRequest(f"the request body must be a JSON object, got {_describe(body)}")
         if "input" not in body:
             raise InvalidRequest(
-                "1 validation error for PoolingRequest\ninput\n  Field required [type=missing]"
+                "1 validation error for PoolingRequest\ninput\n  Field required [type=missing]",
+                param="body.input",
             )
         kwargs: dict[str, Any] = {"input": _check_input(body["input"])}
         literals: dict[str, Sequence[str]] = {
@@ -206,7 +215,8 @@ class PoolingRequest:
         if truncate is not None and (not _is_int(truncate) or truncate < -1):
             raise InvalidRequest(
                 "truncate_prompt_tokens must be an integer >= -1 or null, got "
-                f"{_describe(truncate)}"
+                f"{_describe(truncate)}",
+                param="body.truncate_prompt_tokens",
             )
         kwargs["truncate_prompt_tokens"] = truncate
         if body.get("dimensions") is not None:

@@ -183,6 +183,8 @@ class _Server:
     async def pool(self, body: Any, arrival: Arrival | None = None) -> Response:
         if isinstance(body, Mapping) and "messages" in body and "input" not in body:
             body = self.chat_to_input(body)
+        if isinstance(body, Mapping):
+            _reject_removed_parameters(body)
         req = PoolingRequest.from_json(body)  # also: body is a JSON object, prompts non-empty
         _check_extra_fields(body, req)
         self.check_model(req.model)
@@ -235,6 +237,25 @@ class _Server:
 
 
 _UNSUPPORTED_CACHE_SALT = ("@", "/", "\\", "\x00")
+_REMOVED_TASKS = {
+    "score": "`score` task was removed; use `classify` instead.",
+    "encode": "`encode` task was removed; use `token_embed` or `token_classify` instead.",
+}
+
+
+def _reject_removed_parameters(body: Mapping[str, Any]) -> None:
+    """What vLLM (0.30+) refuses before it validates the fields: any ``normalize`` (even null)
+    and the removed tasks, each naming the field in ``param`` and in the message."""
+    if "normalize" in body:
+        raise bad_request(
+            "Parameter `normalize` was removed; use `use_activation` instead. "
+            "(parameter=normalize)",
+            "BadRequestError",
+            "normalize",
+        )
+    task = body.get("task")
+    if isinstance(task, str) and task in _REMOVED_TASKS:
+        raise bad_request(f"{_REMOVED_TASKS[task]} (parameter=task)", "BadRequestError", "task")
 
 
 def _check_extra_fields(body: Mapping[str, Any], req: PoolingRequest) -> None:
@@ -245,13 +266,6 @@ def _check_extra_fields(body: Mapping[str, Any], req: PoolingRequest) -> None:
             f"Unsupported task: {req.task!r} Supported tasks: ['token_classify'] (parameter=task)",
             "BadRequestError",
             "task",
-        )
-    if body.get("normalize") is not None:
-        raise bad_request(
-            "Parameter `normalize` was removed; use `use_activation` instead. "
-            "(parameter=normalize)",
-            "BadRequestError",
-            "normalize",
         )
     salt = req.cache_salt
     if salt is not None and (len(salt) > 128 or any(c in salt for c in _UNSUPPORTED_CACHE_SALT)):
@@ -300,7 +314,7 @@ def create_app(
             except HTTPError as exc:
                 response = error_response(exc.status, exc.message, exc.error_type, exc.param)
             except InvalidRequest as exc:
-                response = error_response(400, str(exc), "Bad Request")
+                response = error_response(400, str(exc), "Bad Request", exc.param)
             except UnknownModel as exc:
                 response = error_response(404, exc.message, "NotFoundError")
             except InputTooLong as exc:
