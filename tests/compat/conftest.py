@@ -1,6 +1,11 @@
 """The compatibility suite: ner-tui against a REAL vLLM (its CPU build), on the same weights.
 
-It runs only when told where that vLLM is, and otherwise skips with the reason::
+It runs only when told where that vLLM is, and otherwise skips with the reason. One command
+sets everything up (about 5 minutes the first time), runs it and stops vLLM::
+
+    python tools/vllm_cpu.py test
+
+or by hand, keeping vLLM up between runs::
 
     python tools/vllm_cpu.py setup && python tools/vllm_cpu.py model
     python tools/vllm_cpu.py serve &                  # writes tools/work/vllm/server.json
@@ -21,17 +26,6 @@ import httpx
 import pytest
 from real_vllm import ENV, RealVllm, locate
 from servers import SERVE_COMMAND, serve_process
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    url, why = locate()
-    if url is not None:
-        return
-    skip = pytest.mark.skip(reason=why)
-    here = Path(__file__).parent
-    for item in items:
-        if here in Path(str(item.fspath)).parents:
-            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")

@@ -7,13 +7,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 ENV = "VLLM_COMPAT_SERVER"
-HOW = (
-    f"needs a real vLLM: set {ENV}=tools/work/vllm/server.json after "
-    "`python tools/vllm_cpu.py setup && python tools/vllm_cpu.py model && "
-    "python tools/vllm_cpu.py serve` (see tests/compat/conftest.py)"
-)
+HOW = f"no real vLLM: run `python tools/vllm_cpu.py test`, or set {ENV} (tests/compat/conftest.py)"
 
 
 @dataclass(frozen=True)
@@ -38,3 +36,10 @@ def locate() -> tuple[str | None, str]:
     if not path.is_file():
         return None, f"{ENV}={value}: no such file (is `tools/vllm_cpu.py serve` running?)"
     return str(json.loads(path.read_text())["url"]).rstrip("/"), ""
+
+
+def skip_module_unless_configured() -> None:
+    """Skip the calling test module (one line in the summary) when no vLLM is given."""
+    url, why = locate()
+    if url is None:
+        pytest.skip(why, allow_module_level=True)

@@ -9,13 +9,15 @@ on the fp32 ONNX export of the same weights, which must find the same entities.
 from __future__ import annotations
 
 import pytest
-from real_vllm import RealVllm
+from real_vllm import RealVllm, skip_module_unless_configured
 from test_ui_pilot import SIZE, assert_widgets_match, make, notes, settle
 from textual.message import Message
 
 from ner_tui.config import Settings
 from ner_tui.ui.messages import Connected
 from ner_tui.ui.widgets.input_pane import InputPane
+
+skip_module_unless_configured()
 
 TEXT = "Barack Obama met Angela Merkel in Berlin on Tuesday."
 

@@ -17,11 +17,13 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-from real_vllm import RealVllm
+from real_vllm import RealVllm, skip_module_unless_configured
 from servers import free_port
 
 from ner_tui.core.client import PoolingClient
 from ner_tui.core.errors import InputTooLong, UnknownModel
+
+skip_module_unless_configured()
 
 TEXT = "Barack Obama met Angela Merkel in Berlin on Tuesday."
 EXPECTED = {

@@ -19,7 +19,9 @@ import httpx
 import numpy as np
 import pytest
 from compat_cases import CASES, SCORE_TOLERANCE, Case, send, summarize
-from real_vllm import ROOT, RealVllm
+from real_vllm import ROOT, RealVllm, skip_module_unless_configured
+
+skip_module_unless_configured()
 
 #: case name -> (facts allowed to differ, why). Only where matching vLLM would be wrong for
 #: users; "scores" lets the score rows differ (shapes must still agree).
