@@ -12,6 +12,14 @@ both, compared span by span. Part 2: a real ``ner-tui serve`` process (ONNX weig
 the engine alone at the same thread counts (one sentence per pass vs batches: the most
 batching can gain before HTTP).
 
+Part 3, only with ``--vllm URL`` (or the ``server.json`` that ``tools/vllm_cpu.py serve``
+writes): the real vLLM as a peer. A ``ner-tui serve`` on the fp32 ONNX export of the weights
+vLLM serves (the directory from its ``/v1/models`` root) and the vLLM take turns at 1 and 32
+concurrent clients, the same requests of 10-45 words each, best of ``--rounds``::
+
+    python tools/vllm_cpu.py serve &
+    python bench/engine.py --skip-pipeline --skip-server --vllm tools/work/vllm/server.json
+
 Default model: the bundled one when it has weights transformers can load, else the tiny test
 fixture (then the figures measure overhead, not model compute: it says so).
 """
@@ -449,6 +457,68 @@ def part2(
             proc.wait(timeout=10)
 
 
+def _peer_texts(n: int) -> list[str]:
+    """``n`` requests of one to three of the sentences above (10-45 words), in a fixed order."""
+    return [
+        " ".join(SENTENCES[(i + k) % len(SENTENCES)] for k in range(1 + i % 3)) for i in range(n)
+    ]
+
+
+def vllm_peer(
+    where: str,
+    thread_counts: Sequence[int],
+    total: int,
+    rounds: int,
+    client_counts: Sequence[int] = (1, 32),
+) -> None:
+    """The real vLLM vs ``ner-tui serve`` (one per thread count) on the same weights,
+    requests/s side by side; the servers take turns, best of ``rounds`` kept."""
+    import json
+
+    import httpx
+
+    url = where
+    if "://" not in where:
+        url = json.loads(Path(where).read_text())["url"]
+    url = url.rstrip("/")
+    card = httpx.get(f"{url}/v1/models", timeout=10).json()["data"][0]
+    version = httpx.get(f"{url}/version", timeout=10).json()["version"]
+    model_dir = Path(card["root"])
+    if not (model_dir / "onnx" / "model.onnx").is_file():
+        raise SystemExit(f"{model_dir} has no onnx/model.onnx (tools/vllm_cpu.py model)")
+    texts = _peer_texts(total)
+    words = [len(t.split()) for t in texts]
+    ours = {f"ner-tui serve --threads {n}": _start_server(model_dir, n, 5.0) for n in thread_counts}
+    peers = {"vLLM": url, **{name: base for name, (_, base) in ours.items()}}
+    print(
+        f"\nvLLM {version} at {url} vs ner-tui serve (fp32 ONNX, batching on) on the same "
+        f"weights ({model_dir}); {total} requests of {min(words)}-{max(words)} words per run, "
+        f"one text per request, best of {rounds} runs taking turns; {os.cpu_count()} cores"
+    )
+    print("| clients | server | requests/s | p50 ms | p95 ms | vs vLLM |")
+    print("|---:|---|---:|---:|---:|---:|")
+    try:
+        for clients in client_counts:
+            best: dict[str, tuple[float, list[float]]] = {}
+            for _ in range(rounds):
+                for name, base in peers.items():
+                    rps, lat = asyncio.run(_drive(base, texts, clients, total))
+                    if name not in best or rps > best[name][0]:
+                        best[name] = (rps, lat)
+            for name in peers:
+                rps, lat = best[name]
+                ratio = f"{rps / best['vLLM'][0]:.2f}x" if name != "vLLM" else ""
+                print(
+                    f"| {clients} | {name} | {rps:.1f} | {_pct(lat, 0.5):.1f} | "
+                    f"{_pct(lat, 0.95):.1f} | {ratio} |",
+                    flush=True,
+                )
+    finally:
+        for proc, _ in ours.values():
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
 def _str_list(value: str) -> list[str]:
     """argparse type: comma-separated values ("auto,always")."""
     return value.split(",")
@@ -499,6 +569,15 @@ def main() -> None:
         default=[1, 8, 32],
         help="comma-separated concurrent client counts in part 2 (default: 1,8,32)",
     )
+    parser.add_argument(
+        "--vllm",
+        metavar="URL_OR_JSON",
+        help="a real vLLM (URL, or the server.json of tools/vllm_cpu.py serve) to compare "
+        "with ner-tui serve on the same weights at 1 and 32 clients",
+    )
+    parser.add_argument(
+        "--vllm-requests", type=int, default=300, help="requests per run against each peer"
+    )
     parser.add_argument("--skip-pipeline", action="store_true")
     parser.add_argument("--skip-server", action="store_true")
     args = parser.parse_args()
@@ -523,6 +602,8 @@ def main() -> None:
             args.batch_window_ms,
             args.clients,
         )
+    if args.vllm:
+        vllm_peer(args.vllm, args.server_threads or [args.threads], args.vllm_requests, args.rounds)
 
 
 if __name__ == "__main__":

@@ -67,11 +67,12 @@ class InvalidPrompt(NerTuiError, ValueError):
 
 
 def too_long_message(max_model_len: int, n_tokens: int) -> str:
-    """vLLM's wording for an input longer than the context window."""
+    """vLLM's wording (0.32) for an input longer than the context window."""
     return (
-        f"This model's maximum context length is {max_model_len} tokens. However, you "
-        f"requested {n_tokens} tokens in the input for embedding generation. Please reduce "
-        "the length of the input."
+        f"This model's maximum context length is {max_model_len} tokens. However, your prompt "
+        f"contains {n_tokens} input tokens, which exceeds this limit even without any output "
+        "tokens. Please reduce the length of the input prompt. "
+        f"(parameter=input_tokens, value={n_tokens})"
     )
 
 

@@ -182,6 +182,8 @@ class _Server:
     async def pool(self, body: Any, arrival: Arrival | None = None) -> Response:
         if isinstance(body, Mapping) and "messages" in body and "input" not in body:
             body = self.chat_to_input(body)
+        if isinstance(body, Mapping):
+            _reject_removed_parameters(body)
         req = validate_pooling_request(body)  # also: body is a JSON object
         prompts = request_prompts(req)
         _check_beyond_schema(body, req, prompts)
@@ -238,28 +240,49 @@ class _Server:
 
 
 _UNSUPPORTED_CACHE_SALT = ("@", "/", "\\", "\x00")
+_REMOVED_TASKS = {
+    "score": "`score` task was removed; use `classify` instead.",
+    "encode": "`encode` task was removed; use `token_embed` or `token_classify` instead.",
+}
+
+
+def _reject_removed_parameters(body: Mapping[str, Any]) -> None:
+    """What vLLM (0.30+) refuses before it validates the fields: any ``normalize`` (even null)
+    and the removed tasks, each naming the field in ``param`` and in the message."""
+    if "normalize" in body:
+        raise bad_request(
+            "Parameter `normalize` was removed; use `use_activation` instead. "
+            "(parameter=normalize)",
+            "BadRequestError",
+            param="normalize",
+        )
+    task = body.get("task")
+    if isinstance(task, str) and task in _REMOVED_TASKS:
+        raise bad_request(
+            f"{_REMOVED_TASKS[task]} (parameter=task)", "BadRequestError", param="task"
+        )
 
 
 def _check_beyond_schema(
     body: Mapping[str, Any], req: PoolingRequest, prompts: list[str] | list[list[int]]
 ) -> None:
     """What vLLM checks once the body fits the schema. Its serving code refuses an empty
-    ``input``, ``dimensions`` (naming the field in ``param``) and other tasks, as
-    "BadRequestError"; normalize and cache_salt answer "Bad Request", as request-model checks."""
+    ``input``, ``dimensions`` and other tasks as "BadRequestError", naming the field in
+    ``param`` (and, since 0.32, at the end of the message); cache_salt answers "Bad Request",
+    as a request-model check."""
     if not prompts:
         raise bad_request("You must pass at least one prompt", "BadRequestError")
     if req.dimensions is not None:
         raise bad_request(
-            "dimensions is currently not supported", "BadRequestError", param="dimensions"
+            "dimensions is currently not supported (parameter=dimensions)",
+            "BadRequestError",
+            param="dimensions",
         )
     if req.task not in (None, "token_classify"):
         raise bad_request(
-            f"Unsupported task: {req.task!r} Supported tasks: ['token_classify']",
+            f"Unsupported task: {req.task!r} Supported tasks: ['token_classify'] (parameter=task)",
             "BadRequestError",
-        )
-    if body.get("normalize") is not None:
-        raise bad_request(
-            "normalize is not supported for token classification; use use_activation.",
+            param="task",
         )
     salt = req.cache_salt
     if salt is not None and (len(salt) > 128 or any(c in salt for c in _UNSUPPORTED_CACHE_SALT)):
@@ -311,7 +334,11 @@ def create_app(
                 response = error_response(400, str(exc), "Bad Request", param=exc.param)
             except UnknownModel as exc:
                 response = error_response(404, exc.message, "NotFoundError")
-            except (InputTooLong, InvalidPrompt) as exc:
+            except InputTooLong as exc:
+                response = error_response(
+                    400, exc.message, "BadRequestError", param="input_tokens"
+                )
+            except InvalidPrompt as exc:
                 response = error_response(400, exc.message, "BadRequestError")
             except NerTuiError as exc:
                 log.error("request failed: %s", exc)
@@ -335,7 +362,13 @@ def create_app(
 
     async def tokenize(request: Request) -> Response:
         req = validate_tokenize_request(await read_json(request, state.max_body_bytes))
-        state.check_model(req.model)
+        if req.model is not None and req.model != state.name:  # vLLM's /tokenize says more
+            raise HTTPError(
+                404,
+                f"The model `{req.model}` does not exist. Valid aliases: {state.name}.",
+                "NotFoundError",
+                param="model",
+            )
         (tokens,) = await state.tokenize([req.prompt], req.add_special_tokens)
         strs = state.engine.token_strs(tokens) if req.return_token_strs else None
         answer = TokenizeResponse(tokens, len(tokens), state.max_model_len, strs)

