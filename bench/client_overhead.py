@@ -134,7 +134,7 @@ def bench_overhead(
         header += f" {'example':>9} {'x':>6} {'ex.cached':>10} {'x':>6}"
     print(header)
     for size in SIZES:
-        n_content = size - info.num_special_tokens
+        n_content = size - (len(info.prefix_ids) + len(info.suffix_ids))
         text = text_with_tokens(info.tokenizer, n_content)
         encoded = encode(info, text)
         arrays = [fake_rows(len(w), info.num_labels, rng) for w in encoded.windows]
@@ -352,7 +352,7 @@ def bench_batch(model_dir: Path, docs: int, delay_ms: float, concurrencies: list
     import httpx
 
     from ner_tui.commands.predict import predict_documents
-    from ner_tui.core.documents import split_documents
+    from ner_tui.core.documents import iter_documents
     from ner_tui.core.settings import Settings
 
     with socket.socket() as sock:
@@ -385,7 +385,7 @@ def bench_batch(model_dir: Path, docs: int, delay_ms: float, concurrencies: list
         with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as handle:
             handle.write("\n".join(lines) + "\n")
             path = handle.name
-        documents = split_documents(Path(path).read_text())
+        documents = list(iter_documents(Path(path).read_text().split("\n")))
         print(
             f"\n3. `ner-tui predict --file` ({docs} lines, ~{len(SENTENCE.split())} words each) "
             f"against a loopback server answering after {delay_ms:.0f} ms"

@@ -225,7 +225,7 @@ def test_loads_every_family_through_auto_classes(infos: dict[str, ModelInfo]) ->
         assert info.id2label == IOB2_LABELS
         # bert: model_max_length 512; roberta/xlmr: 514 positions minus padding offset.
         assert info.max_model_len == 512, family.name
-        assert info.num_special_tokens == 2
+        assert (len(info.prefix_ids) + len(info.suffix_ids)) == 2
         tok = info.tokenizer
         assert info.prefix_ids == (tok.cls_token_id,)
         assert info.suffix_ids == (tok.sep_token_id,)
@@ -443,7 +443,7 @@ def test_long_text_windows(info: ModelInfo, window: int, stride: int) -> None:
     )
     m = len(reference["input_ids"])
     assert m + 2 > window, "the text must be longer than the window"
-    capacity = window - info.num_special_tokens
+    capacity = window - (len(info.prefix_ids) + len(info.suffix_ids))
     overlap = min(stride, capacity // 2)
     assert encoded.stride == overlap
     assert len(encoded.windows) > 1
@@ -549,7 +549,7 @@ async def test_other_special_token_templates(
         tok.post_processor = processors.TemplateProcessing(single=template, special_tokens=ids)
     info = load_model_info(write_model_dir(family, tmp_path / "m", tokenizer=tok))
     assert (len(info.prefix_ids), len(info.suffix_ids)) == (prefix, suffix)
-    assert info.num_special_tokens == prefix + suffix
+    assert (len(info.prefix_ids) + len(info.suffix_ids)) == prefix + suffix
 
     short = encode(info, "Obama visited Seattle")
     assert list(short.windows[0].input_ids) == info.tokenizer("Obama visited Seattle")["input_ids"]

@@ -24,7 +24,7 @@ import pytest
 
 from ner_tui.cli import main
 from ner_tui.core import errors
-from ner_tui.core.errors import EXIT_PARTIAL, exit_code_for
+from ner_tui.core.errors import EXIT_PARTIAL
 
 FIXTURE = Path(__file__).parent / "fixtures" / "tiny-bert-ner"
 LABELS = 9
@@ -77,10 +77,10 @@ def test_every_error_kind_has_its_own_exit_code() -> None:
     codes = [kind.exit_code for kind in errors.EXIT_KINDS]
     assert len(set(codes)) == len(codes)
     assert errors.EXIT_PARTIAL not in codes
-    assert exit_code_for(errors.ConfigError("bad")) == 2
-    assert exit_code_for(errors.AuthenticationFailed("no", status=401)) == 13
-    assert exit_code_for(errors.ServerError("no", status=500)) == 14
-    assert exit_code_for(errors.NerTuiError("other")) == 1
+    assert errors.ConfigError("bad").exit_code == 2
+    assert errors.AuthenticationFailed("no", status=401).exit_code == 13
+    assert errors.ServerError("no", status=500).exit_code == 14
+    assert errors.NerTuiError("other").exit_code == 1
 
 
 # --------------------------------------------------------------------------- subprocess

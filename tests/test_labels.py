@@ -61,7 +61,7 @@ def test_iob2_is_the_default_when_b_exists() -> None:
     assert labels.type_ids.tolist() == [-1, 0, 0, 1, 1, 2, 2]
     assert labels.notes == ()
     assert len(labels) == 7
-    assert labels.is_outside(0) and not labels.is_outside(1)
+    assert labels.prefixes[0] == "O" and labels.prefixes[1] != "O"
 
 
 def test_string_keys_from_config_json_in_any_order() -> None:
@@ -120,7 +120,7 @@ def test_b_o_is_outside_with_a_note() -> None:
 def test_plain_o_wins_over_b_o_as_the_outside_id() -> None:
     labels = LabelSet.from_names(["B-O", "O", "B-PER", "I-PER"])
     assert labels.outside_id == 1
-    assert labels.is_outside(0) and labels.is_outside(1)
+    assert labels.prefixes[0] == labels.prefixes[1] == "O"
 
 
 def test_generic_label_n_names_take_label_0_as_outside() -> None:

@@ -19,7 +19,6 @@ from ner_tui.core.documents import (
     MAX_DOCUMENT_CHARS,
     iter_documents,
     open_input,
-    split_documents,
 )
 from ner_tui.core.engine import LocalEngine
 from ner_tui.core.errors import EXIT_PARTIAL, InputError
@@ -39,7 +38,7 @@ TEXT = "Barack Obama visited the Bank in New York."
 
 def test_lines_keep_numbers_skip_blanks_and_keep_inner_separators() -> None:
     content = "first\r\n\n   \nsecond\u2028half\x0cpage\nthird"
-    docs = split_documents(content)
+    docs = list(iter_documents(content.split("\n")))
     assert [(d.line, d.text) for d in docs] == [
         (1, "first"),
         (4, "second\u2028half\x0cpage"),
@@ -58,7 +57,7 @@ def test_jsonl_is_detected_and_bad_lines_carry_their_own_error() -> None:
             json.dumps({"text": "Merkel"}),
         ]
     )
-    docs = split_documents(content)
+    docs = list(iter_documents(content.split("\n")))
     assert [d.text for d in docs] == ["Obama in Paris", None, None, None, None, "Merkel"]
     errors = [str(d.error) for d in docs if d.error]
     assert errors[0].startswith("not valid JSON")
@@ -70,9 +69,9 @@ def test_jsonl_is_detected_and_bad_lines_carry_their_own_error() -> None:
 
 def test_jsonl_field_and_forced_formats() -> None:
     line = json.dumps({"body": "Obama"})
-    assert split_documents(line, field="body")[0].text == "Obama"
-    assert split_documents(line, input_format="lines")[0].text == line
-    assert split_documents("plain", input_format="jsonl")[0].error is not None
+    assert next(iter_documents([line], field="body")).text == "Obama"
+    assert next(iter_documents([line], input_format="lines")).text == line
+    assert next(iter_documents(["plain"], input_format="jsonl")).error is not None
 
 
 def test_input_errors_are_input_errors_and_bad_lines_stay_in_place(tmp_path: Path) -> None:
@@ -91,7 +90,7 @@ def test_input_errors_are_input_errors_and_bad_lines_stay_in_place(tmp_path: Pat
 
 def test_a_huge_document_is_refused_in_place() -> None:
     huge = "word " * (MAX_DOCUMENT_CHARS // 5 + 1)
-    docs = split_documents(f"Obama\n{huge}\nParis")
+    docs = list(iter_documents(f"Obama\n{huge}\nParis".split("\n")))
     assert [d.text for d in docs] == ["Obama", None, "Paris"]
     assert docs[1].error is not None and "characters; ner-tui predicts documents" in str(
         docs[1].error

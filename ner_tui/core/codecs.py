@@ -9,7 +9,6 @@ tables. Client and server both use these, so both sides agree byte for byte.
 from __future__ import annotations
 
 import base64
-import binascii
 import math
 from collections.abc import Sequence
 from typing import Literal
@@ -178,21 +177,3 @@ def encode_array_base64(
 ) -> str:
     """:func:`encode_array`, as the base64 text that ``encoding_format: "base64"`` carries."""
     return base64.b64encode(encode_array(arr, embed_dtype, endianness)).decode("ascii")
-
-
-def decode_array_base64(
-    text: str,
-    embed_dtype: str = "float32",
-    endianness: str = "native",
-    shape: Sequence[int] | None = None,
-) -> np.ndarray:
-    """The float32 array in a base64 string (see :func:`decode_array`)."""
-    if not isinstance(text, str):
-        raise MalformedResponse(f"expected a base64 string, got {type(text).__name__}")
-    try:
-        raw = base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise MalformedResponse(
-            f"expected base64 text, got {len(text)} characters that do not decode ({exc})"
-        ) from None
-    return decode_array(raw, embed_dtype, endianness, shape)

@@ -139,13 +139,6 @@ def iter_documents(
             yield Document(number, line)
 
 
-def split_documents(
-    content: str, *, input_format: str = "auto", field: str = "text"
-) -> list[Document]:
-    """:func:`iter_documents` over a text already in memory."""
-    return list(iter_documents(content.split("\n"), input_format=input_format, field=field))
-
-
 def _jsonl_document(number: int, line: str, field: str) -> Document:
     hint = f"Each JSONL line must be an object with a string `{field}` (see --jsonl-field)."
     try:

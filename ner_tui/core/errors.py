@@ -166,8 +166,3 @@ EXIT_KINDS: tuple[type[NerTuiError], ...] = (
     InputTooLong,
     ModelLoadError,
 )
-
-
-def exit_code_for(error: BaseException) -> int:
-    """The process exit code for a failure: the error's own, 1 for anything else."""
-    return error.exit_code if isinstance(error, NerTuiError) else NerTuiError.exit_code

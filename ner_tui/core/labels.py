@@ -169,9 +169,6 @@ class LabelSet:
                 seen.setdefault(type_, None)
         return tuple(seen)
 
-    def is_outside(self, label_id: int) -> bool:
-        return self.prefixes[label_id] == "O"
-
     @classmethod
     def from_names(
         cls,

@@ -74,11 +74,6 @@ class ModelInfo:
         return self.special_template[1] if self.special_template else ()
 
     @property
-    def num_special_tokens(self) -> int:
-        """Special tokens added to a single sequence (2 for ``[CLS] ... [SEP]``)."""
-        return len(self.prefix_ids) + len(self.suffix_ids)
-
-    @property
     def num_labels(self) -> int:
         return len(self.id2label)
 
