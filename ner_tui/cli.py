@@ -139,9 +139,10 @@ def _add_predict_arguments(parser: argparse.ArgumentParser) -> None:
         "--format",
         "-o",
         dest="output_format",
-        choices=("table", "entities", "json", "jsonl", "conll"),
+        choices=("table", "entities", "json", "jsonl", "conll", "html"),
         default="table",
-        help="output: vLLM-style token table (default), entity list, JSON, JSONL, CoNLL",
+        help="output: vLLM-style token table (default), entity list, JSON, JSONL, CoNLL, or "
+        "one self-contained HTML page (a section per document)",
     )
     _add_batch_arguments(parser, "for --file/stdin ")
 
