@@ -60,6 +60,10 @@ mark.ent .ctl { color: #6b3f00; }
 _SPECIAL = re.compile(f"(?:{SPECIAL_RE.pattern})|[\ud800-\udfff]")
 
 
+# What follows a symbol inside its span, so the page keeps the text's layout.
+_BREAKS = {"\t": "\t", "\u2028": "\n", "\u2029": "\n", "\x85": "\n"}
+
+
 def _symbol(char: str) -> str:
     """The symbol shown for one special character (no line break: the caller adds it)."""
     if "\ud800" <= char <= "\udfff":
@@ -76,19 +80,17 @@ def _e(text: object) -> str:
 def visible_html(text: str) -> str:
     """``text`` escaped for HTML, with special characters shown as the app shows them.
 
-    Newlines stay newlines (the text is ``pre-wrap``); a tab is ``→`` followed by the tab; lone
-    surrogates (not encodable) become ``�``."""
+    Newlines stay newlines (the text is ``pre-wrap``); a tab is ``→`` and the tab, a line or
+    paragraph separator ``⏎`` and a newline; lone surrogates (not encodable) become ``�``. Each
+    special character is one ``<span class="ctl" title="U+XXXX">``, so the page names every
+    character of the original text."""
     out: list[str] = []
     pos = 0
     for match in _SPECIAL.finditer(text):
         out.append(html.escape(text[pos : match.start()], quote=False))
         char = match.group()
-        shown = _symbol(char)
-        out.append(
-            f'<span class="ctl" title="U+{ord(char):04X}">{html.escape(shown, quote=False)}</span>'
-        )
-        if char == "\t" or visible(char).endswith("\n"):
-            out.append("\t" if char == "\t" else "\n")
+        shown = html.escape(_symbol(char), quote=False) + _BREAKS.get(char, "")
+        out.append(f'<span class="ctl" title="U+{ord(char):04X}">{shown}</span>')
         pos = match.end()
     out.append(html.escape(text[pos:], quote=False))
     return "".join(out)
@@ -145,7 +147,7 @@ class HtmlPage:
         )
         body = highlighted(prediction.text, prediction.entities, self._vars)
         if not prediction.text:
-            body = '<span class="empty">(empty document)</span>'
+            meta += " · empty document"
         return (
             f'<section class="doc" id="doc-{number}">\n'
             f"<h2>{visible_html(heading)}</h2>\n"
