@@ -193,6 +193,13 @@ def _add_eval_arguments(parser: argparse.ArgumentParser) -> None:
         default="table",
         help="output: aligned tables (default), JSON with every error, Markdown",
     )
+    parser.add_argument(
+        "--html",
+        metavar="FILE",
+        default=None,
+        help="also write FILE: one HTML page with every scored document, the gold spans over "
+        "the model's, each one that differs outlined",
+    )
     _add_batch_arguments(parser)
 
 

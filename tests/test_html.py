@@ -13,6 +13,7 @@ import io
 import re
 from collections.abc import Iterator
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,6 +29,7 @@ from ner_tui.core.html import visible_html_plain
 from ner_tui.core.settings import Settings
 from ner_tui.core.types import Chunk, DecodeOptions, Entity, Prediction, ScoredText
 
+FIXTURES = Path(__file__).parent / "fixtures"
 ALLOWED_TAGS = {
     "html", "head", "meta", "title", "style", "body", "header", "h1", "main", "section", "h2",
     "p", "ul", "li", "div", "mark", "span",
@@ -72,7 +74,7 @@ class Page(HTMLParser):
             self._ctl = chr(int(title[2:], 16))
             self._append(self._ctl)
         if tag == "mark":
-            self._mark = {**attr, "text": ""}
+            self._mark = {**attr, "text": "", "div": len(self.docs) - 1}
             self.marks.append(self._mark)
 
     def handle_endtag(self, tag: str) -> None:
@@ -264,3 +266,44 @@ def test_a_lone_surrogate_is_shown_not_written() -> None:
     page = render([prediction], "html")
     page.encode("utf-8")
     assert '<span class="ctl" title="U+D800">�</span>' in page
+
+
+# --------------------------------------------------------------------------- a corpus
+
+
+def test_eval_writes_the_corpus_gold_over_predicted(tmp_path: Any, capsys: Any) -> None:
+    from ner_tui.cli import main
+    from ner_tui.core.corpus import open_corpus, read_corpus
+
+    gold_path = FIXTURES / "eval" / "news.jsonl"
+    out = tmp_path / "corpus.html"
+    code = main(["eval", str(gold_path), "--local", "--html", str(out)])
+    assert code == 0, capsys.readouterr().err
+    page = out.read_text(encoding="utf-8")
+    parsed = parse(page)
+    assert set(parsed.tags) <= ALLOWED_TAGS
+    with open_corpus(str(gold_path)) as corpus:
+        docs = list(read_corpus(corpus, "auto"))
+    # Two rows per document, gold then the model, each the whole text.
+    assert parsed.docs == [t for d in docs for t in (d.text, d.text)]
+    assert sum(len(d.gold or ()) for d in docs) > 0
+    for i, doc in enumerate(docs):
+        spans = sorted(doc.gold or (), key=lambda s: (s.start, s.end))
+        gold = [m for m in parsed.marks if m["div"] == 2 * i]
+        model = [m for m in parsed.marks if m["div"] == 2 * i + 1]
+        assert [(int(m["data-start"]), int(m["data-end"]), m["data-label"]) for m in gold] == [
+            (s.start, s.end, s.label) for s in spans
+        ]
+        for m in gold + model:
+            assert m["text"] == doc.text[int(m["data-start"]) : int(m["data-end"])]
+        # A span is outlined exactly when the other side lacks it.
+        key = lambda m: (m["data-start"], m["data-end"], m["data-label"])  # noqa: E731
+        both = {key(m) for m in gold} & {key(m) for m in model}
+        for m in gold:
+            assert m["class"] == ("ent" if key(m) in both else "ent missed")
+        for m in model:
+            assert m["class"] == ("ent" if key(m) in both else "ent wrong")
+    outlined = [m for m in parsed.marks if m["class"] != "ent"]
+    assert outlined  # the small model is not perfect on this corpus
+    assert all(len(m["title"].split(" ")) > 1 for m in outlined)  # the error kind is told
+    assert "micro precision" in page and "F1" in page

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, NamedTuple
 
 from ner_tui.core import colours
 from ner_tui.core.colours import ColourSlots, entity_types
@@ -28,9 +28,10 @@ from ner_tui.core.visible import SPECIAL_RE, visible
 
 _CSS = """
 :root { color-scheme: light dark; --bg: #ffffff; --fg: #1b1b1b; --muted: #5c5c5c;
-  --rule: #d8d8d8; --ctl: #8a5a00; }
+  --rule: #d8d8d8; --ctl: #8a5a00; --bad: #c1121f; }
 @media (prefers-color-scheme: dark) {
-  :root { --bg: #15171c; --fg: #e8e8e8; --muted: #a8a8a8; --rule: #3a3d44; --ctl: #ffcf70; }
+  :root { --bg: #15171c; --fg: #e8e8e8; --muted: #a8a8a8; --rule: #3a3d44; --ctl: #ffcf70;
+    --bad: #ff6b6b; }
 }
 body { background: var(--bg); color: var(--fg); margin: 2rem auto; max-width: 60rem;
   padding: 0 1rem; font: 16px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
@@ -53,6 +54,10 @@ mark.ent .ctl { color: #6b3f00; }
 .legend li { background: var(--chip); color: #ffffff; font-weight: bold; font-size: .8rem;
   padding: .1em .5em; border-radius: .3em; }
 .empty { color: var(--muted); font-style: italic; }
+.row { display: grid; grid-template-columns: 4rem 1fr; gap: .5rem; align-items: baseline; }
+.row .who { color: var(--muted); font-size: .8rem; text-transform: uppercase; }
+mark.ent.wrong, mark.ent.missed { outline: 2px dashed var(--bad); outline-offset: 1px; }
+mark.ent.missed { opacity: .75; }
 """
 
 
@@ -118,8 +123,50 @@ class HtmlPage:
             f"<header><h1>{title}</h1></header>\n<main>\n"
         )
 
-    def foot(self) -> str:
-        return "</main>\n</body>\n</html>\n"
+    def foot(self, summary: str = "") -> str:
+        """The end of the page, after an optional closing paragraph (e.g. eval's scores)."""
+        closing = f'<p class="meta summary">{visible_html(summary)}</p>\n' if summary else ""
+        return f"</main>\n{closing}</body>\n</html>\n"
+
+    def _legend(self, types: Iterable[str]) -> str:
+        items = "".join(
+            f'<li style="{self._vars(kind)}">{_e(visible_html_plain(kind))}</li>' for kind in types
+        )
+        return f'<ul class="legend">{items}</ul>\n'
+
+    def corpus_section(
+        self,
+        number: int,
+        text: str,
+        gold: Sequence[Mark],
+        predicted: Sequence[Mark],
+        heading: str = "",
+    ) -> str:
+        """One corpus document: the gold spans over the text, then the model's, each span
+        that is not in the other side outlined (``missed``, ``wrong``) with the error kind."""
+        types = list(dict.fromkeys(m.label for m in [*gold, *predicted]))
+        for kind in types:
+            self.slots.slot(kind)
+        correct = {(m.start, m.end, m.label) for m in gold} & {
+            (m.start, m.end, m.label) for m in predicted
+        }
+        meta = (
+            f"{len(gold)} gold · {len(predicted)} predicted · {len(correct)} exactly right"
+            + (" · empty document" if not text else "")
+        )
+        rows = []
+        for name, marks in (("gold", gold), ("model", predicted)):
+            body = highlighted(text, marks, self._vars)
+            rows.append(
+                f'<div class="row {name}"><span class="who">{name}</span>'
+                f'<div class="text" dir="auto">{body}</div></div>\n'
+            )
+        return (
+            f'<section class="doc" id="doc-{number}">\n'
+            f"<h2>{visible_html(heading or f'Document {number}')}</h2>\n"
+            f'<p class="meta">{visible_html(meta)}</p>\n'
+            f"{self._legend(types)}{''.join(rows)}</section>\n"
+        )
 
     def _vars(self, entity_type: str) -> str:
         slot = self.slots.slot(entity_type)
@@ -142,17 +189,14 @@ class HtmlPage:
         )
         types = [*entity_types(scored.id2label)]
         types += [e.label for e in prediction.entities if e.label not in types]
-        legend = "".join(
-            f'<li style="{self._vars(kind)}">{_e(visible_html_plain(kind))}</li>' for kind in types
-        )
-        body = highlighted(prediction.text, prediction.entities, self._vars)
+        body = highlighted(prediction.text, entity_marks(prediction.entities), self._vars)
         if not prediction.text:
             meta += " · empty document"
         return (
             f'<section class="doc" id="doc-{number}">\n'
             f"<h2>{visible_html(heading)}</h2>\n"
             f'<p class="meta">{visible_html(meta)}</p>\n'
-            f'<ul class="legend">{legend}</ul>\n'
+            f"{self._legend(types)}"
             f'<div class="text" dir="auto">{body}</div>\n'
             "</section>\n"
         )
@@ -163,24 +207,44 @@ def visible_html_plain(text: str) -> str:
     return _SPECIAL.sub(lambda m: _symbol(m.group()), text)
 
 
-def highlighted(text: str, entities: Iterable[Entity], style_for: Callable[[str], str]) -> str:
-    """The text as HTML with each entity a ``<mark>`` (entities in order, overlaps skipped)."""
+class Mark(NamedTuple):
+    """One span to mark: character offsets, type, score (None for gold) and its status class
+    (``""``; ``"wrong"`` for a prediction not in the gold, ``"missed"`` for gold the model
+    did not find), with the error kind as a tooltip."""
+
+    start: int
+    end: int
+    label: str
+    score: float | None = None
+    status: str = ""
+    note: str = ""
+
+
+def highlighted(text: str, marks: Iterable[Mark], style_for: Callable[[str], str]) -> str:
+    """The text as HTML with each span a ``<mark>`` (in order; overlapping ones skipped)."""
     out: list[str] = []
     pos = 0
-    for entity in sorted(entities, key=lambda e: (e.start, e.end)):
-        if entity.start < pos or entity.end <= entity.start:
+    for mark in sorted(marks, key=lambda m: (m.start, m.end)):
+        if mark.start < pos or mark.end <= mark.start:
             continue
-        out.append(visible_html(text[pos : entity.start]))
-        label = visible_html_plain(entity.label)
-        out.append(
-            f'<mark class="ent" style="{_e(style_for(entity.label))}" '
-            f'data-label="{_e(label)}" data-start="{entity.start}" data-end="{entity.end}" '
-            f'title="{_e(label)} {entity.score:.3f}">'
-            f"{visible_html(text[entity.start : entity.end])}</mark>"
+        out.append(visible_html(text[pos : mark.start]))
+        label = visible_html_plain(mark.label)
+        tip = " ".join(
+            filter(None, [label, "" if mark.score is None else f"{mark.score:.3f}", mark.note])
         )
-        pos = entity.end
+        classes = f"ent {mark.status}".strip()
+        out.append(
+            f'<mark class="{classes}" style="{_e(style_for(mark.label))}" '
+            f'data-label="{_e(label)}" data-start="{mark.start}" data-end="{mark.end}" '
+            f'title="{_e(tip)}">{visible_html(text[mark.start : mark.end])}</mark>'
+        )
+        pos = mark.end
     out.append(visible_html(text[pos:]))
     return "".join(out)
 
 
-__all__ = ["HtmlPage", "highlighted", "visible_html"]
+def entity_marks(entities: Iterable[Entity]) -> list[Mark]:
+    return [Mark(e.start, e.end, e.label, e.score) for e in entities]
+
+
+__all__ = ["HtmlPage", "Mark", "entity_marks", "highlighted", "visible_html"]
