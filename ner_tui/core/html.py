@@ -101,7 +101,6 @@ def visible_html(text: str) -> str:
     return "".join(out)
 
 
-
 class HtmlPage:
     """Builds one page, a section per document, written as each document arrives.
 
