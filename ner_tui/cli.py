@@ -1,4 +1,4 @@
-"""The ``ner-tui`` command: the TUI (no subcommand), ``predict`` and ``serve``.
+"""The ``ner-tui`` command: the TUI (no subcommand), ``predict``, ``eval``, ``web`` and ``serve``.
 
 Only argparse and the settings module are imported here, so ``ner-tui --help`` is instant;
 each subcommand imports what it needs (transformers, onnxruntime, Textual) when it runs.
@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from ner_tui import __version__
+from ner_tui.commands.web import DEFAULT_HOST as WEB_HOST
+from ner_tui.commands.web import DEFAULT_PORT as WEB_PORT
 from ner_tui.core import errors
 from ner_tui.core.settings import ENCODING_CHOICES, Settings, load_settings
 from ner_tui.core.types import AGGREGATIONS, CORPUS_FORMATS, SCHEMES
@@ -43,14 +45,16 @@ def report_error(error: errors.NerTuiError, *, prefix: str = "error") -> None:
         print(f"  hint: {error.hint}", file=sys.stderr)
 
 
-def _connection_arguments() -> argparse.ArgumentParser:
+def _connection_arguments(*, address: bool = True) -> argparse.ArgumentParser:
     """Flags shared by the TUI and ``predict`` (vLLM's example client: --host/--port/--model).
 
-    Defaults are SUPPRESS so only flags actually given override the config file and env."""
+    Defaults are SUPPRESS so only flags actually given override the config file and env.
+    ``address=False`` leaves out --host/--port (``web`` uses them for where it listens)."""
     parent = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
     group = parent.add_argument_group("server (or NER_TUI_* variables, or config.toml)")
-    group.add_argument("--host", help="server host (default: localhost)")
-    group.add_argument("--port", type=int, help="server port (default: 8000)")
+    if address:
+        group.add_argument("--host", help="server host (default: localhost)")
+        group.add_argument("--port", type=int, help="server port (default: 8000)")
     group.add_argument("--url", help="server base URL, e.g. http://gpu-box:8000 (wins over host)")
     group.add_argument(
         "--model",
@@ -139,9 +143,10 @@ def _add_predict_arguments(parser: argparse.ArgumentParser) -> None:
         "--format",
         "-o",
         dest="output_format",
-        choices=("table", "entities", "json", "jsonl", "conll"),
+        choices=("table", "entities", "json", "jsonl", "conll", "html"),
         default="table",
-        help="output: vLLM-style token table (default), entity list, JSON, JSONL, CoNLL",
+        help="output: vLLM-style token table (default), entity list, JSON, JSONL, CoNLL, or "
+        "one self-contained HTML page (a section per document)",
     )
     _add_batch_arguments(parser, "for --file/stdin ")
 
@@ -188,7 +193,60 @@ def _add_eval_arguments(parser: argparse.ArgumentParser) -> None:
         default="table",
         help="output: aligned tables (default), JSON with every error, Markdown",
     )
+    parser.add_argument(
+        "--html",
+        metavar="FILE",
+        default=None,
+        help="also write FILE: one HTML page with every scored document, the gold spans over "
+        "the model's, each one that differs outlined",
+    )
     _add_batch_arguments(parser)
+
+
+def _add_web_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--theme", help="Textual theme for the app")
+    where = parser.add_argument_group("where the page is served")
+    where.add_argument(
+        "--host",
+        dest="web_host",
+        metavar="HOST",
+        default=WEB_HOST,
+        help=f"address to listen on (default: {WEB_HOST}, this machine only; 0.0.0.0 lets "
+        "anyone who reaches the port use the app)",
+    )
+    where.add_argument(
+        "--port",
+        dest="web_port",
+        metavar="PORT",
+        type=int,
+        default=WEB_PORT,
+        help=f"port (default: {WEB_PORT})",
+    )
+    where.add_argument(
+        "--public-url",
+        dest="public_url",
+        default=None,
+        metavar="URL",
+        help="the address browsers use, when it differs (a proxy, a tunnel)",
+    )
+
+
+def _app_flags(args: argparse.Namespace) -> list[str]:
+    """The app's own flags given on this command line, as a list to pass on (``web``).
+
+    The API key is left out: it travels in the environment, not on a command line."""
+    given = vars(args)
+    flags: list[str] = []
+    for action in _connection_arguments()._actions:
+        dest = action.dest
+        if dest not in given or dest in ("help", "api_key") or not action.option_strings:
+            continue
+        flags.append(action.option_strings[0])
+        if action.nargs != 0:  # --local and --strict take no value
+            flags.append(str(given[dest]))
+    if "theme" in given:
+        flags += ["--theme", str(given["theme"])]
+    return flags
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -230,6 +288,18 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_eval_arguments(evaluate)
+    web = commands.add_parser(
+        "web",
+        parents=[_connection_arguments(address=False)],
+        argument_default=argparse.SUPPRESS,
+        help="open the app in a browser (textual-serve), e.g. to demo it on a projector",
+        description="Serve the app in a web browser: each tab runs its own ner-tui with the "
+        "flags given here (--local, --model, --url, --theme...). Here --host/--port say where "
+        "the page listens; name a vLLM server with --url (or `ner-tui --host H --port P web`).",
+        epilog="Anyone who can reach the port gets the app and the model, with no password: "
+        "the default listens on 127.0.0.1 only.",
+    )
+    _add_web_arguments(web)
     commands.add_parser(
         "serve",
         help="serve a model over vLLM's pooling protocol (see `ner-tui serve --help`)",
@@ -275,6 +345,16 @@ def _dispatch(argv: list[str]) -> int:
         from ner_tui.commands.eval import run_eval_command
 
         return run_eval_command(args, settings)
+    if command == "web":
+        from ner_tui.commands.web import run_web
+
+        return run_web(
+            _app_flags(args),
+            host=args.web_host,
+            port=args.web_port,
+            public_url=args.public_url,
+            api_key=settings.api_key if "api_key" in vars(args) else None,
+        )
     if command == "serve":
         # Flags before `serve` (`ner-tui --timeout 3 serve`) are not serve's flags.
         print("ner-tui: error: give serve's flags after `serve`", file=sys.stderr)

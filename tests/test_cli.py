@@ -52,7 +52,8 @@ def _run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[st
 
 
 @pytest.mark.parametrize(
-    "argv", [["--help"], ["predict", "--help"], ["serve", "--help"], ["--version"]]
+    "argv",
+    [["--help"], ["predict", "--help"], ["serve", "--help"], ["web", "--help"], ["--version"]],
 )
 def test_help_imports_nothing_heavy(argv: list[str]) -> None:
     code = (

@@ -20,6 +20,7 @@ import sys
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import IO
 
 from ner_tui.commands.progress import progress_bar
@@ -33,7 +34,8 @@ from ner_tui.core.errors import (
     InputError,
     NerTuiError,
 )
-from ner_tui.core.evaluation import error_record, predicted_spans, score_document
+from ner_tui.core.evaluation import error_record, html_marks, predicted_spans, score_document
+from ner_tui.core.html import HtmlPage
 from ner_tui.core.scoring import Report, Scorer, Span
 from ner_tui.core.settings import Settings
 from ner_tui.core.types import DecodeOptions
@@ -142,8 +144,11 @@ async def evaluate(
     scheme: str | None = None,
     progress: bool = False,
     err: IO[str],
+    html: IO[str] | None = None,
 ) -> EvalRun:
-    """Score every document of ``gold_path`` (skipping and reporting the broken ones)."""
+    """Score every document of ``gold_path`` (skipping and reporting the broken ones).
+
+    ``html``: also write one page with every scored document, gold over predicted."""
     gold_file = open_corpus(gold_path)
     documents = read_corpus(
         gold_file,
@@ -153,6 +158,9 @@ async def evaluate(
         label_map=settings.label_map,
     )
     scorer = Scorer()
+    page = HtmlPage(f"ner-tui eval · {Path(gold_path).name}") if html is not None else None
+    if page is not None and html is not None:
+        html.write(page.head())
     errors = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115 - closed by the caller
     seen = skipped = without_gold = 0
     bar = progress_bar(err) if progress else None
@@ -178,6 +186,14 @@ async def evaluate(
                 for warning in doc.warnings:
                     err.write(f"ner-tui: line {doc.line}: warning: {warning}\n")
                 result = score_document(scorer, doc, doc.gold, outcome.predicted)
+                if page is not None and html is not None:
+                    gold_marks, predicted_marks = html_marks(
+                        doc, doc.gold, outcome.predicted, result
+                    )
+                    heading = f"Document {seen} · line {doc.line}"
+                    html.write(
+                        page.corpus_section(seen, doc.text, gold_marks, predicted_marks, heading)
+                    )
                 for error in result.errors:
                     errors.write(json.dumps(error_record(doc, error), ensure_ascii=False) + "\n")
             if bar is not None and task is not None:
@@ -199,7 +215,17 @@ async def evaluate(
     if without_gold:
         err.write(f"ner-tui: {without_gold} documents have no gold labels and were not scored\n")
     errors.seek(0)
-    return EvalRun(scorer.report(), seen, skipped + without_gold, errors)
+    report = scorer.report()
+    if page is not None and html is not None:
+        micro = report.micro
+        html.write(
+            page.foot(
+                f"{seen - skipped - without_gold:,} documents scored, {skipped:,} skipped · "
+                f"micro precision {micro.precision:.4f}, recall {micro.recall:.4f}, "
+                f"F1 {micro.f1:.4f}"
+            )
+        )
+    return EvalRun(report, seen, skipped + without_gold, errors)
 
 
 def write_json(run: EvalRun, out: IO[str]) -> None:
@@ -219,17 +245,27 @@ def run_eval_command(args: argparse.Namespace, settings: Settings) -> int:
     if args.map:
         settings = replace(settings, label_map={**settings.label_map, **parse_label_map(args.map)})
     progress = args.progress if args.progress is not None else sys.stderr.isatty()
-    run = asyncio.run(
-        evaluate(
-            settings,
-            args.gold,
-            predictions_path=args.predictions,
-            corpus_format=args.input_format,
-            scheme=args.scheme,
-            progress=progress,
-            err=sys.stderr,
+    html_path = getattr(args, "html", None)
+    try:
+        html = open(html_path, "w", encoding="utf-8") if html_path else None  # noqa: SIM115
+    except OSError as error:
+        raise ConfigError(f"cannot write --html {html_path}: {error.strerror or error}") from error
+    try:
+        run = asyncio.run(
+            evaluate(
+                settings,
+                args.gold,
+                predictions_path=args.predictions,
+                corpus_format=args.input_format,
+                scheme=args.scheme,
+                progress=progress,
+                err=sys.stderr,
+                html=html,
+            )
         )
-    )
+    finally:
+        if html is not None:
+            html.close()
     with run.errors:
         if args.output_format == "json":
             write_json(run, sys.stdout)

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ner_tui.core.corpus import CorpusDocument, token_spans
+from ner_tui.core.html import Mark
 from ner_tui.core.scoring import DocumentScore, ScoredError, Scorer, Span
 
 _WORD = re.compile(r"\S+")
@@ -62,6 +63,33 @@ def char_span(doc: CorpusDocument, span: Span) -> tuple[int, int]:
     if doc.tokens is None:
         return span.start, span.end
     return doc.tokens[span.start][0], doc.tokens[span.end - 1][1]
+
+
+def html_marks(
+    doc: CorpusDocument, gold: tuple[Span, ...], predicted: tuple[Span, ...], score: DocumentScore
+) -> tuple[list[Mark], list[Mark]]:
+    """Gold and predicted spans as marks for the HTML page, in characters: a gold span the
+    model did not predict exactly is ``missed``, a prediction not in the gold ``wrong``, each
+    with its error kind (``wrong type``, ``wrong boundary``...) as a note."""
+    kinds: dict[tuple[str, Span], str] = {}
+    for error in score.errors:
+        if error.gold is not None:
+            kinds[("gold", error.gold)] = error.kind
+        if error.pred is not None:
+            kinds[("pred", error.pred)] = error.kind
+    exact = {(s.start, s.end, s.label) for s in gold}
+    exact &= {(s.start, s.end, s.label) for s in predicted}
+
+    def marks(spans: tuple[Span, ...], side: str, status: str) -> list[Mark]:
+        out = []
+        for span in spans:
+            start, end = char_span(doc, span)
+            right = (span.start, span.end, span.label) in exact
+            note = "" if right else kinds.get((side, span), "").replace("_", " ")
+            out.append(Mark(start, end, span.label, span.score, "" if right else status, note))
+        return out
+
+    return marks(gold, "gold", "missed"), marks(predicted, "pred", "wrong")
 
 
 def error_record(doc: CorpusDocument, error: ScoredError) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Turn predictions into text: token table, entity list, JSON, JSONL and CoNLL.
+"""Turn predictions into text: token table, entity list, JSON, JSONL, CoNLL and HTML.
 
 Used by ``ner-tui predict`` and by the TUI's export command, so both write the same thing.
 No Textual, no heavy imports (the prediction types and decoding's word-level set).
@@ -12,6 +12,7 @@ Choices made here:
 - CoNLL writes one *word* per line when the aggregation gives every subword of a word one label
   (``first``, ``average``, ``max``), and one *token* per line otherwise (``none``, ``simple``),
   as the original text's characters (``text[start:end]``), not the tokenizer's ``##`` pieces.
+- HTML is one self-contained page (``core/html.py``), a section per document.
 - Control characters and line/paragraph separators in tokens and entity text are shown as
   visible symbols (``⇥`` for tab, ``↵`` for newline, control pictures for the rest) in every
   line-based format, so one token is always one line. JSON keeps the exact text.
@@ -26,15 +27,18 @@ from pathlib import Path
 from typing import IO, Any, Literal
 
 from ner_tui.core.decoding import WORD_AGGREGATIONS
+from ner_tui.core.html import HtmlPage
 from ner_tui.core.types import Prediction, TokenPrediction
 
-ExportFormat = Literal["table", "entities", "json", "jsonl", "conll"]
-EXPORT_FORMATS: tuple[ExportFormat, ...] = ("table", "entities", "json", "jsonl", "conll")
+ExportFormat = Literal["table", "entities", "json", "jsonl", "conll", "html"]
+EXPORT_FORMATS: tuple[ExportFormat, ...] = ("table", "entities", "json", "jsonl", "conll", "html")
 _SUFFIXES: dict[str, ExportFormat] = {
     ".json": "json",
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
     ".conll": "conll",
+    ".html": "html",
+    ".htm": "html",
     ".conll03": "conll",
     ".iob": "conll",
     ".bio": "conll",
@@ -208,7 +212,8 @@ class DocumentWriter:
     one object. ``extra`` keys (e.g. the input ``line``) lead each JSON object and head each
     ``table``/``entities`` document as a ``# line 3`` comment line; CoNLL has no room for them.
     Layout: ``jsonl`` one line per document; ``conll``, ``table`` and ``entities`` a blank line
-    between documents (``conll`` after each one, as CoNLL readers expect).
+    between documents (``conll`` after each one, as CoNLL readers expect); ``html`` one page, its
+    head before the first document, a section per document, its end on :meth:`close`.
     """
 
     def __init__(self, out: IO[str], fmt: ExportFormat, *, many: bool) -> None:
@@ -220,11 +225,16 @@ class DocumentWriter:
         self.fmt = fmt
         self.many = many
         self.count = 0  # documents written so far
+        self._page = HtmlPage() if fmt == "html" else None
 
     def write(self, prediction: Prediction, extra: Mapping[str, Any] | None = None) -> None:
         """Write one document (and the separator before it)."""
         fmt = self.fmt
-        if fmt == "json":
+        if self._page is not None:
+            if self.count == 0:
+                self.out.write(self._page.head())
+            self.out.write(self._page.section(prediction, self.count + 1, extra))
+        elif fmt == "json":
             body = to_json(prediction, extra)
             if self.many:
                 self.out.write(("[\n" if self.count == 0 else ",\n") + body)
@@ -250,6 +260,10 @@ class DocumentWriter:
         """End the output (the closing ``]`` of a JSON array); ``out`` itself stays open."""
         if self.fmt == "json" and self.many:
             self.out.write("\n]\n" if self.count else "[]\n")
+        elif self._page is not None:
+            if self.count == 0:
+                self.out.write(self._page.head() + '<p class="empty">(no documents)</p>\n')
+            self.out.write(self._page.foot())
 
 
 def render(

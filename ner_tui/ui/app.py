@@ -54,6 +54,7 @@ from ner_tui.ui.screens.export import ExportRequest, ExportScreen
 from ner_tui.ui.screens.help import HelpScreen
 from ner_tui.ui.screens.history import HistoryScreen
 from ner_tui.ui.screens.open_file import OpenFileScreen
+from ner_tui.ui.screenshots import ScreenshotsMixin
 from ner_tui.ui.widgets.entity_sidebar import EntitySidebar
 from ner_tui.ui.widgets.entity_text import EntityText
 from ner_tui.ui.widgets.input_pane import InputPane
@@ -92,7 +93,7 @@ EMPTY_TEXT = _placeholder(
 )
 
 
-class NerTuiApp(App[int]):
+class NerTuiApp(ScreenshotsMixin, App[int]):
     """``ner-tui``: type text, see what the NER model sees."""
 
     CSS_PATH = "app.tcss"

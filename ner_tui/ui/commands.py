@@ -94,7 +94,12 @@ def app_commands(app: NerTuiApp) -> list[PaletteCommand]:
         commands.append(c("Clear history", "Forget past inputs", app.clear_history))
     commands.append(c("Load a text file", "Put a file's text in the input", app.action_open_file))
     if app.prediction is not None:
-        for fmt, label in (("json", "JSON"), ("jsonl", "JSONL"), ("conll", "CoNLL")):
+        for fmt, label in (
+            ("json", "JSON"),
+            ("jsonl", "JSONL"),
+            ("conll", "CoNLL"),
+            ("html", "HTML page"),
+        ):
             commands.append(
                 c(
                     f"Export {label}",

@@ -1,4 +1,4 @@
-"""Entity colours: one palette, legible in every built-in theme.
+"""Entity colours: one palette, legible in every built-in theme (the table is ``core.colours``).
 
 Entities are drawn as a light background with dark text and the label chip as a darker shade of
 the same hue with white text, so neither depends on the theme's own foreground/background.
@@ -12,43 +12,16 @@ from typing import TYPE_CHECKING
 from textual.color import Color
 from textual.style import Style
 
-from ner_tui.core.labels import split_label
+from ner_tui.core import colours
+from ner_tui.core.colours import entity_types
 
 if TYPE_CHECKING:
     from textual.widget import Widget
 
-# Light, distinct hues; dark text on each stays above WCAG AA contrast.
-_HUES: tuple[str, ...] = (
-    "#8ecae6",  # sky
-    "#ffc861",  # amber
-    "#95d5b2",  # mint
-    "#c8b6ff",  # lavender
-    "#f4a3c0",  # pink
-    "#ffb4a2",  # coral
-    "#b5e48c",  # lime
-    "#9bf6ff",  # cyan
-    "#e9c46a",  # sand
-    "#ffc6ff",  # orchid
-    "#caf0f8",  # ice
-    "#d4a373",  # tan
-)
-# Familiar types always get the same colour, whatever the model's label order.
-_PREFERRED: dict[str, int] = {
-    "PER": 0,
-    "PERSON": 0,
-    "ORG": 1,
-    "ORGANIZATION": 1,
-    "LOC": 2,
-    "LOCATION": 2,
-    "GPE": 2,
-    "MISC": 3,
-    "DATE": 4,
-    "TIME": 5,
-    "MONEY": 6,
-    "NORP": 7,
-}
-_DARK_TEXT = Color.parse("#111111")
-_LIGHT_TEXT = Color.parse("#ffffff")
+__all__ = ["EntityColour", "EntityPalette", "contrast", "entity_types", "on_dark_theme"]
+
+_DARK_TEXT = Color.parse(colours.DARK_TEXT)
+_LIGHT_TEXT = Color.parse(colours.LIGHT_TEXT)
 
 
 class EntityColour:
@@ -76,31 +49,22 @@ class EntityColour:
 
 
 def _colour(index: int) -> EntityColour:
-    hue = Color.parse(_HUES[index % len(_HUES)])
-    # Past the first round, shift lightness so repeated hues stay distinguishable.
-    if index >= len(_HUES):
-        hue = hue.darken(0.12 * (index // len(_HUES)))
-    return EntityColour(hue=hue, chip=hue.darken(0.45))
+    return EntityColour(hue=Color.parse(colours.hue(index)), chip=Color.parse(colours.chip(index)))
 
 
 class EntityPalette:
-    """Maps entity types to colours, stable for one model's label set."""
+    """Maps entity types to colours, stable for one model's label set (slots: ``core.colours``)."""
 
     def __init__(self, types: Iterable[str] = ()) -> None:
         self._map: dict[str, EntityColour] = {}
-        self._used: set[int] = set()
+        self._slots = colours.ColourSlots()
         for name in types:
             self.colour(name)
 
     def colour(self, entity_type: str) -> EntityColour:
         found = self._map.get(entity_type)
-        if found is not None:
-            return found
-        index = _PREFERRED.get(entity_type.upper())
-        if index is None or index in self._used:
-            index = next(i for i in range(10_000) if i not in self._used)
-        self._used.add(index)
-        found = self._map[entity_type] = _colour(index)
+        if found is None:
+            found = self._map[entity_type] = _colour(self._slots.slot(entity_type))
         return found
 
     @property
@@ -111,16 +75,6 @@ class EntityPalette:
 def on_dark_theme(widget: Widget) -> bool:
     """Whether ``widget`` is drawn on a dark theme (picks :meth:`EntityColour.label_for`)."""
     return widget.app.current_theme.dark if widget.is_attached else True
-
-
-def entity_types(labels: Iterable[str]) -> list[str]:
-    """Entity types of a label set, in first-seen order (``B-PER``, ``I-PER`` -> ``PER``)."""
-    seen: dict[str, None] = {}
-    for label in labels:
-        _, kind = split_label(label)
-        if kind:
-            seen.setdefault(kind, None)
-    return list(seen)
 
 
 def contrast(a: Color, b: Color) -> float:

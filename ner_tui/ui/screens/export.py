@@ -1,4 +1,4 @@
-"""Export the current prediction to a file (JSON, JSONL, CoNLL, token table)."""
+"""Export the current prediction to a file (JSON, JSONL, CoNLL, token table, HTML)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,9 @@ FORMATS: tuple[tuple[str, str], ...] = (
     ("jsonl", "JSONL: one line per document"),
     ("conll", "CoNLL: token label per line"),
     ("table", "Token table: token → label, like vLLM's example"),
+    ("html", "HTML: the text with highlighted entities, one self-contained page"),
 )
-SUFFIX = {"json": ".json", "jsonl": ".jsonl", "conll": ".conll", "table": ".tsv"}
+SUFFIX = {"json": ".json", "jsonl": ".jsonl", "conll": ".conll", "table": ".tsv", "html": ".html"}
 
 
 @dataclass(frozen=True)
