@@ -10,7 +10,8 @@ cell by cell, text and colours (xterm paints with WebGL or a canvas, so there is
 reach it the test serves textual-serve's own script with one statement added that keeps the
 terminal object in ``window.__nerTerminals``; nothing else about the page changes.
 
-Screenshots land in ``screenshots/`` (web-app.png, web-export-light.png, web-export-dark.png).
+Screenshots (web-app.png, web-export-light.png, web-export-dark.png) land in ``screenshots/``
+when ``UPDATE_SCREENSHOTS=1``, else in a temporary folder, so a test run leaves the tree clean.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,7 +35,11 @@ from ner_tui.commands.web import app_command, exposure_warning, is_loopback
 from ner_tui.core import colours
 
 ROOT = Path(__file__).resolve().parents[1]
-SCREENSHOTS = ROOT / "screenshots"
+SCREENSHOTS = (
+    ROOT / "screenshots"
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1"
+    else Path(tempfile.mkdtemp(prefix="ner-tui-web-screenshots-"))
+)
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SENTENCE = "Ada Lovelace met Charles Babbage in London."
 NBSP = "\u00a0"  # the app joins a label chip to its entity with no-break spaces
