@@ -111,6 +111,14 @@ APP_BINDINGS: list[BindingType] = [
         tooltip="Load a text file into the input.",
     ),
     Binding(
+        "ctrl+g",
+        "show_corpus",
+        "Corpus",
+        id="corpus",
+        show=False,
+        tooltip="Open a gold corpus (or show the one open): scores, errors, documents.",
+    ),
+    Binding(
         "ctrl+n",
         "next_sample",
         "Sample",
