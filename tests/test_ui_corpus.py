@@ -23,6 +23,9 @@ from ner_tui.ui.screens.corpus_errors import ErrorBrowserScreen
 
 EVAL = Path(__file__).parent / "fixtures" / "eval"
 CONLL = EVAL / "news.conll"
+# news.jsonl plus its first sentence with a gold made wrong: one error of each kind the
+# model can make against it (missed, spurious, wrong type, wrong boundary).
+ERRORS = EVAL / "errors.jsonl"
 SIZE = (120, 36)
 
 
@@ -66,20 +69,6 @@ def count_requests(app: NerTuiApp) -> list[int]:
     return calls
 
 
-@pytest.fixture
-def errors_corpus(tmp_path: Path) -> Path:
-    """The news corpus (JSONL) plus a copy of its first sentence with a gold made wrong to
-    give one error of each kind the model can make against it."""
-    wrong = (
-        '{"text": "Angela Merkel met Emmanuel Macron in Paris on Tuesday .", "entities": ['
-        '{"start": 0, "end": 13, "label": "PER"}, {"start": 14, "end": 17, "label": "MISC"}, '
-        '{"start": 37, "end": 42, "label": "ORG"}, {"start": 43, "end": 53, "label": "DATE"}]}'
-    )
-    path = tmp_path / "errors.jsonl"
-    path.write_text((EVAL / "news.jsonl").read_text() + wrong + "\n")
-    return path
-
-
 def corpus_app(corpus: Path | None = CONLL, **settings: Any) -> NerTuiApp:
     return NerTuiApp(Settings(local=True, **settings), initial_text="", corpus=corpus)
 
@@ -119,8 +108,8 @@ async def test_flag_opens_and_scores_as_eval(eval_report: Any) -> None:
         assert app.screen.query_one("#corpus-progress").display is False
 
 
-async def test_sort_and_filter(errors_corpus: Path) -> None:
-    app = corpus_app(errors_corpus)
+async def test_sort_and_filter() -> None:
+    app = corpus_app(ERRORS)
     async with app.run_test(size=SIZE) as pilot:
         await scored(pilot)
         assert app.corpus_scores is not None
@@ -162,8 +151,8 @@ async def test_sort_and_filter(errors_corpus: Path) -> None:
         assert shown == [r.doc.index for r in select(results, kind="missed")]
 
 
-async def test_open_document_and_jump_between_errors(errors_corpus: Path) -> None:
-    app = corpus_app(errors_corpus)
+async def test_open_document_and_jump_between_errors() -> None:
+    app = corpus_app(ERRORS)
     async with app.run_test(size=SIZE) as pilot:
         await scored(pilot)
         await pilot.press("s")  # most errors first
@@ -194,8 +183,8 @@ async def test_open_document_and_jump_between_errors(errors_corpus: Path) -> Non
         assert calls == []
 
 
-async def test_error_browser_opens_document_at_error(errors_corpus: Path) -> None:
-    app = corpus_app(errors_corpus)
+async def test_error_browser_opens_document_at_error() -> None:
+    app = corpus_app(ERRORS)
     async with app.run_test(size=SIZE) as pilot:
         await scored(pilot)
         await pilot.press("e")

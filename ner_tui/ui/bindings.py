@@ -116,7 +116,7 @@ APP_BINDINGS: list[BindingType] = [
         "Corpus",
         id="corpus",
         show=False,
-        tooltip="Open a gold corpus (or show the one open): scores, errors, documents.",
+        tooltip="Score a corpus: open one, or show the one open.",
     ),
     Binding(
         "ctrl+n",

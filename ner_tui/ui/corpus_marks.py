@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rich.text import Text
 from textual.color import Color
 from textual.content import Content
 from textual.style import Style
@@ -43,9 +44,14 @@ def preview(text: str, width: int = 60) -> str:
     return shown if len(shown) <= width else shown[: width - 1] + "…"
 
 
+def cell(text: str, style: Style | None = None) -> Text:
+    """A table cell holding ``text`` as data (a plain ``str`` cell would be parsed as markup)."""
+    return Text(text, style=style.rich_style if style is not None else "", no_wrap=True)
+
+
 def legend() -> Content:
     """What each error mark means."""
-    parts = [Content.styled(" correct ", Style(background=Color(60, 120, 200), foreground=_WHITE))]
+    parts = [Content.styled("marks: correct in its type's colour ·", DIM)]
     for kind in ERROR_KINDS:
         parts.append(Content.styled(f" {KIND_NAMES[kind]} ", KIND_STYLES[kind]))
     parts.append(Content.styled(" current ", CURRENT))

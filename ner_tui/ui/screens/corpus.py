@@ -26,7 +26,15 @@ from ner_tui.core.corpus_scores import (
     select,
 )
 from ner_tui.core.scoring import ERROR_KINDS
-from ner_tui.ui.corpus_marks import BOLD, DIM, KIND_NAMES, curve_caption, preview, scores_table
+from ner_tui.ui.corpus_marks import (
+    BOLD,
+    DIM,
+    KIND_NAMES,
+    cell,
+    curve_caption,
+    preview,
+    scores_table,
+)
 from ner_tui.ui.screens.corpus_document import CorpusDocumentScreen
 from ner_tui.ui.screens.corpus_errors import ErrorBrowserScreen
 
@@ -162,12 +170,12 @@ class CorpusScreen(Screen[None]):
         for r in self.shown:
             doc = r.doc
             if doc.error is not None:
-                cells = ["!", "—", "—", Content.styled(preview(doc.error.message, 60), DIM)]
+                cells = ["!", "—", "—", cell(preview(doc.error.message, 60), DIM)]
             else:
                 low = "—" if r.min_confidence is None else f"{r.min_confidence:.3f}"
                 f1 = "—" if r.score is None else f"{r.score.f1:.2f}"
                 errors = "—" if r.score is None else str(r.error_count)
-                cells = [errors, f1, low, Content(preview(doc.text, 60))]
+                cells = [errors, f1, low, cell(preview(doc.text, 60))]
             table.add_row(str(doc.index + 1), str(doc.line), *cells, key=str(doc.index))
         left = self.query_one("#corpus-left")
         left.border_subtitle = f"{len(self.shown)} of {len(self.scores.results)}"

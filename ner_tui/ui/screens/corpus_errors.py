@@ -13,7 +13,7 @@ from ner_tui.core.corpus import CorpusDocument
 from ner_tui.core.corpus_scores import CorpusScores, DocumentResult, all_errors, entity_types
 from ner_tui.core.evaluation import char_span
 from ner_tui.core.scoring import ERROR_KINDS, Span
-from ner_tui.ui.corpus_marks import BOLD, DIM, KIND_NAMES, KIND_STYLES, preview
+from ner_tui.ui.corpus_marks import BOLD, DIM, KIND_NAMES, KIND_STYLES, cell, preview
 from ner_tui.ui.palette import EntityPalette
 from ner_tui.ui.screens.corpus_document import CorpusDocumentScreen
 
@@ -84,10 +84,10 @@ class ErrorBrowserScreen(Screen[None]):
             gold, pred = error.gold, error.pred
             labels = " → ".join(dict.fromkeys(s.label for s in (gold, pred) if s is not None))
             table.add_row(
-                Content.styled(KIND_NAMES[error.kind], KIND_STYLES[error.kind]),
-                Content(labels),
-                Content(text(gold)),
-                Content(text(pred)),
+                cell(KIND_NAMES[error.kind], KIND_STYLES[error.kind]),
+                cell(labels),
+                cell(text(gold)),
+                cell(text(pred)),
                 str(doc.index + 1),
                 str(doc.line),
             )
