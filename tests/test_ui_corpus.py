@@ -295,3 +295,42 @@ async def test_plain_text_corpus_lists_by_confidence(tmp_path: Path) -> None:
         known = [x for x in low if x is not None]
         assert known and known == sorted(known)
         assert "No gold labels" in str(screen.query_one("#scores-table").render())
+
+
+async def test_ctrl_g_opens_the_picker_and_the_corpus() -> None:
+    from textual.widgets import Input
+
+    from ner_tui.ui.screens.open_file import OpenFileScreen
+
+    app = corpus_app(corpus=None)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, lambda: app.connection is not None)
+        await pilot.press("ctrl+g")
+        await pilot.pause()
+        assert isinstance(app.screen, OpenFileScreen)
+        app.screen.query_one(Input).value = str(CONLL)
+        await pilot.press("enter")
+        await scored(pilot)
+        assert isinstance(app.screen, CorpusScreen)
+        assert app.corpus_scores is not None and len(app.corpus_scores.results) == 16
+        await pilot.press("escape")  # back to the main view; ctrl+g shows the corpus again
+        assert app.screen is app.main
+        await pilot.press("ctrl+g")
+        assert app.screen is app.corpus_screen
+        names = [c.name for c in app.palette_commands()]
+        assert "Open corpus…" in names and "Show corpus" in names
+
+
+def test_corpus_flag_reaches_the_app(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ner_tui import cli
+    from ner_tui.ui import app as app_module
+
+    seen: dict[str, Any] = {}
+
+    def run_app(settings: Settings, *, corpus: Path | None = None) -> int:
+        seen["corpus"] = corpus
+        return 0
+
+    monkeypatch.setattr(app_module, "run_app", run_app)
+    assert cli.main(["--local", "--corpus", str(CONLL)]) == 0
+    assert seen["corpus"] == CONLL
