@@ -245,11 +245,18 @@ async def test_escape_cancels_the_run() -> None:
         with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
             f.write(long + "\n")
         app.open_corpus(Path(f.name))
-        for _ in range(400):
+        for _ in range(3000):
             await pilot.pause(0.01)
             if sum(s is not None for s in app.corpus_scored) >= 2:
                 break
+        else:
+            raise AssertionError("no document was scored")
         assert app.corpus_running
+        await pilot.press("m")  # the main view stays usable while the run goes on
+        assert app.screen is app.main and app.corpus_running
+        await pilot.press("ctrl+g")
+        await pilot.pause()
+        assert isinstance(app.screen, CorpusScreen) and app.corpus_running
         await pilot.press("escape")
         await settle(pilot, lambda: app.corpus_scores is not None and not app.corpus_running)
         done = sum(s is not None for s in app.corpus_scored)
@@ -316,7 +323,9 @@ async def test_ctrl_g_opens_the_picker_and_the_corpus() -> None:
         await pilot.press("escape")  # back to the main view; ctrl+g shows the corpus again
         assert app.screen is app.main
         await pilot.press("ctrl+g")
+        await pilot.pause()
         assert app.screen is app.corpus_screen
+        assert app.screen.query_one("#corpus-docs", DataTable).row_count == 16
         names = [c.name for c in app.palette_commands()]
         assert "Open corpus…" in names and "Show corpus" in names
 

@@ -157,6 +157,7 @@ class NerTuiApp(App[int]):
         self._corpus_decoded: tuple[tuple[str, str], list[Decoded]] | None = None
         self.corpus_screen: CorpusScreen | None = None
         self._corpus_cancelled = False
+        self.corpus_done = 0  # documents through the model in the run going on
 
     # ------------------------------------------------------------------ layout
 
@@ -449,7 +450,12 @@ class NerTuiApp(App[int]):
         if not worker.is_finished:
             return
         if event.state == WorkerState.ERROR and worker.error is not None:
-            titles = {"predict": "Prediction failed", "connect": "Could not connect"}
+            titles = {
+                "predict": "Prediction failed",
+                "connect": "Could not connect",
+                "corpus": "The corpus run failed",
+                "corpus-score": "Scoring the corpus failed",
+            }
             self._report(worker.error, title=titles.get(worker.group, "Something failed"))
         if worker.group == "corpus" and event.state == WorkerState.CANCELLED:
             if self._corpus_cancelled:
@@ -461,7 +467,7 @@ class NerTuiApp(App[int]):
                     markup=False,
                     timeout=5,
                 )
-            if self.corpus_docs:
+            if self.corpus_docs and not self.corpus_running:
                 self.rescore_corpus()
         if worker.group != "predict":
             return
@@ -861,7 +867,8 @@ class NerTuiApp(App[int]):
 
     @on(CorpusProgress)
     def _on_corpus_progress(self, message: CorpusProgress) -> None:
-        if self.corpus_screen is not None and self.corpus_screen.is_mounted:
+        self.corpus_done = message.done
+        if self.corpus_screen is not None and self.corpus_screen in self.screen_stack:
             self.corpus_screen.show_progress(message.done, message.total)
 
     @on(CorpusScored)
@@ -870,7 +877,7 @@ class NerTuiApp(App[int]):
             self.rescore_corpus()  # the options changed meanwhile
             return
         self.corpus_scores = message.scores
-        if self.corpus_screen is not None and self.corpus_screen.is_mounted:
+        if self.corpus_screen is not None and self.corpus_screen in self.screen_stack:
             self.corpus_screen.show_progress(1, 1)
             self.corpus_screen.show_scores(message.scores)
 

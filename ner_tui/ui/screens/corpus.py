@@ -69,6 +69,13 @@ class CorpusScreen(Screen[None]):
             tooltip="Cancel the corpus run; when none runs, back to the main view.",
         ),
         Binding(
+            "m",
+            "app.pop_screen",
+            "Main view",
+            id="corpus.main",
+            tooltip="Back to the main view; a run goes on (ctrl+g comes back here).",
+        ),
+        Binding(
             "s",
             "cycle_sort",
             "Sort",
@@ -127,11 +134,25 @@ class CorpusScreen(Screen[None]):
         table.add_columns("#", "line", "errors", "F1", "low conf", "text")
         self._show_filters()
         table.focus()
+        # Shown again after the main view (a popped screen is composed anew): the app's state.
+        app = self.ner_app
+        if app.corpus_running:
+            self.show_progress(app.corpus_done, len(app.corpus_docs))
+        elif app.corpus_scores is not None:
+            self.show_progress(1, 1)
+            self.show_scores(app.corpus_scores)
 
     # ------------------------------------------------------------------ attributes down
 
+    @property
+    def ready(self) -> bool:
+        """Composed and shown (a screen pushed again mounts anew and reads the app's state)."""
+        return self.is_mounted and bool(self.query("#corpus-docs"))
+
     def show_progress(self, done: int, total: int) -> None:
         self.running = done < total
+        if not self.ready:
+            return
         bar = self.query_one(ProgressBar)
         bar.display = self.running
         bar.update(total=total, progress=done)
@@ -139,6 +160,8 @@ class CorpusScreen(Screen[None]):
 
     def show_scores(self, scores: CorpusScores) -> None:
         self.scores = scores
+        if not self.ready:
+            return
         self.query_one("#scores-table", Static).update(scores_table(scores))
         report = scores.report
         curve = self.query_one(Sparkline)
