@@ -266,7 +266,7 @@ def _run_tui(settings: Settings, corpus: str | None = None) -> int:
     """Open the app; the one place that knows run_app's signature."""
     from ner_tui.ui.app import run_app
 
-    result: Any = run_app(settings, corpus=Path(corpus) if corpus else None)
+    result: Any = run_app(settings, corpus=Path(corpus)) if corpus else run_app(settings)
     return int(result or 0)
 
 

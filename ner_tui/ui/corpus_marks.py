@@ -147,6 +147,8 @@ def scores_table(scores: CorpusScores | None, width: int = 44) -> Content:
     if scores is None:
         return Content.styled("No scores yet.", DIM)
     report = scores.report
+    if not scores.results:
+        return Content.styled("The corpus has no documents.", DIM)
     if report is None:
         lines = [
             Content.styled("No gold labels", BOLD),
