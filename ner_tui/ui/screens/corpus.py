@@ -147,7 +147,7 @@ class CorpusScreen(Screen[None]):
     @property
     def ready(self) -> bool:
         """Composed and shown (a screen pushed again mounts anew and reads the app's state)."""
-        return self.is_mounted and bool(self.query("#corpus-docs"))
+        return bool(self.query("#corpus-docs"))
 
     def show_progress(self, done: int, total: int) -> None:
         self.running = done < total
