@@ -838,6 +838,8 @@ class NerTuiApp(App[int]):
         from ner_tui.core.corpus_scores import decode_corpus, rescore
 
         docs, scored, options = self.corpus_docs, list(self.corpus_scored), self.decode_options
+        if self.corpus_screen is not None and self.corpus_screen in self.screen_stack:
+            self.corpus_screen.show_rescoring()
         key = (options.aggregation, options.mode)
         cached = self._corpus_decoded
         if cached is not None and cached[0] == key and len(cached[1]) == len(scored):

@@ -158,10 +158,18 @@ class CorpusScreen(Screen[None]):
         bar.update(total=total, progress=done)
         self._show_filters()
 
+    def show_rescoring(self) -> None:
+        if self.ready:
+            self.query_one("#corpus-scores").border_subtitle = "re-scoring…"
+
     def show_scores(self, scores: CorpusScores) -> None:
         self.scores = scores
         if not self.ready:
             return
+        o = scores.options
+        self.query_one(
+            "#corpus-scores"
+        ).border_subtitle = f"{o.aggregation} · {o.mode} · threshold {o.threshold:.2f}"
         self.query_one("#scores-table", Static).update(scores_table(scores))
         report = scores.report
         curve = self.query_one(Sparkline)
