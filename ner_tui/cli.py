@@ -13,6 +13,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from ner_tui import __version__
@@ -263,6 +264,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"ner-tui {__version__}")
     parser.add_argument("--theme", help="Textual theme for the app")
+    parser.add_argument(
+        "--corpus",
+        metavar="FILE",
+        help="open a corpus (CoNLL, JSONL or plain text) in the app's corpus view",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     predict = commands.add_parser(
         "predict",
@@ -320,11 +326,11 @@ def _run_serve(argv: Sequence[str]) -> int:
     return int(result or 0)
 
 
-def _run_tui(settings: Settings) -> int:
+def _run_tui(settings: Settings, corpus: str | None = None) -> int:
     """Open the app; the one place that knows run_app's signature."""
     from ner_tui.ui.app import run_app
 
-    result: Any = run_app(settings)
+    result: Any = run_app(settings, corpus=Path(corpus)) if corpus else run_app(settings)
     return int(result or 0)
 
 
@@ -359,7 +365,7 @@ def _dispatch(argv: list[str]) -> int:
         # Flags before `serve` (`ner-tui --timeout 3 serve`) are not serve's flags.
         print("ner-tui: error: give serve's flags after `serve`", file=sys.stderr)
         return EXIT_USAGE
-    return _run_tui(settings)
+    return _run_tui(settings, getattr(args, "corpus", None))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

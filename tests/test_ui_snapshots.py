@@ -125,3 +125,54 @@ def test_help_screen(snap_compare: Any) -> None:
         press=["f1"],
         run_before=until(lambda a: a.connection is not None),
     )
+
+
+# --------------------------------------------------------------------------- corpus view
+
+CORPUS = "tests/fixtures/eval/errors.jsonl"  # relative: the name is on screen
+
+
+def corpus_until(*keys: str):
+    """Wait for the corpus to be scored (bundled model), then press ``keys``."""
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        assert isinstance(app, NerTuiApp)
+        for _ in range(600):
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            if app.corpus_scores is not None and not app.corpus_running:
+                break
+        else:
+            raise AssertionError("the corpus was never scored")
+        app.main.query_one(InputPane).cursor_blink = False
+        for key in keys:
+            await pilot.press(key)
+            await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+
+    return run_before
+
+
+def corpus_snapshot_app() -> NerTuiApp:
+    return NerTuiApp(Settings(local=True, theme=THEME), initial_text="", corpus=Path(CORPUS))
+
+
+def test_corpus_screen(snap_compare: Any) -> None:
+    """The corpus view after the run (bundled model, the news corpus plus one sentence with a
+    wrong gold), sorted by most errors: the document list with that sentence first (4
+    errors, F1, lowest confidence, text), the scores panel (per type P/R/F1/support, micro,
+    macro, weighted, the four schemes, the error counts by kind in their colours) and the F1
+    threshold sparkline naming the best threshold; the footer shows sort/type/kind/errors."""
+    assert snap_compare(corpus_snapshot_app(), terminal_size=SIZE, run_before=corpus_until("s"))
+
+
+def test_corpus_document_with_errors(snap_compare: Any) -> None:
+    """The wrong-gold sentence opened: the legend of error marks, the gold text (PER correct,
+    `met` MISC missed in red, Paris ORG wrong type in orange, `on Tuesday` DATE wrong
+    boundary in purple) and the predicted text (Macron PER spurious, struck), each span with
+    its label chip; the error list with the second error (after `n`) marked and reversed."""
+    assert snap_compare(
+        corpus_snapshot_app(), terminal_size=SIZE, run_before=corpus_until("s", "enter", "n")
+    )

@@ -1,6 +1,6 @@
 """Regenerate the README screenshots (SVG) of the app's main states into ``screenshots/``.
 
-Usage: ``.venv/bin/python tools/screenshots.py [--model DIR] [--out screenshots]``
+Usage: ``.venv/bin/python tools/screenshots.py [--model DIR] [--out screenshots] [--only NAME]``
 
 Uses the bundled model when it is installed (real entities), else the tiny test fixture (labels
 are then random-looking). No server is needed: the first shot is what a newcomer sees when no
@@ -92,6 +92,7 @@ async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", type=Path, default=default_model())
     parser.add_argument("--out", type=Path, default=ROOT / "screenshots")
+    parser.add_argument("--only", action="append", metavar="NAME", help="only this shot (repeat)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     model = str(args.model)
@@ -116,8 +117,19 @@ async def main() -> int:
             [lambda p: settle(p, lambda a: a._status.state == "error")],
         ),
         ("help", app("", local=True), [connected, press("f1")]),
+        (
+            "corpus",
+            NerTuiApp(
+                Settings(local=True, model=model, theme=THEME),
+                initial_text="",
+                corpus=ROOT / "tests" / "fixtures" / "eval" / "errors.jsonl",
+            ),
+            [lambda p: settle(p, lambda a: a.corpus_scores is not None), press("s")],
+        ),
     ]
     for name, instance, steps in shots:
+        if args.only and name not in args.only:
+            continue
         await shoot(instance, args.out / f"{name}.svg", steps)
     return 0
 

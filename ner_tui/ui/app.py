@@ -18,12 +18,15 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
+from textual.screen import Screen
 from textual.style import Style
 from textual.timer import Timer
 from textual.widgets import Footer, Header, TextArea
 from textual.worker import Worker, WorkerState
 
 from ner_tui.core.connect import Connection, Kind, connect
+from ner_tui.core.corpus import CorpusDocument
+from ner_tui.core.corpus_scores import CorpusScores, EntityTuple
 from ner_tui.core.documents import read_text_file
 from ner_tui.core.errors import (
     MalformedResponse,
@@ -46,9 +49,18 @@ from ner_tui.ui.clipboard import copy_text
 from ner_tui.ui.commands import NerCommands, PaletteCommand, app_commands
 from ner_tui.ui.document import EntityDocument, LaidOut, decode_and_layout
 from ner_tui.ui.history import History
-from ner_tui.ui.messages import Connected, ConnectionFailed, PredictionFailed, PredictionReady
+from ner_tui.ui.messages import (
+    Connected,
+    ConnectionFailed,
+    CorpusLoaded,
+    CorpusProgress,
+    CorpusScored,
+    PredictionFailed,
+    PredictionReady,
+)
 from ner_tui.ui.palette import EntityPalette, entity_types
 from ner_tui.ui.samples import SAMPLES
+from ner_tui.ui.screens.corpus import CorpusScreen
 from ner_tui.ui.screens.error import ErrorScreen
 from ner_tui.ui.screens.export import ExportRequest, ExportScreen
 from ner_tui.ui.screens.help import HelpScreen
@@ -64,6 +76,7 @@ from ner_tui.ui.widgets.status_line import StatusInfo, StatusLine, format_ms, sh
 from ner_tui.ui.widgets.token_table import TokenTable
 
 log = logging.getLogger(__name__)
+Decoded = tuple[EntityTuple, ...] | None
 
 LIVE_DELAY = 0.5  # seconds of no typing before a live prediction
 SERVER_DISCOVER_TIMEOUT = 5.0  # a server that has not listed its models by then is not used
@@ -111,6 +124,7 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
         initial_text: str | None = None,
         format_elapsed: Callable[[float], str] = format_ms,
         history_limit: int = 50,
+        corpus: Path | None = None,
     ) -> None:
         """``initial_text`` None: the first sample (so a first launch shows real entities);
         ``format_elapsed`` renders round-trip times (tests fix it for stable snapshots)."""
@@ -137,6 +151,14 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
         self.live_delay = LIVE_DELAY
         self._sample_index = 0
         self._cancelled_by_user = False
+        self.corpus_path = corpus  # opened once connected
+        self.corpus_docs: list[CorpusDocument] = []
+        self.corpus_scored: list[ScoredText | None] = []
+        self.corpus_scores: CorpusScores | None = None
+        self._corpus_decoded: tuple[tuple[str, str], list[Decoded]] | None = None
+        self.corpus_screen: CorpusScreen | None = None
+        self._corpus_cancelled = False
+        self.corpus_done = 0  # documents through the model in the run going on
 
     # ------------------------------------------------------------------ layout
 
@@ -166,16 +188,16 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
             )
         if self.settings.keymap:
             self.set_keymap(dict(self.settings.keymap))
-        self.query_one("#input").border_title = "Text"
-        self.query_one("#input").border_subtitle = "ctrl+s predict"
-        self.query_one("#text-view").border_title = "Entities in text"
-        self.query_one("#tokens").border_title = "Tokens"
-        self.query_one("#sidebar").border_title = "Entities"
-        self.query_one("#legend").border_title = "Labels"
-        self.query_one(OptionsBar).show(self.view_options)
-        self.query_one(Legend).show_palette(self.palette)
-        self.query_one(EntitySidebar).set_prediction(None, self.palette)
-        self.query_one(InputPane).focus()
+        self.main.query_one("#input").border_title = "Text"
+        self.main.query_one("#input").border_subtitle = "ctrl+s predict"
+        self.main.query_one("#text-view").border_title = "Entities in text"
+        self.main.query_one("#tokens").border_title = "Tokens"
+        self.main.query_one("#sidebar").border_title = "Entities"
+        self.main.query_one("#legend").border_title = "Labels"
+        self.main.query_one(OptionsBar).show(self.view_options)
+        self.main.query_one(Legend).show_palette(self.palette)
+        self.main.query_one(EntitySidebar).set_prediction(None, self.palette)
+        self.main.query_one(InputPane).focus()
         kind: Kind = "local" if self.settings.local else "server"
         self.connect_backend(kind, fallback=self.settings.fallback_local)
 
@@ -184,6 +206,11 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
             await self.connection.aclose()
 
     # ------------------------------------------------------------------ state helpers
+
+    @property
+    def main(self) -> Screen[object]:
+        """The main view's screen (the app's own queries go there, whatever screen is on top)."""
+        return self.screen_stack[0] if self.screen_stack else self.screen
 
     @property
     def decode_options(self) -> DecodeOptions:
@@ -196,17 +223,19 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
     @property
     def _status(self) -> StatusInfo:
         """What the status line shows now (it keeps it; no copy here)."""
-        return self.query_one(StatusLine).info
+        return self.main.query_one(StatusLine).info
 
     def _show_status(self, **changes: object) -> None:
-        line = self.query_one(StatusLine)
+        line = self.main.query_one(StatusLine)
         line.show(replace(line.info, **changes))  # type: ignore[arg-type]
 
     def _set_options(self, options: ViewOptions, *, redecode: bool = True) -> None:
         self.view_options = options
-        self.query_one(OptionsBar).show(options)
+        self.main.query_one(OptionsBar).show(options)
         if redecode and self.scored is not None:
             self.redecode()
+        if redecode and self.corpus_scored and not self.corpus_running:
+            self.rescore_corpus()
 
     def _set_decode(self, **changes: object) -> None:
         decode = replace(self.decode_options, **changes)  # type: ignore[arg-type]
@@ -272,7 +301,7 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
             await old.aclose()
         conn = message.connection
         self.palette = EntityPalette(entity_types(conn.info.id2label))
-        self.query_one(Legend).show_palette(self.palette)
+        self.main.query_one(Legend).show_palette(self.palette)
         self.sub_title = short_model(conn.model)
         self._show_status(
             state="ready",
@@ -288,9 +317,11 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
         text = self._pending_text
         self._pending_text = None
         if text is None and (self.prediction is not None or self.initial_text or was_predicting):
-            text = self.query_one(InputPane).text  # re-run with the new backend / first launch
+            text = self.main.query_one(InputPane).text  # re-run with the new backend / first launch
         if text and text.strip():
             self.run_prediction(text)
+        if self.corpus_path is not None and not self.corpus_docs:
+            self.open_corpus(self.corpus_path)
         self.refresh_bindings()
 
     @on(ConnectionFailed)
@@ -325,7 +356,7 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
     # ------------------------------------------------------------------ predicting
 
     def action_predict(self) -> None:
-        text = self.query_one(InputPane).text
+        text = self.main.query_one(InputPane).text
         if not text.strip():
             self.notify("Type or paste some text first.", severity="warning", markup=False)
             return
@@ -392,7 +423,7 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
         )
 
     def _busy(self, busy: bool, *, live: bool = False) -> None:
-        view = self.query_one(EntityText)
+        view = self.main.query_one(EntityText)
         if busy:
             view.border_subtitle = "predicting… esc to cancel"
             if not live:
@@ -412,8 +443,25 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
         if not worker.is_finished:
             return
         if event.state == WorkerState.ERROR and worker.error is not None:
-            titles = {"predict": "Prediction failed", "connect": "Could not connect"}
+            titles = {
+                "predict": "Prediction failed",
+                "connect": "Could not connect",
+                "corpus": "The corpus run failed",
+                "corpus-score": "Scoring the corpus failed",
+            }
             self._report(worker.error, title=titles.get(worker.group, "Something failed"))
+        if worker.group == "corpus" and event.state == WorkerState.CANCELLED:
+            if self._corpus_cancelled:
+                self._corpus_cancelled = False
+                done = sum(s is not None for s in self.corpus_scored)
+                self.notify(
+                    f"Corpus run cancelled: {done:,} of {len(self.corpus_docs):,} documents "
+                    "scored; the scores are theirs.",
+                    markup=False,
+                    timeout=5,
+                )
+            if self.corpus_docs and not self.corpus_running:
+                self.rescore_corpus()
         if worker.group != "predict":
             return
         if not self.predicting:
@@ -456,12 +504,12 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
 
     def show_prediction(self, prediction: Prediction, document: EntityDocument) -> None:
         """Set every result widget from one prediction (attributes down)."""
-        self.query_one(EntityText).set_document(document)
-        self.query_one(TokenTable).set_prediction(prediction, self.palette)
-        self.query_one(EntitySidebar).set_prediction(prediction, self.palette)
+        self.main.query_one(EntityText).set_document(document)
+        self.main.query_one(TokenTable).set_prediction(prediction, self.palette)
+        self.main.query_one(EntitySidebar).set_prediction(prediction, self.palette)
         scored = prediction.scored
-        self.query_one("#tokens").border_title = f"Tokens · {len(prediction.tokens):,}"
-        self.query_one("#sidebar").border_title = f"Entities · {len(prediction.entities):,}"
+        self.main.query_one("#tokens").border_title = f"Tokens · {len(prediction.tokens):,}"
+        self.main.query_one("#sidebar").border_title = f"Entities · {len(prediction.entities):,}"
         self._show_status(
             state="ready",
             source=scored.source,
@@ -503,13 +551,13 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
         if self.prediction is None:
             return
         token = self.prediction.tokens[message.index]
-        self.query_one(EntityText).highlight_original(token.start, token.end)
+        self.main.query_one(EntityText).highlight_original(token.start, token.end)
 
     @on(EntitySidebar.EntitySelected)
     def _on_entity(self, message: EntitySidebar.EntitySelected) -> None:
         entity = message.entity
-        self.query_one(EntityText).highlight_original(entity.start, entity.end)
-        self.query_one(TokenTable).mark_members(entity.token_start, entity.token_end)
+        self.main.query_one(EntityText).highlight_original(entity.start, entity.end)
+        self.main.query_one(TokenTable).mark_members(entity.token_start, entity.token_end)
 
     @on(TextArea.Changed, "#input")
     def _on_input_changed(self) -> None:
@@ -520,7 +568,7 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
         self._live_timer = self.set_timer(self.live_delay, self._live_predict)
 
     def _live_predict(self) -> None:
-        text = self.query_one(InputPane).text
+        text = self.main.query_one(InputPane).text
         if text.strip() and self.connection is not None:
             self.run_prediction(text, live=True)
 
@@ -567,7 +615,7 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
 
     def set_input(self, text: str, *, predict: bool = True) -> None:
         """Replace the input (keeping what was typed in the history) and predict it."""
-        pane = self.query_one(InputPane)
+        pane = self.main.query_one(InputPane)
         current = pane.text
         if current.strip() and current != text and not any(e.text == current for e in self.history):
             self.history.add(current, model="(not predicted)")
@@ -671,6 +719,176 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
         keys.append(("ctrl+q", "Quit", "Leave ner-tui."))
         self.push_screen(HelpScreen(keys))
 
+    # ------------------------------------------------------------------ corpus
+
+    @property
+    def corpus_running(self) -> bool:
+        return any(w.group == "corpus" and not w.is_finished for w in self.workers)
+
+    def action_open_corpus(self) -> None:
+        def chosen(path: Path | None) -> None:
+            if path is not None:
+                self.open_corpus(path)
+
+        self.push_screen(OpenFileScreen(title="Open a corpus (CoNLL, JSONL or text)"), chosen)
+
+    def action_show_corpus(self) -> None:
+        if self.corpus_screen is None:
+            self.action_open_corpus()
+        elif self.screen is not self.corpus_screen:
+            self.push_screen(self.corpus_screen)
+
+    def open_corpus(self, path: Path) -> None:
+        """Show the corpus screen and run ``path`` through the current backend."""
+        self.corpus_path = path
+        if self.connection is None:
+            self.notify(
+                "Not connected yet: the corpus opens once the model is ready.", markup=False
+            )
+            return
+        if self.corpus_screen is not None and self.corpus_screen in self.screen_stack:
+            while self.screen is not self.main:
+                self.pop_screen()
+        self.corpus_screen = CorpusScreen(path.name)
+        self.corpus_docs, self.corpus_scored, self.corpus_scores = [], [], None
+        self._corpus_decoded = None
+        self.push_screen(self.corpus_screen)
+        self.run_corpus(path)
+
+    @work(exclusive=True, group="corpus", exit_on_error=False)
+    async def run_corpus(self, path: Path) -> None:
+        """Read the corpus in a thread, then score every document through the backend,
+        ``max_concurrency`` in flight, keeping each ScoredText; scores come last."""
+        from ner_tui.core.aio import map_ordered
+        from ner_tui.core.alignment import score
+        from ner_tui.core.corpus import open_corpus, read_corpus
+
+        connection = self.connection
+        if connection is None:
+            return
+        settings = self.settings
+
+        def read() -> list[CorpusDocument]:
+            with open_corpus(str(path)) as stream:
+                return list(
+                    read_corpus(stream, "auto", mode=settings.mode, label_map=settings.label_map)
+                )
+
+        try:
+            docs = await asyncio.to_thread(read)
+        except (NerTuiError, OSError) as error:
+            message = error.message if isinstance(error, NerTuiError) else str(error)
+            self.notify(message, title="Could not read the corpus", severity="error", markup=False)
+            return
+        self.post_message(CorpusLoaded(path.name, docs))
+        self.corpus_docs = docs
+        self.corpus_scored = [None] * len(docs)
+        failures: list[str] = []
+
+        async def one(doc: CorpusDocument) -> ScoredText | NerTuiError | None:
+            if doc.error is not None:
+                return None
+            try:
+                return await score(
+                    connection.backend,
+                    connection.info,
+                    doc.text,
+                    model=connection.model,
+                    max_model_len=connection.max_model_len,
+                )
+            except NerTuiError as error:
+                return error
+
+        self.post_message(CorpusProgress(0, len(docs)))
+        done = 0
+        async for result in map_ordered(one, docs, limit=settings.max_concurrency):
+            doc = docs[done]
+            if isinstance(result, NerTuiError):
+                failures.append(f"line {doc.line}: {result.message}")
+            else:
+                self.corpus_scored[done] = result
+            done += 1
+            self.post_message(CorpusProgress(done, len(docs)))
+        if failures:
+            self.notify(
+                "\n".join(failures[:8] + [f"… and {len(failures) - 8} more"] * (len(failures) > 8)),
+                title=f"{len(failures)} documents could not be predicted",
+                severity="warning",
+                markup=False,
+                timeout=10,
+            )
+        self.rescore_corpus()
+
+    def cancel_corpus(self) -> None:
+        if self.corpus_running:
+            self._corpus_cancelled = True
+            self.workers.cancel_group(self, "corpus")
+
+    @work(exclusive=True, group="corpus-score", exit_on_error=False)
+    async def rescore_corpus(self) -> None:
+        """Decode the kept scores (only when aggregation or mode changed) and score them, in
+        a thread: no request."""
+        from ner_tui.core.corpus_scores import decode_corpus, rescore
+
+        docs, scored, options = self.corpus_docs, list(self.corpus_scored), self.decode_options
+        if self.corpus_screen is not None and self.corpus_screen in self.screen_stack:
+            self.corpus_screen.show_rescoring()
+        key = (options.aggregation, options.mode)
+        cached = self._corpus_decoded
+        if cached is not None and cached[0] == key and len(cached[1]) == len(scored):
+            decoded = cached[1]
+        else:
+            decoded = await asyncio.to_thread(decode_corpus, scored, options)
+            self._corpus_decoded = (key, decoded)
+        scores = await asyncio.to_thread(rescore, docs, decoded, options)
+        self.post_message(CorpusScored(scores))
+
+    @on(CorpusLoaded)
+    def _on_corpus_loaded(self, message: CorpusLoaded) -> None:
+        broken = [d for d in message.documents if d.error is not None]
+        if not message.documents:
+            self.notify(f"{message.name} has no documents.", severity="warning", markup=False)
+        if broken:
+            lines = [f"line {d.line}: {d.error.message}" for d in broken[:8] if d.error]
+            if len(broken) > 8:
+                lines.append(f"… and {len(broken) - 8} more")
+            self.notify(
+                "\n".join(lines),
+                title=f"{len(broken)} documents of {message.name} skipped",
+                severity="warning",
+                markup=False,
+                timeout=10,
+            )
+
+    @on(CorpusProgress)
+    def _on_corpus_progress(self, message: CorpusProgress) -> None:
+        self.corpus_done = message.done
+        if self.corpus_screen is not None and self.corpus_screen in self.screen_stack:
+            self.corpus_screen.show_progress(message.done, message.total)
+
+    @on(CorpusScored)
+    def _on_corpus_scored(self, message: CorpusScored) -> None:
+        if message.scores.options != self.decode_options:
+            self.rescore_corpus()  # the options changed meanwhile
+            return
+        self.corpus_scores = message.scores
+        if self.corpus_screen is not None and self.corpus_screen in self.screen_stack:
+            self.corpus_screen.show_progress(1, 1)
+            self.corpus_screen.show_scores(message.scores)
+
+    def show_corpus_document(self, index: int) -> None:
+        """Put a corpus document in the main view, from its kept scores (no request)."""
+        scored = self.corpus_scored[index] if index < len(self.corpus_scored) else None
+        if scored is None:
+            self.notify("This document has no prediction.", severity="warning", markup=False)
+            return
+        while self.screen is not self.main:
+            self.pop_screen()
+        self.workers.cancel_group(self, "predict")
+        self.main.query_one(InputPane).load_text(scored.text)
+        self.scored = scored
+        self.redecode()
+
     # ------------------------------------------------------------------ palette
 
     def palette_commands(self) -> list[PaletteCommand]:
@@ -682,7 +900,7 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
         self.notify("History cleared.", markup=False)
 
 
-def run_app(settings: Settings | None = None) -> int:
-    """Run the app until the user quits; returns the exit code."""
-    result = NerTuiApp(settings).run()
+def run_app(settings: Settings | None = None, *, corpus: Path | None = None) -> int:
+    """Run the app until the user quits (``corpus``: opened once connected); the exit code."""
+    result = NerTuiApp(settings, corpus=corpus).run()
     return int(result or 0)

@@ -111,6 +111,14 @@ APP_BINDINGS: list[BindingType] = [
         tooltip="Load a text file into the input.",
     ),
     Binding(
+        "ctrl+g",
+        "show_corpus",
+        "Corpus",
+        id="corpus",
+        show=False,
+        tooltip="Score a corpus: open one, or show the one open.",
+    ),
+    Binding(
         "ctrl+n",
         "next_sample",
         "Sample",

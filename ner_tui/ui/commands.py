@@ -93,6 +93,11 @@ def app_commands(app: NerTuiApp) -> list[PaletteCommand]:
     if len(app.history):
         commands.append(c("Clear history", "Forget past inputs", app.clear_history))
     commands.append(c("Load a text file", "Put a file's text in the input", app.action_open_file))
+    commands.append(
+        c("Open corpus…", "Score a CoNLL/JSONL/text corpus with the model", app.action_open_corpus)
+    )
+    if app.corpus_screen is not None:
+        commands.append(c("Show corpus", "Scores, documents and errors", app.action_show_corpus))
     if app.prediction is not None:
         for fmt, label in (
             ("json", "JSON"),

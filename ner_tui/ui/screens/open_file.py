@@ -1,4 +1,4 @@
-"""Pick a text file to load into the input."""
+"""Pick a file: a text to load into the input, or a corpus to score."""
 
 from __future__ import annotations
 
@@ -16,13 +16,14 @@ class OpenFileScreen(ModalScreen[Path | None]):
         Binding("escape", "dismiss(None)", "Cancel", id="open.cancel", tooltip="Close."),
     ]
 
-    def __init__(self, directory: Path | None = None) -> None:
+    def __init__(self, directory: Path | None = None, *, title: str = "Load a text file") -> None:
         super().__init__()
         self.directory = directory or Path.cwd()
+        self.title_text = title
 
     def compose(self) -> ComposeResult:
         with Vertical(id="open-dialog", classes="dialog") as box:
-            box.border_title = "Load a text file"
+            box.border_title = self.title_text
             box.border_subtitle = "type a path + enter, or pick one · esc cancel"
             yield Input(placeholder="path/to/file.txt", id="open-path")
             yield DirectoryTree(self.directory, id="open-tree")
