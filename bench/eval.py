@@ -41,9 +41,10 @@ FIXTURE = ROOT / "tests" / "fixtures" / "eval" / "news.conll"
 NAMES = ["Smith", "Jones", "Garcia", "Nguyen", "Okafor", "Schmidt", "Rossi", "Tanaka"]
 
 
-def _sentences() -> list[list[tuple[str, str]]]:
+def _sentences(path: Path = FIXTURE) -> list[list[tuple[str, str]]]:
+    """The ``(token, tag)`` sentences of a CoNLL file."""
     out: list[list[tuple[str, str]]] = [[]]
-    for line in FIXTURE.read_text().splitlines():
+    for line in path.read_text().splitlines():
         if not line.strip() or line.startswith("-DOCSTART-"):
             if out[-1]:
                 out.append([])
@@ -98,7 +99,7 @@ def throughput(sentences: int, work: Path) -> None:
     corpus = work / "corpus.conll"
     write_corpus(corpus, sentences)
     texts = work / "texts.txt"
-    texts.write_text("\n".join(" ".join(t for t, _ in s) for s in _read_conll(corpus)) + "\n")
+    texts.write_text("\n".join(" ".join(t for t, _ in s) for s in _sentences(corpus)) + "\n")
     print(f"1. {sentences:,} sentences, bundled model, aggregation first; seconds (sentences/s)")
     print(f"{'backend':>22} {'predict':>16} {'eval':>16} {'eval / predict':>15}")
     rows = [("local engine", ["--local"])]
@@ -112,18 +113,6 @@ def throughput(sentences: int, work: Path) -> None:
                 f"{name:>22} {p_s:>7.1f} ({sentences / p_s:>6.0f}) "
                 f"{e_s:>7.1f} ({sentences / e_s:>6.0f}) {e_s / p_s:>14.2f}x"
             )
-
-
-def _read_conll(path: Path) -> list[list[tuple[str, str]]]:
-    out: list[list[tuple[str, str]]] = [[]]
-    for line in path.read_text().splitlines():
-        if not line.strip():
-            if out[-1]:
-                out.append([])
-            continue
-        token, *_, tag = line.split()
-        out[-1].append((token, tag))
-    return [s for s in out if s]
 
 
 def _instant_server(model_dir: Path, labels: int) -> tuple[str, object]:

@@ -160,37 +160,11 @@ def scores_table(scores: CorpusScores | None, width: int = 44) -> Content:
     name_w = max(12, width - 4 * 8)
     widths = [name_w, 8, 8, 8, 8]
     lines = [_row(["type", "P", "R", "F1", "support"], widths, BOLD)]
-    for name, row in sorted(report.per_type.items()):
-        lines.append(
-            _row(
-                [
-                    name,
-                    f"{row.precision:.3f}",
-                    f"{row.recall:.3f}",
-                    f"{row.f1:.3f}",
-                    str(row.support),
-                ],
-                widths,
-            )
-        )
-    for name, row in (
-        ("micro", report.micro),
-        ("macro", report.macro),
-        ("weighted", report.weighted),
-    ):
-        lines.append(
-            _row(
-                [
-                    name,
-                    f"{row.precision:.3f}",
-                    f"{row.recall:.3f}",
-                    f"{row.f1:.3f}",
-                    str(row.support),
-                ],
-                widths,
-                BOLD if name == "micro" else DIM,
-            )
-        )
+    averages = (("micro", report.micro), ("macro", report.macro), ("weighted", report.weighted))
+    for name, row in (*sorted(report.per_type.items()), *averages):
+        cells = [name, f"{row.precision:.3f}", f"{row.recall:.3f}", f"{row.f1:.3f}"]
+        style = None if name in report.per_type else BOLD if name == "micro" else DIM
+        lines.append(_row([*cells, str(row.support)], widths, style))
     lines.append(Content(""))
     lines.append(_row(["scheme", "P", "R", "F1", "correct"], widths, BOLD))
     for name, s in report.schemes.items():
