@@ -12,10 +12,10 @@ from textual.content import Content, Span
 from textual.theme import BUILTIN_THEMES
 
 from ner_tui.core.types import Chunk, DecodeOptions, Entity, Prediction, ScoredText
+from ner_tui.core.visible import SPECIAL_RE, grapheme_bounds, visible, visible_text
 from ner_tui.ui.document import NBSP, LineSlicer, build_document, wrap_lines
 from ner_tui.ui.history import History
 from ner_tui.ui.palette import _DARK_TEXT, _LIGHT_TEXT, EntityPalette, contrast, entity_types
-from ner_tui.ui.visible import SPECIAL_RE, grapheme_bounds, visible, visible_text
 
 
 def prediction_of(text: str, spans: list[tuple[str, int, int]]) -> Prediction:

@@ -2,7 +2,7 @@
 
 Pure functions (no widgets), so the highlighted view's mapping from original character offsets to
 display offsets can be tested on its own. In the core because the app (``ui/document.py``) and the
-HTML export (``core/html.py``) show the same symbols; ``ui/visible.py`` re-exports them.
+HTML export (``core/html.py``) show the same symbols.
 """
 
 from __future__ import annotations

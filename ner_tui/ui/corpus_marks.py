@@ -14,8 +14,8 @@ from textual.style import Style
 from ner_tui.core.corpus_scores import CorpusScores, DocumentResult
 from ner_tui.core.evaluation import char_span
 from ner_tui.core.scoring import ERROR_KINDS, ErrorKind, ScoredError, Span
+from ner_tui.core.visible import SPECIAL_RE, visible, visible_text
 from ner_tui.ui.palette import EntityPalette
-from ner_tui.ui.visible import SPECIAL_RE, visible, visible_text
 
 KIND_NAMES: dict[str, str] = {
     "missed": "missed",

@@ -17,8 +17,8 @@ from textual.content import Content, Span
 from textual.style import Style
 
 from ner_tui.core.types import DecodeOptions, Prediction, ScoredText
+from ner_tui.core.visible import SPECIAL_RE, OffsetMap, Segment, grapheme_bounds, visible
 from ner_tui.ui.palette import EntityPalette
-from ner_tui.ui.visible import SPECIAL_RE, OffsetMap, Segment, grapheme_bounds, visible
 
 SPECIAL_STYLE = Style(dim=True, italic=True)
 CHUNK_MARK = "┆"

@@ -13,8 +13,8 @@ from textual.style import Style
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
+from ner_tui.core.visible import visible_text
 from ner_tui.ui.history import History
-from ner_tui.ui.visible import visible_text
 
 
 class HistoryScreen(ModalScreen[str | None]):

@@ -13,8 +13,8 @@ from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from ner_tui.core.types import Entity, Prediction
+from ner_tui.core.visible import visible_text
 from ner_tui.ui.palette import EntityPalette, on_dark_theme
-from ner_tui.ui.visible import visible_text
 
 MAX_PER_TYPE = 300  # an OptionList entry per entity; beyond this the export has them all
 _NAME_WIDTH = 22

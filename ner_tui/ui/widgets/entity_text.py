@@ -15,8 +15,8 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.style import Style
 
+from ner_tui.core.visible import grapheme_bounds
 from ner_tui.ui.document import EntityDocument, LineSlicer, wrap_lines
-from ner_tui.ui.visible import grapheme_bounds
 from ner_tui.ui.widgets.strip import content_strip
 
 HIGHLIGHT = Style(reverse=True, bold=True, underline=True)

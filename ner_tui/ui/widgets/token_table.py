@@ -24,8 +24,8 @@ from textual.style import Style
 
 from ner_tui.core.labels import split_label
 from ner_tui.core.types import Prediction, TokenPrediction
+from ner_tui.core.visible import visible_text
 from ner_tui.ui.palette import EntityPalette, on_dark_theme
-from ner_tui.ui.visible import visible_text
 from ner_tui.ui.widgets.strip import content_strip
 
 LOW_CONFIDENCE = 0.5
