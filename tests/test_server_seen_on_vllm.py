@@ -15,6 +15,8 @@ import httpx
 import pytest
 from servers import SERVER_MODULE, serve_process
 
+from ner_tui.server.http import sanitize_message
+
 TINY = Path(__file__).parent / "fixtures" / "tiny-bert-ner"
 
 
@@ -67,8 +69,32 @@ def test_pooling_errors_name_the_field(
 
 def test_tokenize_unknown_model_lists_the_served_name(server: httpx.Client) -> None:
     err = _error(server.post("/tokenize", json={"model": "nope", "prompt": "x"}), 404)
-    assert err["message"] == f"The model `nope` does not exist. Valid aliases: {TINY}."
+    # The served name is the model's path; vLLM hides it when it is under /home, /tmp, ...
+    expected = sanitize_message(f"The model `nope` does not exist. Valid aliases: {TINY}.")
+    assert err["message"] == expected
     assert (err["type"], err["param"]) == ("NotFoundError", "model")
+
+
+@pytest.mark.parametrize(
+    ("message", "sanitized"),
+    [
+        (
+            "The model `nope` does not exist. Valid aliases: /tmp/ci/tools/work/vllm/minilm-ner.",
+            "The model `nope` does not exist. Valid aliases: <path>",  # the dot goes too
+        ),
+        ("Cannot read /srv/models/ner/config.json now", "Cannot read <path> now"),
+        ("Failed in ./work/models/weights.onnx", "Failed in .<path>"),
+        ("object <Engine at 0x7f3a2b1c> is busy", "object <Engine> is busy"),
+        (
+            'boom\n  File "/x/y.py", line 3, in run\n    raise X\nafter',
+            "boom\nafter",
+        ),
+        ("The model `tiny` does not exist.", "The model `tiny` does not exist."),
+    ],
+)
+def test_error_messages_are_cleaned_as_vllm_cleans_them(message: str, sanitized: str) -> None:
+    """vLLM 0.32 strips addresses, traceback lines and file paths from every error message."""
+    assert sanitize_message(message) == sanitized
 
 
 def test_pooling_unknown_model_has_no_param(server: httpx.Client) -> None:

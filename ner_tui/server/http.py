@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import re
 from typing import Any
 
 from starlette.requests import Request
@@ -44,8 +45,28 @@ def json_response(doc: Any, status: int = 200) -> Response:
 def error_response(
     status: int, message: str, error_type: str, *, param: str | None = None
 ) -> Response:
-    """vLLM's nested error envelope (>= 0.10.1), ``code`` equal to the HTTP status."""
-    return json_response(error_json(message, error_type, status, param=param), status)
+    """vLLM's nested error envelope (>= 0.10.1), ``code`` equal to the HTTP status, with the
+    message cleaned as vLLM cleans it (:func:`sanitize_message`)."""
+    return json_response(
+        error_json(sanitize_message(message), error_type, status, param=param), status
+    )
+
+
+# What vLLM (0.32) takes out of every error message before a client sees it: object addresses,
+# traceback lines, and file-system paths (a served model's directory among them).
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+>")
+_TRACEBACK_LINE = re.compile(r'\n?\s*File "[^"]+", line \d+, in \S+(\n\s+.*)?')
+_SYSTEM_PATH = re.compile(r"/(?:home|usr|opt|var|tmp|root|lib|mnt|srv)(?:/[\w.\-]+)+")
+_FILE_PATH = re.compile(r"(?:/[\w\-]+)+/[\w\-]+\.\w+")
+
+
+def sanitize_message(message: str) -> str:
+    """``message`` without memory addresses, traceback lines or paths, as vLLM answers: a
+    client learns what went wrong, not where the server keeps its files."""
+    message = _ADDRESS.sub(">", message)
+    message = _TRACEBACK_LINE.sub("", message)
+    message = _SYSTEM_PATH.sub("<path>", message)
+    return _FILE_PATH.sub("<path>", message).strip()
 
 
 async def read_json(request: Request, max_bytes: int) -> Any:
