@@ -153,3 +153,30 @@ def test_removed_task_is_named_before_field_checks(
     err = _error(server.post("/pooling", json={"input": 5, "task": task}), 400)
     assert err["message"] == f"{message} (parameter=task)"
     assert (err["type"], err["param"]) == ("BadRequestError", "task")
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "where"),
+    [
+        ("/pooling", '{"model": "\\ud800", "input": "x"}', "body.model"),
+        ("/pooling", '{"input": "x", "request_id": "a\\udfffb"}', "body.request_id"),
+        ("/pooling", '{"input": ["ok", "\\ud83d"]}', "body.input.1"),
+        ("/tokenize", '{"model": "\\ud800", "prompt": "x"}', "body.model"),
+        ("/detokenize", '{"model": "\\ud800", "tokens": [1]}', "body.model"),
+    ],
+)
+def test_a_lone_surrogate_anywhere_is_a_400_not_a_500(
+    server: httpx.Client, path: str, body: str, where: str
+) -> None:
+    """Issue #13: these were plain-text 500s (or a 500 in the envelope for request_id)."""
+    response = server.post(path, content=body, headers={"content-type": "application/json"})
+    err = _error(response, 400)
+    assert (err["type"], err["param"]) == ("Bad Request", where)
+    assert "lone surrogate" in str(err["message"])
+    assert server.get("/health").status_code == 200  # and the server is fine
+
+
+def test_405_says_which_methods_are_allowed(server: httpx.Client) -> None:
+    response = server.get("/pooling")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"

@@ -401,7 +401,9 @@ def create_app(
 
     async def not_found(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
-        return json_response({"detail": exc.detail}, exc.status_code)
+        response = json_response({"detail": exc.detail}, exc.status_code)
+        response.headers.update(exc.headers or {})  # a 405 says which methods are allowed
+        return response
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

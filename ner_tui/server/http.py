@@ -88,7 +88,7 @@ async def read_json(request: Request, max_bytes: int) -> Any:
         chunks.append(chunk)
     raw = b"".join(chunks)
     try:
-        return json.loads(raw)
+        body = json.loads(raw)
     except (ValueError, RecursionError) as exc:
         # vLLM 0.32's words: the position of the error in `loc` and `param`, the reason in ctx.
         if isinstance(exc, json.JSONDecodeError):
@@ -101,6 +101,37 @@ async def read_json(request: Request, max_bytes: int) -> Any:
             f"'ctx': {{'error': {reason!r}}}}}",
             param=f"body.{position}",
         ) from None
+    where = _lone_surrogate(body, "body")
+    if where is not None:
+        raise bad_request(
+            f"{where} holds a lone surrogate (an escaped \\ud800-\\udfff with no partner): "
+            "text must be valid Unicode.",
+            param=where,
+        )
+    return body
+
+
+def _lone_surrogate(value: Any, where: str) -> str | None:
+    """Where in a decoded JSON value a string (or key) holds a lone surrogate, if anywhere.
+
+    JSON may escape one (``"\\ud800"``); Python decodes it into a string that cannot be encoded
+    again, so it would fail deep inside (tokenizing, or writing the answer) as a 500."""
+    if isinstance(value, str):
+        return where if _SURROGATE.search(value) else None
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            if (found := _lone_surrogate(item, f"{where}.{i}")) is not None:
+                return found
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if _SURROGATE.search(key):
+                return where
+            if (found := _lone_surrogate(item, f"{where}.{key}")) is not None:
+                return found
+    return None
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _too_large(max_bytes: int) -> HTTPError:
