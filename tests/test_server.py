@@ -357,7 +357,7 @@ def test_malformed_bodies_are_4xx(server: httpx.Client) -> None:
     # JSON can carry lone surrogates, which are no text to tokenize
     lone = b'{"input": ["Hi", "a\\ud800b"]}'
     err = _error(server.post("/pooling", content=lone, headers=headers), 400)
-    assert "Prompt 1 is not valid Unicode text" in str(err["message"])
+    assert "body.input.1 holds a lone surrogate" in str(err["message"])
     _error(server.post("/tokenize", content=b'{"prompt": "\\udfff"}', headers=headers), 400)
     _error(server.post("/detokenize", json={"tokens": ["a"]}), 400)
     _error(server.post("/detokenize", json={"tokens": [10**9]}), 400)

@@ -115,19 +115,8 @@ class _Server:
         return await asyncio.to_thread(self._tokenize, texts, add_special_tokens)
 
     def _tokenize(self, texts: list[str], add_special_tokens: bool) -> list[list[int]]:
-        try:
-            return self.engine.tokenize_batch(texts, add_special_tokens)
-        except TypeError:
-            # JSON may carry lone surrogates ("\ud800"), which the tokenizer refuses.
-            for i, text in enumerate(texts):
-                try:
-                    text.encode("utf-8")
-                except UnicodeEncodeError as exc:
-                    raise bad_request(
-                        f"Prompt {i} is not valid Unicode text: {exc.reason} at character "
-                        f"{exc.start}."
-                    ) from None
-            raise
+        # Lone surrogates, which the tokenizer refuses, never get here (read_json refuses them).
+        return self.engine.tokenize_batch(texts, add_special_tokens)
 
     def truncate(
         self, ids: list[int], k: int, side: str, *, texts_with_specials: bool
