@@ -180,3 +180,28 @@ def test_405_says_which_methods_are_allowed(server: httpx.Client) -> None:
     response = server.get("/pooling")
     assert response.status_code == 405
     assert response.headers["allow"] == "POST"
+
+
+def test_a_client_leaving_mid_body_is_a_disconnect_not_a_500(server: httpx.Client) -> None:
+    """Issue #13: every client disconnect was logged as an ERROR with a traceback and counted
+    as a 500 in /metrics."""
+    import socket
+    import time
+
+    host, port = server.base_url.host, server.base_url.port
+    assert port is not None
+    with socket.create_connection((host, port), timeout=10) as sock:
+        sock.sendall(
+            b"POST /pooling HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 1000\r\n\r\n" + b'{"input": "half a bo'
+        )
+        time.sleep(0.3)
+    line = metrics = ""
+    for _ in range(50):  # the server notices the closed connection on its own time
+        metrics = server.get("/metrics").text
+        line = next(x for x in metrics.splitlines() if x.startswith("ner_tui_client_disconnects"))
+        if line.endswith(" 1"):
+            break
+        time.sleep(0.1)
+    assert line.endswith(" 1"), line
+    assert 'status="500"' not in metrics

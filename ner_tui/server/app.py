@@ -21,7 +21,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -317,6 +317,11 @@ def create_app(
         async def endpoint(request: Request) -> Response:
             try:
                 response = await handler(request)
+            except ClientDisconnect:
+                # Nobody is left to answer: not a server error, and no traceback in the log.
+                log.info("client went away during %s", path)
+                state.metrics.disconnects += 1
+                return Response(status_code=499)
             except HTTPError as exc:
                 response = error_response(exc.status, exc.message, exc.error_type, param=exc.param)
             except InvalidRequest as exc:

@@ -16,6 +16,7 @@ class Metrics:
     prompts: int = 0
     prompt_tokens: int = 0
     in_flight: int = 0
+    disconnects: int = 0  # requests whose client left before the answer
 
     def observe(self, path: str, status: int) -> None:
         self.requests[(path, status)] += 1
@@ -53,6 +54,12 @@ class Metrics:
                 "gauge",
                 "Most prompts in one batch so far.",
                 batch.largest_batch,
+            ),
+            (
+                "client_disconnects_total",
+                "counter",
+                "Requests whose client went away before the answer (not errors).",
+                self.disconnects,
             ),
             ("requests_waiting", "gauge", "Requests queued for the next batch.", waiting),
             ("requests_running", "gauge", "Pooling requests in flight.", self.in_flight),
