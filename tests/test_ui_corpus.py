@@ -4,6 +4,7 @@ setting changes."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 from collections.abc import Callable
 from pathlib import Path
@@ -52,6 +53,23 @@ async def settle(pilot: Pilot[int], until: Callable[[], bool], rounds: int = 600
         if until():
             return
     raise AssertionError("the app never reached the expected state")
+
+
+def hold_after_two(app: NerTuiApp) -> None:
+    """Wrap the backend's pool: the first two calls answer, the rest wait until cancelled."""
+    assert app.connection is not None
+    backend = app.connection.backend
+    original = backend.pool
+    answered: list[int] = []
+    never = asyncio.Event()
+
+    async def pool(*args: Any, **kwargs: Any) -> Any:
+        if len(answered) >= 2:
+            await never.wait()
+        answered.append(1)
+        return await original(*args, **kwargs)
+
+    backend.pool = pool  # type: ignore[method-assign]
 
 
 def count_requests(app: NerTuiApp) -> list[int]:
@@ -240,6 +258,7 @@ async def test_escape_cancels_the_run() -> None:
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, lambda: app.connection is not None)
         log = notes(app)
+        hold_after_two(app)  # the run cannot end by itself while the keys below are pressed
         import tempfile
 
         with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
