@@ -716,3 +716,31 @@ async def test_theme_from_settings_and_unknown_theme_warns() -> None:
         await settle(pilot, lambda: app.connection is not None)
         assert any("no-such-theme" in n for n in notes(app, "warning"))
         assert app.theme in app.available_themes
+
+
+async def test_predict_uses_the_text_typed_just_before_it() -> None:
+    """Issue #14, item 0: keys typed or pasted right before ctrl+s are in the prediction. The
+    keys arrive at the app back to back, as from a terminal under a fast typist or tmux's
+    send-keys, ctrl+s straight after them; the app's priority binding runs while the keys it
+    forwarded still wait in the input's queue."""
+    from textual import events
+
+    app = NerTuiApp(Settings(local=True, model=str(TINY)), initial_text="")
+    async with app.run_test(size=(120, 36)) as pilot:
+        for _ in range(400):
+            await pilot.pause()
+            if app.connection is not None:
+                break
+        pane = app.query_one(InputPane)
+        pane.focus()
+        typed = "Contact Jane Doe in Seattle."
+        for char in typed:
+            app.post_message(events.Key(char if char != " " else "space", char))
+        app.post_message(events.Key("ctrl+s", None))
+        for _ in range(400):
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            if app.prediction is not None:
+                break
+        assert pane.text == typed
+        assert app.prediction is not None and app.prediction.text == typed

@@ -356,7 +356,12 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
     # ------------------------------------------------------------------ predicting
 
     def action_predict(self) -> None:
-        text = self.main.query_one(InputPane).text
+        # The text as shown once the keys typed or pasted before ctrl+s are in (see InputPane).
+        self.main.query_one(InputPane).request_text()
+
+    @on(InputPane.TextRequested)
+    def _predict_text(self, message: InputPane.TextRequested) -> None:
+        text = message.text
         if not text.strip():
             self.notify("Type or paste some text first.", severity="warning", markup=False)
             return

@@ -17,11 +17,14 @@ character one cell right of where TextArea put the cursor.)
 from __future__ import annotations
 
 import unicodedata
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import overload
 
 from rich.cells import cell_len
+from textual import on
 from textual.geometry import Size
+from textual.message import Message
 from textual.widgets import TextArea
 from textual.widgets.text_area import (
     Document,
@@ -89,7 +92,30 @@ class InputDocument(Document):
 
 
 class InputPane(TextArea):
-    """Where text is typed or pasted; the app binds ctrl+s / ctrl+enter to predict."""
+    """Where text is typed or pasted; the app binds ctrl+s / ctrl+enter to predict.
+
+    The app asks for the text to predict with :meth:`request_text`, not by reading ``text``:
+    a priority binding runs before the keys typed or pasted just ahead of it have reached this
+    widget, so ``text`` can still lack them. The request waits in this widget's queue behind
+    those keys, and the answer, :class:`TextRequested`, carries exactly what the screen shows
+    once they are in."""
+
+    @dataclass
+    class TextRequested(Message):
+        """The pane's whole text, after every key queued before the request."""
+
+        text: str
+
+    class _TextWanted(Message, bubble=False):
+        """Queued behind the keys before it; answered with :class:`TextRequested`."""
+
+    def request_text(self) -> None:
+        """Post :class:`TextRequested` once the keys already queued here are handled."""
+        self.post_message(self._TextWanted())
+
+    @on(_TextWanted)
+    def _answer_text(self) -> None:
+        self.post_message(self.TextRequested(self.text))
 
     def __init__(self, text: str = "", *, id: str | None = None) -> None:
         super().__init__(
