@@ -765,7 +765,6 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
         """Read the corpus in a thread, then score every document through the backend,
         ``max_concurrency`` in flight, keeping each ScoredText; scores come last."""
         from ner_tui.core.aio import map_ordered
-        from ner_tui.core.alignment import score
         from ner_tui.core.corpus import open_corpus, read_corpus
 
         connection = self.connection
@@ -794,13 +793,7 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
             if doc.error is not None:
                 return None
             try:
-                return await score(
-                    connection.backend,
-                    connection.info,
-                    doc.text,
-                    model=connection.model,
-                    max_model_len=connection.max_model_len,
-                )
+                return await connection.score(doc.text)
             except NerTuiError as error:
                 return error
 
@@ -816,7 +809,7 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
             self.post_message(CorpusProgress(done, len(docs)))
         if failures:
             self.notify(
-                "\n".join(failures[:8] + [f"… and {len(failures) - 8} more"] * (len(failures) > 8)),
+                _first_lines(failures),
                 title=f"{len(failures)} documents could not be predicted",
                 severity="warning",
                 markup=False,
@@ -854,11 +847,8 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
         if not message.documents:
             self.notify(f"{message.name} has no documents.", severity="warning", markup=False)
         if broken:
-            lines = [f"line {d.line}: {d.error.message}" for d in broken[:8] if d.error]
-            if len(broken) > 8:
-                lines.append(f"… and {len(broken) - 8} more")
             self.notify(
-                "\n".join(lines),
+                _first_lines([f"line {d.line}: {d.error.message}" for d in broken if d.error]),
                 title=f"{len(broken)} documents of {message.name} skipped",
                 severity="warning",
                 markup=False,
@@ -903,6 +893,12 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
     def clear_history(self) -> None:
         self.history.clear()
         self.notify("History cleared.", markup=False)
+
+
+def _first_lines(lines: list[str], shown: int = 8) -> str:
+    """The first ``shown`` lines, and how many more there are, for a notification."""
+    more = [f"… and {len(lines) - shown} more"] if len(lines) > shown else []
+    return "\n".join(lines[:shown] + more)
 
 
 def run_app(settings: Settings | None = None, *, corpus: Path | None = None) -> int:
