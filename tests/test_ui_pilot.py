@@ -727,20 +727,13 @@ async def test_predict_uses_the_text_typed_just_before_it() -> None:
 
     app = NerTuiApp(Settings(local=True, model=str(TINY)), initial_text="")
     async with app.run_test(size=(120, 36)) as pilot:
-        for _ in range(400):
-            await pilot.pause()
-            if app.connection is not None:
-                break
+        await settle(pilot, lambda: app.connection is not None)
         pane = app.query_one(InputPane)
         pane.focus()
         typed = "Contact Jane Doe in Seattle."
         for char in typed:
             app.post_message(events.Key(char if char != " " else "space", char))
         app.post_message(events.Key("ctrl+s", None))
-        for _ in range(400):
-            await app.workers.wait_for_complete()
-            await pilot.pause()
-            if app.prediction is not None:
-                break
+        await settle(pilot, lambda: app.prediction is not None)
         assert pane.text == typed
         assert app.prediction is not None and app.prediction.text == typed
