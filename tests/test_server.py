@@ -69,8 +69,6 @@ def strict() -> Iterator[httpx.Client]:
         "64",
         "--batch-window-ms",
         "150",
-        "--batch-wait",
-        "always",
         "--served-model-name",
         "tiny",
     )
@@ -578,7 +576,10 @@ def test_serve_with_a_bad_port_says_why() -> None:
         ("--threads", "0", "'0' is not a whole number of at least 1"),
         ("--max-body-bytes", "-5", "'-5' is not a whole number of at least 1"),
         ("--max-request-tokens", "lots", "'lots' is not a whole number of at least 1"),
-        ("--max-batch", "0", "'0' is not a whole number of at least 1"),
+        ("--max-num-seqs", "0", "'0' is not a whole number of at least 1"),
+        ("--max-num-batched-tokens", "0", "'0' is not a whole number of at least 1"),
+        ("--header-read-timeout", "0", "'0' is not a number of seconds (more than 0)"),
+        ("--body-read-timeout", "inf", "'inf' is not a number of seconds (more than 0)"),
         ("--max-model-len", "1.5", "'1.5' is not a whole number of at least 1"),
         ("--batch-window-ms", "-1", "'-1' is not a number of milliseconds (0 or more)"),
         ("--batch-window-ms", "nan", "'nan' is not a number of milliseconds (0 or more)"),
@@ -608,30 +609,30 @@ def test_serve_flags_and_server_share_their_defaults() -> None:
     args = parser.parse_args([])
     assert args.max_body_bytes == defaults.DEFAULT_MAX_BODY_BYTES == app.DEFAULT_MAX_BODY_BYTES
     assert args.max_request_tokens == defaults.DEFAULT_MAX_REQUEST_TOKENS
-    assert args.batch_window_ms is None  # chosen by thread count: default_batch_window_ms
-    assert args.max_batch == defaults.DEFAULT_MAX_BATCH
-    assert args.batch_wait == defaults.DEFAULT_BATCH_WAIT
-
-
-def test_batching_window_defaults_by_thread_count() -> None:
-    from ner_tui.server.defaults import DEFAULT_BATCH_WINDOW_MS, default_batch_window_ms
-
-    assert default_batch_window_ms(1) == 0.0
-    assert default_batch_window_ms(2) == default_batch_window_ms(16) == DEFAULT_BATCH_WINDOW_MS
+    assert args.batch_window_ms == 0.0
+    assert args.max_num_batched_tokens == defaults.DEFAULT_MAX_NUM_BATCHED_TOKENS
+    assert args.max_num_seqs is None  # --max-batch's value, else DEFAULT_MAX_NUM_SEQS
+    assert args.header_read_timeout == defaults.DEFAULT_HEADER_READ_TIMEOUT
+    assert args.body_read_timeout == defaults.DEFAULT_BODY_READ_TIMEOUT
 
 
 @pytest.mark.parametrize(
     ("flags", "said"),
     [
-        (["--threads", "1"], "batching off (one thread: batching would be slower)"),
-        (["--threads", "1", "--batch-window-ms", "5"], "batching auto 5 ms / 64 prompts"),
-        (["--threads", "2"], "batching auto 5 ms / 64 prompts"),
-        (["--threads", "2", "--batch-window-ms", "0"], "batching off)"),
+        (["--threads", "1"], "passes of at most 2048 tokens / 64 prompts"),
+        (
+            ["--max-num-batched-tokens", "512", "--batch-window-ms", "5"],
+            "passes of at most 512 tokens / 64 prompts, waiting up to 5 ms for company",
+        ),
+        (["--max-num-seqs", "1"], "batching off, passes of one prompt"),
+        (["--max-batch", "8"], "--max-batch is deprecated: use --max-num-seqs"),
+        (["--max-batch", "8"], "passes of at most 2048 tokens / 8 prompts"),
+        (["--batch-wait", "always"], "--batch-wait is ignored"),
     ],
 )
-def test_one_thread_serves_without_batching_unless_asked(flags: list[str], said: str) -> None:
-    """The startup line says what the server does; with one thread, batching is off unless
-    --batch-window-ms asks for it (measured slower there: bench/engine.py --server-threads)."""
+def test_the_startup_line_says_how_passes_are_planned(flags: list[str], said: str) -> None:
+    """The startup line says what the scheduler does; the old batcher's flags still start
+    the server, saying what became of them."""
     with serve_process("--model", NAME, *flags) as server:
         pass
     output = server.process.stdout.read() if server.process.stdout else ""

@@ -18,12 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import queue
-import threading
 import time
-from collections.abc import Sequence
-from concurrent.futures import Future
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +42,13 @@ from ner_tui.core.runners import (
     activate,
     activation_for,
     find_weights,
+    give_back_memory,
     open_runner,
+)
+from ner_tui.core.scheduler import (
+    DEFAULT_MAX_NUM_BATCHED_TOKENS,
+    DEFAULT_MAX_NUM_SEQS,
+    Scheduler,
 )
 
 __all__ = ["InvalidPrompt", "LocalEngine", "too_long_message"]
@@ -66,12 +68,13 @@ class InvalidPrompt(NerTuiError, ValueError):
     hint = "Send token ids produced by this model's own tokenizer."
 
 
-def too_long_message(max_model_len: int, n_tokens: int) -> str:
-    """vLLM's wording (0.32) for an input longer than the context window."""
+def too_long_message(max_model_len: int, n_tokens: int, at_least: bool = False) -> str:
+    """vLLM's wording (0.32) for an input longer than the context window; ``at_least`` when
+    only a prefix of the text was tokenized (vLLM stops at max_model_len + 1 tokens)."""
     return (
         f"This model's maximum context length is {max_model_len} tokens. However, your prompt "
-        f"contains {n_tokens} input tokens, which exceeds this limit even without any output "
-        "tokens. Please reduce the length of the input prompt. "
+        f"contains {'at least ' if at_least else ''}{n_tokens} input tokens, which exceeds "
+        "this limit even without any output tokens. Please reduce the length of the input prompt. "
         f"(parameter=input_tokens, value={n_tokens})"
     )
 
@@ -79,7 +82,7 @@ def too_long_message(max_model_len: int, n_tokens: int) -> str:
 class LocalEngine:
     """A token classifier run in this process; a :class:`PoolingBackend`.
 
-    Build it with :meth:`load`. ``pool`` runs in the engine's inference thread (never on the
+    Build it with :meth:`load`. ``pool`` runs in the scheduler's thread (never on the
     event loop), batching concurrent calls; ``run_ids``, ``tokenize`` and ``activate`` are the
     synchronous pieces ``ner-tui serve`` uses."""
 
@@ -108,7 +111,10 @@ class LocalEngine:
         self.vocab_size = int(config.get("vocab_size") or len(tokenizer))
         self.pad_token_id = int(tokenizer.pad_token_id or 0)
         self.max_batch_rows = MAX_BATCH_ROWS if runner.batch_invariant else 1
-        self._worker = _InferenceThread(self)
+        self.max_num_batched_tokens = DEFAULT_MAX_NUM_BATCHED_TOKENS
+        self.max_num_seqs = DEFAULT_MAX_NUM_SEQS
+        self._scheduler: Scheduler | None = None
+        self._closed = False
 
     # ---------------------------------------------------------------- loading
 
@@ -343,8 +349,9 @@ class LocalEngine:
         model: str | None = None,
         use_activation: bool | None = None,
     ) -> PoolingResult:
-        """Score prompts in the engine's inference thread. Calls made concurrently (the
-        alignment layer sends one per text) share forward passes, as on a batching server."""
+        """Score prompts through the engine's :class:`~ner_tui.core.scheduler.Scheduler`.
+        Calls made concurrently (the alignment layer sends one per text) share forward passes,
+        as on a batching server; a call that is cancelled drops its passes not yet run."""
         if model is not None and model != self.served_model_name:
             raise UnknownModel(f"The model `{model}` does not exist.")
         if isinstance(prompts, str):
@@ -352,111 +359,65 @@ class LocalEngine:
         if len(prompts) == 0:
             raise InvalidPrompt("You must pass at least one prompt")
         started = time.perf_counter()
-        future: Future[tuple[list[np.ndarray], int]] = Future()
-        self._worker.submit(_PoolJob(list(prompts), use_activation, future))
-        rows, n_tokens = await asyncio.wrap_future(future)
+        if any(isinstance(p, str) for p in prompts):
+            ids = await asyncio.to_thread(self._as_ids, prompts)
+        else:
+            ids = self._as_ids(prompts)
+        self.check_ids(ids)
+        rows = await self.submit(ids)
+        if use_activation is not False:
+            rows = [self.activate(r) for r in rows]
         return PoolingResult(
             rows=rows,
             model=self.served_model_name,
-            prompt_tokens=n_tokens,
+            prompt_tokens=sum(len(x) for x in ids),
             elapsed_ms=(time.perf_counter() - started) * 1000.0,
         )
 
-    def _run_jobs(self, jobs: list[_PoolJob]) -> None:
-        """One forward pass (or a few sub-batches) for several pool() calls; a bad prompt
-        fails its own call only."""
-        ready: list[tuple[_PoolJob, list[list[int]]]] = []
-        for job in jobs:
-            if not job.future.set_running_or_notify_cancel():
-                continue  # the caller gave up
-            try:
-                ids = self._as_ids(job.prompts)
-                self.check_ids(ids)
-            except Exception as exc:
-                job.future.set_exception(exc)
-                continue
-            ready.append((job, ids))
-        if not ready:
-            return
-        try:
-            logits = self._forward([x for _, ids in ready for x in ids], use_activation=False)
-        except Exception as exc:
-            for job, _ in ready:
-                job.future.set_exception(exc)
-            return
-        start = 0
-        for job, ids in ready:
-            rows = logits[start : start + len(ids)]
-            start += len(ids)
-            if job.use_activation is not False:
-                rows = [self.activate(r) for r in rows]
-            job.future.set_result((rows, sum(len(x) for x in ids)))
+    async def submit(
+        self,
+        ids: list[list[int]],
+        *,
+        on_start: Callable[[float], None] | None = None,
+    ) -> list[np.ndarray]:
+        """Raw logit rows for checked token-id prompts, through the scheduler; cancelling the
+        awaiting task abandons the request (its passes not yet run are dropped)."""
+        if self._closed:
+            raise NerTuiError("The local engine is closed.", hint="Load it again.")
+        future = self.scheduler.submit(ids, on_start=on_start)
+        return await asyncio.wrap_future(future)
+
+    @property
+    def scheduler(self) -> Scheduler:
+        """The engine's one scheduler (started on first use)."""
+        if self._scheduler is None:
+            self._scheduler = Scheduler(
+                lambda prompts: self._forward(prompts, use_activation=False),
+                max_num_batched_tokens=self.max_num_batched_tokens,
+                max_num_seqs=self.max_num_seqs,
+                on_idle=give_back_memory,
+            )
+        return self._scheduler
+
+    def configure(
+        self, *, max_num_batched_tokens: int, max_num_seqs: int, batch_window_s: float = 0.0
+    ) -> None:
+        """Set the scheduler's limits."""
+        scheduler = self.scheduler
+        scheduler.max_num_batched_tokens = self.max_num_batched_tokens = max(
+            1, max_num_batched_tokens
+        )
+        scheduler.max_num_seqs = self.max_num_seqs = max(1, max_num_seqs)
+        scheduler.batch_window_s = max(0.0, batch_window_s)
 
     async def aclose(self) -> None:
-        self._worker.close()
+        self.close()
 
     def close(self) -> None:
-        """Stop the inference thread (pending calls still finish)."""
-        self._worker.close()
-
-
-@dataclass(slots=True)
-class _PoolJob:
-    prompts: list[Any]  # str or token-id prompts
-    use_activation: bool | None
-    future: Future[tuple[list[np.ndarray], int]]
-
-
-class _InferenceThread:
-    """The engine's one inference thread: takes every pool() call waiting when it comes free
-    and runs them together (up to MAX_BATCH_ROWS prompts), so concurrent calls batch without
-    any waiting window. Started on first use; works from any event loop or thread."""
-
-    def __init__(self, engine: LocalEngine) -> None:
-        self._engine = engine
-        self._queue: queue.SimpleQueue[_PoolJob | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-        self._closed = False
-
-    def submit(self, job: _PoolJob) -> None:
-        with self._lock:
-            if self._closed:
-                raise NerTuiError("The local engine is closed.", hint="Load it again.")
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._loop, name="ner-tui-engine", daemon=True
-                )
-                self._thread.start()
-            self._queue.put(job)
-
-    def close(self) -> None:
-        with self._lock:
-            if not self._closed:
-                self._closed = True
-                self._queue.put(None)
-
-    def _loop(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            jobs = [first]
-            size = len(first.prompts)
-            stop = False
-            while size < MAX_BATCH_ROWS:
-                try:
-                    job = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if job is None:
-                    stop = True
-                    break
-                jobs.append(job)
-                size += len(job.prompts)
-            self._engine._run_jobs(jobs)
-            if stop:
-                return
+        """Stop the scheduler thread (calls still queued are cancelled)."""
+        self._closed = True
+        if self._scheduler is not None:
+            self._scheduler.close()
 
 
 def _load_tokenizer(path: Path) -> Any:

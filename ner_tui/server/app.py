@@ -26,16 +26,15 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ner_tui import __version__
-from ner_tui.core.engine import InvalidPrompt, LocalEngine
+from ner_tui.core.engine import InvalidPrompt, LocalEngine, too_long_message
 from ner_tui.core.errors import InputTooLong, NerTuiError, UnknownModel
 from ner_tui.core.model_info import special_template
 from ner_tui.core.protocol import PoolingRequest, PoolingResponse, TokenizeResponse, Usage
-from ner_tui.server.batcher import Arrival, DynamicBatcher
+from ner_tui.server.batcher import Arrival, ServerScheduler, watch_disconnect
 from ner_tui.server.defaults import (
-    DEFAULT_BATCH_WAIT,
-    DEFAULT_BATCH_WINDOW_MS,
-    DEFAULT_MAX_BATCH,
     DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_NUM_BATCHED_TOKENS,
+    DEFAULT_MAX_NUM_SEQS,
     DEFAULT_MAX_REQUEST_TOKENS,
 )
 from ner_tui.server.http import (
@@ -63,6 +62,15 @@ log = logging.getLogger("ner_tui.server")
 
 # Texts longer than this (characters, all prompts together) are tokenized off the event loop.
 _INLINE_TOKENIZE_CHARS = 4096
+# Off the loop, a request's texts are tokenized a chunk at a time (at most this many texts and
+# characters), one chunk in the tokenizer threads per request at a time: requests take turns,
+# so 10,000 strings in one request do not hold up a one-word request behind them.
+TOKENIZE_CHUNK_TEXTS = 256
+TOKENIZE_CHUNK_CHARS = 32_768
+# A text longer than this with no truncation asked for is tokenized a growing prefix at a
+# time, stopping as soon as it is past the model's window (like vLLM, which tokenizes only
+# up to max_model_len + 1 tokens): a 16 MB text is refused in milliseconds, not 24 s.
+_PROBE_CHARS_PER_TOKEN = 8
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -77,22 +85,23 @@ class _Server:
         served_model_name: str,
         max_body_bytes: int,
         max_request_tokens: int,
+        max_num_batched_tokens: int,
+        max_num_seqs: int,
         batch_window_ms: float,
-        max_batch: int,
-        batch_wait: str,
     ) -> None:
         self.engine = engine
         self.name = served_model_name
         self.max_body_bytes = max_body_bytes
         self.max_request_tokens = max_request_tokens
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ner-tui-infer")
-        self.batcher = DynamicBatcher(
-            lambda prompts: engine.run_ids(prompts, use_activation=False),
-            self.executor,
-            window_ms=batch_window_ms,
-            max_batch=max_batch,
-            wait=batch_wait,
+        # Two threads: one very long text (a /tokenize of megabytes) leaves the other free.
+        self.tokenizer_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ner-tui-tok")
+        self.batcher = ServerScheduler(
+            engine,
+            max_num_batched_tokens=max_num_batched_tokens,
+            max_num_seqs=max_num_seqs,
+            batch_window_ms=batch_window_ms,
         )
+        self.tokenized_chars = 0  # characters given to the tokenizer (counted for /metrics)
         self.metrics = Metrics()
         # How many special tokens the tokenizer puts before/after a text (kept by truncation).
         before, after = special_template(engine.tokenizer, served_model_name)
@@ -109,14 +118,73 @@ class _Server:
         if model is not None and model != self.name:
             raise UnknownModel(f"The model `{model}` does not exist.")
 
-    async def tokenize(self, texts: list[str], add_special_tokens: bool) -> list[list[int]]:
+    async def tokenize(
+        self,
+        texts: list[str],
+        add_special_tokens: bool,
+        *,
+        arrival: Arrival | None = None,
+        stop_past: int | None = None,
+    ) -> list[list[int]]:
+        """Token ids of ``texts``: small requests inline, others a chunk at a time in the
+        tokenizer threads, taking turns with other requests and stopping if the client goes.
+
+        With ``stop_past`` (the window, when no truncation is asked for) a text longer than
+        ``stop_past`` tokens is refused as too long as soon as a prefix of it is: InputTooLong
+        saying "at least N" tokens, as vLLM does."""
         if sum(len(t) for t in texts) <= _INLINE_TOKENIZE_CHARS:
+            self.tokenized_chars += sum(len(t) for t in texts)
             return self._tokenize(texts, add_special_tokens)
-        return await asyncio.to_thread(self._tokenize, texts, add_special_tokens)
+        loop = asyncio.get_running_loop()
+        out: list[list[int]] = []
+        for chunk in _chunks(texts):
+            if arrival is not None:
+                arrival.check()
+            if (
+                stop_past is not None
+                and len(chunk) == 1
+                and len(chunk[0]) > (stop_past + 1) * _PROBE_CHARS_PER_TOKEN
+            ):
+                ids, complete = await loop.run_in_executor(
+                    self.tokenizer_pool,
+                    self._tokenize_capped,
+                    chunk[0],
+                    add_special_tokens,
+                    stop_past,
+                )
+                if not complete:
+                    self.engine.check_ids(out)  # an earlier prompt's error comes first
+                    assert self.max_model_len is not None
+                    raise InputTooLong(too_long_message(self.max_model_len, len(ids), True))
+                out.append(ids)
+                continue
+            out += await loop.run_in_executor(
+                self.tokenizer_pool, self._tokenize, chunk, add_special_tokens
+            )
+        return out
 
     def _tokenize(self, texts: list[str], add_special_tokens: bool) -> list[list[int]]:
         # Lone surrogates, which the tokenizer refuses, never get here (read_json refuses them).
+        self.tokenized_chars += sum(len(t) for t in texts)
         return self.engine.tokenize_batch(texts, add_special_tokens)
+
+    def _tokenize_capped(
+        self, text: str, add_special_tokens: bool, limit: int
+    ) -> tuple[list[int], bool]:
+        """``(ids, True)`` for the whole text, or ``(ids of a prefix, False)`` once a prefix
+        cut at whitespace has more than ``limit`` tokens: such a prefix's tokens are the
+        first tokens of the whole text (word-level pre-tokenizers split at whitespace), so
+        the whole text has at least as many."""
+        cut = (limit + 1) * _PROBE_CHARS_PER_TOKEN
+        while cut < len(text):
+            end = max(text.rfind(" ", 0, cut), text.rfind("\n", 0, cut))
+            if end > 0:
+                (ids,) = self._tokenize([text[:end]], add_special_tokens)
+                if len(ids) > limit:
+                    return ids, False
+            cut *= 4
+        (ids,) = self._tokenize([text], add_special_tokens)
+        return ids, True
 
     def truncate(
         self, ids: list[int], k: int, side: str, *, texts_with_specials: bool
@@ -169,6 +237,7 @@ class _Server:
     # -------------------------------------------------------------- /pooling
 
     async def pool(self, body: Any, arrival: Arrival | None = None) -> Response:
+        arrival = arrival if arrival is not None else Arrival()
         if isinstance(body, Mapping) and "messages" in body and "input" not in body:
             body = self.chat_to_input(body)
         if isinstance(body, Mapping):
@@ -180,7 +249,12 @@ class _Server:
         self.check_request_size(len(prompts), len(prompts))  # each prompt is >= 1 token
         text_input = isinstance(prompts[0], str)
         if text_input:
-            ids = await self.tokenize(prompts, req.add_special_tokens)  # type: ignore[arg-type]
+            ids = await self.tokenize(
+                prompts,  # type: ignore[arg-type]
+                req.add_special_tokens,
+                arrival=arrival,
+                stop_past=self.max_model_len if req.truncate_prompt_tokens is None else None,
+            )
         else:
             ids = prompts  # type: ignore[assignment]  # fresh lists from the validation
         if req.truncate_prompt_tokens is not None:
@@ -233,6 +307,23 @@ _REMOVED_TASKS = {
     "score": "`score` task was removed; use `classify` instead.",
     "encode": "`encode` task was removed; use `token_embed` or `token_classify` instead.",
 }
+
+
+def _chunks(texts: list[str]) -> list[list[str]]:
+    """``texts`` in runs of at most TOKENIZE_CHUNK_TEXTS texts and TOKENIZE_CHUNK_CHARS
+    characters (a longer text is a chunk of its own)."""
+    chunks: list[list[str]] = []
+    run: list[str] = []
+    chars = 0
+    for text in texts:
+        if run and (len(run) >= TOKENIZE_CHUNK_TEXTS or chars + len(text) > TOKENIZE_CHUNK_CHARS):
+            chunks.append(run)
+            run, chars = [], 0
+        run.append(text)
+        chars += len(text)
+    if run:
+        chunks.append(run)
+    return chunks
 
 
 def _reject_removed_parameters(body: Mapping[str, Any]) -> None:
@@ -288,17 +379,18 @@ def create_app(
     max_model_len: int | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     max_request_tokens: int = DEFAULT_MAX_REQUEST_TOKENS,
-    batch_window_ms: float = DEFAULT_BATCH_WINDOW_MS,
-    max_batch: int = DEFAULT_MAX_BATCH,
-    batch_wait: str = DEFAULT_BATCH_WAIT,
+    max_num_batched_tokens: int = DEFAULT_MAX_NUM_BATCHED_TOKENS,
+    max_num_seqs: int = DEFAULT_MAX_NUM_SEQS,
+    batch_window_ms: float = 0.0,
 ) -> Any:
     """A Starlette app serving ``engine`` over vLLM's pooling protocol.
 
     ``served_model_name``/``max_model_len`` default to the engine's; a smaller
     ``max_model_len`` than the engine's lowers the limit. ``api_key`` guards every route but
-    ``/health``. ``batch_window_ms <= 0`` or ``max_batch <= 1`` turns dynamic batching off;
-    ``batch_wait`` is ``"auto"`` (wait for company only while other requests are arriving) or
-    ``"always"`` (see :class:`~ner_tui.server.batcher.DynamicBatcher`)."""
+    ``/health``. Forward passes hold at most ``max_num_batched_tokens`` padded tokens and
+    ``max_num_seqs`` prompts (``max_num_seqs=1``: no batching); ``batch_window_ms > 0`` lets a
+    pass that is not full wait that long for company; see
+    :class:`~ner_tui.core.scheduler.Scheduler`."""
     if max_model_len is not None and (
         engine.max_model_len is None or max_model_len < engine.max_model_len
     ):
@@ -308,9 +400,9 @@ def create_app(
         served_model_name=served_model_name or engine.served_model_name,
         max_body_bytes=max_body_bytes,
         max_request_tokens=max_request_tokens,
+        max_num_batched_tokens=max_num_batched_tokens,
+        max_num_seqs=max_num_seqs,
         batch_window_ms=batch_window_ms,
-        max_batch=max_batch,
-        batch_wait=batch_wait,
     )
 
     def route(path: str, handler: Handler, methods: list[str]) -> Route:
@@ -329,9 +421,7 @@ def create_app(
             except UnknownModel as exc:
                 response = error_response(404, exc.message, "NotFoundError")
             except InputTooLong as exc:
-                response = error_response(
-                    400, exc.message, "BadRequestError", param="input_tokens"
-                )
+                response = error_response(400, exc.message, "BadRequestError", param="input_tokens")
             except InvalidPrompt as exc:
                 response = error_response(400, exc.message, "BadRequestError")
             except NerTuiError as exc:
@@ -350,7 +440,10 @@ def create_app(
     async def pooling(request: Request) -> Response:
         arrival = state.batcher.arrival()
         try:
-            return await state.pool(await read_json(request, state.max_body_bytes), arrival)
+            body = await read_json(request, state.max_body_bytes)
+            # The one call site that tells the scheduler a client has gone.
+            async with watch_disconnect(request.receive, arrival):
+                return await state.pool(body, arrival)
         finally:
             arrival.close()
 
@@ -387,7 +480,13 @@ def create_app(
         return json_response({"version": __version__})
 
     async def metrics(request: Request) -> Response:
-        text = state.metrics.render(state.batcher.stats, state.batcher.waiting, state.name)
+        text = state.metrics.render(
+            state.batcher.stats,
+            state.batcher.waiting,
+            state.name,
+            running=state.batcher.running,
+            tokenized_chars=state.tokenized_chars,
+        )
         return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")
 
     async def load(request: Request) -> Response:
@@ -406,7 +505,7 @@ def create_app(
             yield
         finally:
             await state.batcher.stop()
-            state.executor.shutdown(wait=False, cancel_futures=True)
+            state.tokenizer_pool.shutdown(wait=False, cancel_futures=True)
 
     app = Starlette(
         routes=[

@@ -10,10 +10,11 @@ from typing import Any
 
 from ner_tui.core.errors import NerTuiError
 from ner_tui.server.defaults import (
-    DEFAULT_BATCH_WAIT,
-    DEFAULT_BATCH_WINDOW_MS,
-    DEFAULT_MAX_BATCH,
+    DEFAULT_BODY_READ_TIMEOUT,
+    DEFAULT_HEADER_READ_TIMEOUT,
     DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_NUM_BATCHED_TOKENS,
+    DEFAULT_MAX_NUM_SEQS,
     DEFAULT_MAX_REQUEST_TOKENS,
 )
 
@@ -42,6 +43,13 @@ _positive_int = _checked(int, lambda n: n >= 1, "a whole number of at least 1")
 _milliseconds = _checked(
     float, lambda n: 0 <= n < float("inf"), "a number of milliseconds (0 or more)"
 )
+_seconds = _checked(float, lambda n: 0 < n < float("inf"), "a number of seconds (more than 0)")
+
+#: Flags of the old batcher, still accepted so scripts keep working; serve says what happened.
+DEPRECATED_FLAGS = {
+    "batch_wait": "--batch-wait is ignored: a pass waits the whole --batch-window-ms, if any",
+    "max_batch": "--max-batch is deprecated: use --max-num-seqs",
+}
 
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
@@ -98,29 +106,52 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         f"(default: {DEFAULT_MAX_REQUEST_TOKENS})",
     )
     parser.add_argument(
+        "--max-num-batched-tokens",
+        dest="max_num_batched_tokens",
+        type=_positive_int,
+        default=DEFAULT_MAX_NUM_BATCHED_TOKENS,
+        help="most tokens in one forward pass, padding included (a pass is padded to its "
+        "longest prompt); bigger requests are split over several passes, taking turns with "
+        f"other requests (default: {DEFAULT_MAX_NUM_BATCHED_TOKENS})",
+    )
+    parser.add_argument(
+        "--max-num-seqs",
+        dest="max_num_seqs",
+        type=_positive_int,
+        default=None,
+        help="most prompts in one forward pass; 1 turns batching off "
+        f"(default: {DEFAULT_MAX_NUM_SEQS})",
+    )
+    parser.add_argument(
+        "--header-read-timeout",
+        dest="header_read_timeout",
+        type=_seconds,
+        default=DEFAULT_HEADER_READ_TIMEOUT,
+        help="seconds a client has to send a request's headers once it starts one (or "
+        "connects); then the connection is closed "
+        f"(default: {DEFAULT_HEADER_READ_TIMEOUT:g})",
+    )
+    parser.add_argument(
+        "--body-read-timeout",
+        dest="body_read_timeout",
+        type=_seconds,
+        default=DEFAULT_BODY_READ_TIMEOUT,
+        help="seconds a client has to send a request's body after its headers; then the "
+        f"connection is closed (default: {DEFAULT_BODY_READ_TIMEOUT:g})",
+    )
+    parser.add_argument(
         "--batch-window-ms",
         dest="batch_window_ms",
         type=_milliseconds,
-        help="how long a request may wait for others to share its forward pass; 0 turns "
-        f"dynamic batching off (default: {DEFAULT_BATCH_WINDOW_MS:g}; 0 when the forward pass has "
-        "one thread, where batching was measured slower)",
+        default=0.0,
+        help="how long a forward pass that is not full may wait for more requests; without it "
+        "a pass starts as soon as the previous one ends, with whatever is waiting (default: 0)",
     )
+    # The old batcher's flags: accepted, with a deprecation message at startup.
     parser.add_argument(
-        "--batch-wait",
-        dest="batch_wait",
-        choices=["auto", "always"],
-        default=DEFAULT_BATCH_WAIT,
-        help="auto: wait only while other requests are still arriving (a lone client pays "
-        "no delay); always: wait the whole window for a fuller batch "
-        f"(default: {DEFAULT_BATCH_WAIT})",
+        "--batch-wait", dest="batch_wait", choices=["auto", "always"], help=argparse.SUPPRESS
     )
-    parser.add_argument(
-        "--max-batch",
-        dest="max_batch",
-        type=_positive_int,
-        default=DEFAULT_MAX_BATCH,
-        help=f"most prompts in one dynamic batch (default: {DEFAULT_MAX_BATCH})",
-    )
+    parser.add_argument("--max-batch", dest="max_batch", type=_positive_int, help=argparse.SUPPRESS)
     parser.add_argument(
         "--log-level",
         dest="log_level",
@@ -145,10 +176,17 @@ def run_serve(args: argparse.Namespace) -> int:
         onnx_file=args.onnx_file,
         max_body_bytes=args.max_body_bytes,
         max_request_tokens=args.max_request_tokens,
+        max_num_batched_tokens=args.max_num_batched_tokens,
+        max_num_seqs=args.max_num_seqs or args.max_batch or DEFAULT_MAX_NUM_SEQS,
         batch_window_ms=args.batch_window_ms,
-        max_batch=args.max_batch,
-        batch_wait=args.batch_wait,
+        header_read_timeout=args.header_read_timeout,
+        body_read_timeout=args.body_read_timeout,
         log_level=args.log_level,
+        deprecations=[
+            message
+            for dest, message in DEPRECATED_FLAGS.items()
+            if getattr(args, dest, None) is not None
+        ],
     )
     return 0
 

@@ -21,7 +21,15 @@ class Metrics:
     def observe(self, path: str, status: int) -> None:
         self.requests[(path, status)] += 1
 
-    def render(self, batch: BatchStats, waiting: int, model: str) -> str:
+    def render(
+        self,
+        batch: BatchStats,
+        waiting: int,
+        model: str,
+        *,
+        running: int = 0,
+        tokenized_chars: int = 0,
+    ) -> str:
         label = model.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
         lines = [
             "# HELP ner_tui_requests_total HTTP requests answered, by path and status.",
@@ -61,7 +69,49 @@ class Metrics:
                 "Requests whose client went away before the answer (not errors).",
                 self.disconnects,
             ),
-            ("requests_waiting", "gauge", "Requests queued for the next batch.", waiting),
+            (
+                "largest_pass_tokens",
+                "gauge",
+                "Most padded tokens (longest prompt x prompts) in one forward pass so far.",
+                batch.largest_pass_tokens,
+            ),
+            (
+                "batched_prompts_total",
+                "counter",
+                "Prompts run in forward passes.",
+                batch.batched_prompts,
+            ),
+            (
+                "abandoned_requests_total",
+                "counter",
+                "Requests dropped from the scheduler because their client went away.",
+                batch.requests_abandoned,
+            ),
+            (
+                "dropped_prompts_total",
+                "counter",
+                "Prompts of abandoned requests that were never run.",
+                batch.prompts_dropped,
+            ),
+            (
+                "forward_seconds_total",
+                "counter",
+                "Seconds spent in forward passes.",
+                round(batch.busy_seconds, 6),
+            ),
+            (
+                "tokenized_chars_total",
+                "counter",
+                "Characters given to the tokenizer.",
+                tokenized_chars,
+            ),
+            ("requests_waiting", "gauge", "Requests queued, none of their passes run.", waiting),
+            (
+                "requests_scheduled",
+                "gauge",
+                "Requests with passes run and more to come.",
+                running,
+            ),
             ("requests_running", "gauge", "Pooling requests in flight.", self.in_flight),
             (
                 "uptime_seconds",

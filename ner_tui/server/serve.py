@@ -7,11 +7,12 @@ import sys
 from pathlib import Path
 
 from ner_tui.server.defaults import (
-    DEFAULT_BATCH_WAIT,
-    DEFAULT_MAX_BATCH,
+    DEFAULT_BODY_READ_TIMEOUT,
+    DEFAULT_HEADER_READ_TIMEOUT,
     DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_NUM_BATCHED_TOKENS,
+    DEFAULT_MAX_NUM_SEQS,
     DEFAULT_MAX_REQUEST_TOKENS,
-    default_batch_window_ms,
     default_threads,
 )
 
@@ -28,10 +29,13 @@ def serve(
     onnx_file: str | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     max_request_tokens: int = DEFAULT_MAX_REQUEST_TOKENS,
-    batch_window_ms: float | None = None,
-    max_batch: int = DEFAULT_MAX_BATCH,
-    batch_wait: str = DEFAULT_BATCH_WAIT,
+    max_num_batched_tokens: int = DEFAULT_MAX_NUM_BATCHED_TOKENS,
+    max_num_seqs: int = DEFAULT_MAX_NUM_SEQS,
+    batch_window_ms: float = 0.0,
+    header_read_timeout: float = DEFAULT_HEADER_READ_TIMEOUT,
+    body_read_timeout: float = DEFAULT_BODY_READ_TIMEOUT,
     log_level: str = "info",
+    deprecations: list[str] | None = None,
 ) -> None:
     """Serve a model directory (default: the bundled model) until interrupted.
 
@@ -41,6 +45,7 @@ def serve(
 
     from ner_tui.core.engine import LocalEngine
     from ner_tui.server.app import create_app
+    from ner_tui.server.deadlines import protocol_with_deadlines
 
     if model_dir is None:
         from ner_tui.models import BUNDLED_MODEL_NAME, bundled_model_path
@@ -56,11 +61,8 @@ def serve(
             )
     if threads is None:
         threads = default_threads()
-    batching_note = ""
-    if batch_window_ms is None:
-        batch_window_ms = default_batch_window_ms(threads)
-        if batch_window_ms <= 0:
-            batching_note = " (one thread: batching would be slower)"
+    for message in deprecations or []:
+        print(f"ner-tui serve: warning: {message}", file=sys.stderr)
     engine = LocalEngine.load(
         model_dir,
         threads=threads,
@@ -73,9 +75,9 @@ def serve(
         api_key=api_key,
         max_body_bytes=max_body_bytes,
         max_request_tokens=max_request_tokens,
+        max_num_batched_tokens=max_num_batched_tokens,
+        max_num_seqs=max_num_seqs,
         batch_window_ms=batch_window_ms,
-        max_batch=max_batch,
-        batch_wait=batch_wait,
     )
     if host not in ("127.0.0.1", "localhost", "::1") and not api_key:
         print(
@@ -85,9 +87,10 @@ def serve(
         )
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s:     %(message)s")
     batching = (
-        f"batching {batch_wait} {batch_window_ms:g} ms / {max_batch} prompts"
-        if batch_window_ms > 0 and max_batch > 1
-        else "batching off" + batching_note
+        f"passes of at most {max_num_batched_tokens} tokens / {max_num_seqs} prompts"
+        + (f", waiting up to {batch_window_ms:g} ms for company" if batch_window_ms > 0 else "")
+        if max_num_seqs > 1
+        else "batching off, passes of one prompt"
     )
     print(
         f"ner-tui serve: {engine.served_model_name} ({engine.describe}, "
@@ -103,4 +106,5 @@ def serve(
         log_level=log_level,
         access_log=log_level == "debug",
         timeout_graceful_shutdown=5,
+        http=protocol_with_deadlines(header_read_timeout, body_read_timeout),
     )
