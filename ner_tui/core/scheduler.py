@@ -9,8 +9,9 @@ Designed like vLLM's scheduler for a prefill-only model:
 - **A request with many prompts is split over several passes.**
 - **Waiting requests are served fairly**: each pass takes prompts round-robin, one per
   request per turn, starting with the requests that have been served the fewest tokens so far
-  (new ones first). A one-word request arriving behind a request of 512 long prompts therefore
-  goes in the very next pass, whatever else is queued.
+  (new ones first, the smallest of those first). A one-word request arriving behind requests
+  of 512 long prompts therefore goes in the very next pass, whatever else is queued; big
+  requests take turns with each other and with everything that arrives.
 - **Abandoned requests are dropped**: a request whose future was cancelled (its caller gave
   up, its HTTP client went away) is taken off the queue before the next pass is planned, and
   its remaining prompts never run.
@@ -79,6 +80,7 @@ class _Request:
     next: int = 0  # next prompt to schedule
     done: int = 0  # prompts whose rows came back
     served_tokens: int = 0
+    tokens: int = 0  # all its prompts together
     started: bool = False
 
 
@@ -161,6 +163,7 @@ class Scheduler:
             ids = [list(p) for p in prompts]
             request = _Request(next(self._seq), ids, future, on_start)
             request.rows = [None] * len(ids)
+            request.tokens = sum(len(p) for p in ids)
             self._requests.append(request)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._loop, name=self._name, daemon=True)
@@ -192,10 +195,10 @@ class Scheduler:
 
     def _plan(self) -> list[tuple[_Request, int]]:
         """The next pass: (request, prompt index) pairs, round-robin over the requests served
-        least so far, within the token budget (padding counted) and the row limit."""
+        least so far (then smallest, then oldest), within the token budget (padding counted) and the row limit."""
         candidates = sorted(
             (r for r in self._requests if r.next < len(r.prompts)),
-            key=lambda r: (r.served_tokens, r.seq),
+            key=lambda r: (r.served_tokens, r.tokens, r.seq),
         )
         chosen: list[tuple[_Request, int]] = []
         longest = 0
