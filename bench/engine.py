@@ -8,8 +8,8 @@ Part 1, same process, same model, same CPU threads: sentences/s (batches of 32) 
 single-sentence latency of LocalEngine and of ``pipeline("token-classification")``, plus
 ner-tui's whole path (tokenize with offsets, engine, decode to entities); then the entities of
 both, compared span by span. Part 2: a real ``ner-tui serve`` process (ONNX weights) driven by
-1, 8 and 32 concurrent clients, one sentence per request, dynamic batching on vs off, after
-the engine alone at the same thread counts (one sentence per pass vs batches: the most
+1, 8 and 32 concurrent clients, one sentence per request, batching on vs off
+(``--max-num-seqs 1``), after the engine alone at the same thread counts (one sentence per pass vs batches: the most
 batching can gain before HTTP).
 
 Part 3, only with ``--vllm URL`` (or the ``server.json`` that ``tools/vllm_cpu.py serve``
@@ -281,7 +281,7 @@ def _free_port() -> int:
 
 
 def _start_server(
-    model: Path, threads: int, window_ms: float, max_batch: int = 64, wait: str = "auto"
+    model: Path, threads: int, window_ms: float | None, max_batch: int = 64
 ) -> tuple[subprocess.Popen, str]:  # type: ignore[type-arg]
     import httpx
 
@@ -302,12 +302,12 @@ def _start_server(
             str(port),
             "--threads",
             str(threads),
-            "--batch-window-ms",
-            str(window_ms),
-            "--max-batch",
-            str(max_batch),
-            "--batch-wait",
-            wait,
+            # window None: batching off (one prompt per forward pass).
+            *(
+                ["--max-num-seqs", "1"]
+                if window_ms is None
+                else ["--max-num-seqs", str(max_batch), "--batch-window-ms", str(window_ms)]
+            ),
             "--log-level",
             "warning",
         ],
@@ -403,19 +403,19 @@ def part2(
     total: int,
     rounds: int,
     max_batch: int,
-    waits: list[str],
-    window_ms: float = 5.0,
+    windows: list[float],
     client_counts: Sequence[int] = (1, 8, 32),
 ) -> None:
-    """One server per (threads, batching off or one ``--batch-wait`` policy), all running side
+    """One server per (threads, batching off or one ``--batch-window-ms``), all running side
     by side (an idle one costs nothing); for each client count the runs take turns ``rounds``
     times and the best of each is kept, so a change in the machine's load does not favour one
     side. Ratios: batching on vs off at the same thread count, and every row vs the first one
     (the fewest threads, batching off)."""
     print(
         f"\nserver: ner-tui serve --threads {'|'.join(map(str, thread_counts))} "
-        f"--max-batch {max_batch} --batch-window-ms {window_ms:g} --batch-wait "
-        f"{'|'.join(waits)} (on) or --batch-window-ms 0 (off), one sentence per request, "
+        f"--max-num-seqs {max_batch} --batch-window-ms "
+        f"{'|'.join(f'{w:g}' for w in windows)} (on) or --max-num-seqs 1 (off), one sentence "
+        "per request, "
         f"{total} requests per run, best of {rounds} runs taking turns"
     )
     print(
@@ -423,28 +423,28 @@ def part2(
         "| vs fewest threads, off |"
     )
     print("|---:|---:|---|---:|---:|---:|---:|---:|")
-    # wait None: batching off.
-    configs: list[tuple[int, str | None]] = [
-        (threads, wait) for threads in thread_counts for wait in [None, *waits]
+    # window None: batching off.
+    configs: list[tuple[int, float | None]] = [
+        (threads, window) for threads in thread_counts for window in [None, *windows]
     ]
     servers = {
-        (threads, wait): _start_server(
-            model, threads, window_ms if wait else 0.0, max_batch, wait or "auto"
-        )
-        for threads, wait in configs
+        (threads, window): _start_server(model, threads, window, max_batch)
+        for threads, window in configs
     }
     try:
         for clients in client_counts:
-            best: dict[tuple[int, str | None], tuple[float, list[float]]] = {}
+            best: dict[tuple[int, float | None], tuple[float, list[float]]] = {}
             for _ in range(rounds):
                 for config in configs:
                     rps, lat = asyncio.run(_drive(servers[config][1], texts, clients, total))
                     if config not in best or rps > best[config][0]:
                         best[config] = (rps, lat)
-            for threads, wait in configs:
-                rps, lat = best[(threads, wait)]
-                ratio = f"{rps / best[(threads, None)][0]:.2f}x" if wait else ""
-                label = "off" if wait is None else f"on ({wait})" if len(waits) > 1 else "on"
+            for threads, window in configs:
+                rps, lat = best[(threads, window)]
+                ratio = f"{rps / best[(threads, None)][0]:.2f}x" if window is not None else ""
+                label = (
+                    "off" if window is None else f"on ({window:g} ms)" if len(windows) > 1 else "on"
+                )
                 print(
                     f"| {clients} | {threads} | {label} | {rps:.1f} | "
                     f"{_pct(lat, 0.5):.1f} | {_pct(lat, 0.95):.1f} | {ratio} | "
@@ -524,6 +524,11 @@ def _str_list(value: str) -> list[str]:
     return value.split(",")
 
 
+def _float_list(value: str) -> list[float]:
+    """argparse type: comma-separated numbers ("0,5")."""
+    return [float(x) for x in _str_list(value)]
+
+
 def _int_list(value: str) -> list[int]:
     """argparse type: comma-separated whole numbers ("1,8,32")."""
     return [int(x) for x in _str_list(value)]
@@ -552,16 +557,15 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--requests", type=int, default=256, help="requests per server run")
     parser.add_argument("--rounds", type=int, default=2, help="alternating off/on runs")
-    parser.add_argument("--max-batch", type=int, default=64, help="the server's --max-batch")
     parser.add_argument(
-        "--batch-wait",
-        type=_str_list,
-        default=["auto"],
-        help="the 'on' servers' --batch-wait policies, comma-separated to compare several "
-        "(auto or always; default auto)",
+        "--max-num-seqs", type=int, default=64, help="the 'on' servers' --max-num-seqs"
     )
     parser.add_argument(
-        "--batch-window-ms", type=float, default=5.0, help="the 'on' server's batching window"
+        "--batch-window-ms",
+        type=_float_list,
+        default=[0.0],
+        help="the 'on' servers' --batch-window-ms, comma-separated to compare several "
+        "(default 0: a pass starts as soon as the previous one ends)",
     )
     parser.add_argument(
         "--clients",
@@ -597,8 +601,7 @@ def main() -> None:
             texts,
             args.requests,
             args.rounds,
-            args.max_batch,
-            args.batch_wait,
+            args.max_num_seqs,
             args.batch_window_ms,
             args.clients,
         )
