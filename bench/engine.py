@@ -9,8 +9,8 @@ single-sentence latency of LocalEngine and of ``pipeline("token-classification")
 ner-tui's whole path (tokenize with offsets, engine, decode to entities); then the entities of
 both, compared span by span. Part 2: a real ``ner-tui serve`` process (ONNX weights) driven by
 1, 8 and 32 concurrent clients, one sentence per request, batching on vs off
-(``--max-num-seqs 1``), after the engine alone at the same thread counts (one sentence per pass vs batches: the most
-batching can gain before HTTP).
+(``--max-num-seqs 1``), after the engine alone at the same thread counts (one sentence per
+pass vs batches: the most batching can gain before HTTP).
 
 Part 3, only with ``--vllm URL`` (or the ``server.json`` that ``tools/vllm_cpu.py serve``
 writes): the real vLLM as a peer. A ``ner-tui serve`` on the fp32 ONNX export of the weights

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import socket
@@ -220,7 +221,12 @@ async def hostile(port: int, seconds: float, clients: int, slow: int) -> dict[st
 
     async def ten_k() -> str:
         t = time.perf_counter()
-        status, _ = await request(port, "POST", "/pooling", many)
+        conn: list = []
+        try:
+            status, _ = await request(port, "POST", "/pooling", many, conn=conn)
+        finally:
+            if conn:
+                conn[1].close()  # also when cancelled: the client gives up
         return f"{status} after {time.perf_counter() - t:.1f} s"
 
     big_task = asyncio.create_task(big())
@@ -233,11 +239,13 @@ async def hostile(port: int, seconds: float, clients: int, slow: int) -> dict[st
         "lat": lat,
         "health": health,
         "max-size request": await big_task,
-        "10k strings": await tenk_task if tenk_task.done() else "still running",
+        "10k strings": await tenk_task if tenk_task.done() else "still running (client gave up)",
         "slow clients": {r: slow_results.count(r) for r in set(slow_results)},
     }
     if not tenk_task.done():
         tenk_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await tenk_task
     return out
 
 

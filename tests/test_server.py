@@ -619,14 +619,14 @@ def test_serve_flags_and_server_share_their_defaults() -> None:
 @pytest.mark.parametrize(
     ("flags", "said"),
     [
-        (["--threads", "1"], "passes of at most 2048 tokens / 64 prompts"),
+        (["--threads", "1"], "passes of at most 512 tokens / 64 prompts"),
         (
             ["--max-num-batched-tokens", "512", "--batch-window-ms", "5"],
             "passes of at most 512 tokens / 64 prompts, waiting up to 5 ms for company",
         ),
         (["--max-num-seqs", "1"], "batching off, passes of one prompt"),
         (["--max-batch", "8"], "--max-batch is deprecated: use --max-num-seqs"),
-        (["--max-batch", "8"], "passes of at most 2048 tokens / 8 prompts"),
+        (["--max-batch", "8"], "passes of at most 512 tokens / 8 prompts"),
         (["--batch-wait", "always"], "--batch-wait is ignored"),
     ],
 )

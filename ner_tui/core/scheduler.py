@@ -40,10 +40,11 @@ __all__ = ["DEFAULT_MAX_NUM_BATCHED_TOKENS", "DEFAULT_MAX_NUM_SEQS", "Scheduler"
 
 log = logging.getLogger("ner_tui.scheduler")
 
-#: Padded tokens per forward pass by default. On a CPU a pass of 2048 tokens (four prompts of
-#: 512, or 64 sentences) is where batching has paid most of what it can, and it keeps one pass
-#: short enough that a request arriving meanwhile is not kept waiting long.
-DEFAULT_MAX_NUM_BATCHED_TOKENS = 2048
+#: Padded tokens per forward pass by default: one prompt of 512 tokens, or 25 sentences. On a
+#: CPU a pass is as long as its tokens (and longer for long prompts: attention is quadratic),
+#: and a request arriving meanwhile waits for it; with 2048 a one-sentence request waited
+#: behind passes of four 512-token prompts (bench/results/soak.md). A longer prompt runs alone.
+DEFAULT_MAX_NUM_BATCHED_TOKENS = 512
 #: Prompts per forward pass by default.
 DEFAULT_MAX_NUM_SEQS = 64
 
@@ -195,7 +196,8 @@ class Scheduler:
 
     def _plan(self) -> list[tuple[_Request, int]]:
         """The next pass: (request, prompt index) pairs, round-robin over the requests served
-        least so far (then smallest, then oldest), within the token budget (padding counted) and the row limit."""
+        least so far (then smallest, then oldest), within the token budget (padding counted)
+        and the row limit."""
         candidates = sorted(
             (r for r in self._requests if r.next < len(r.prompts)),
             key=lambda r: (r.served_tokens, r.tokens, r.seq),
