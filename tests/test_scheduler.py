@@ -97,21 +97,41 @@ def test_max_num_seqs_bounds_a_pass(run: Recorder) -> None:
     scheduler.close()
 
 
-def test_a_small_request_goes_in_the_next_pass_whatever_is_queued(run: Recorder) -> None:
-    """Round-robin, least-served first: a request that arrives behind several big ones is
-    in the very next pass, and the big ones take turns."""
+def test_a_small_request_goes_in_the_next_pass_while_big_ones_run(run: Recorder) -> None:
+    """Fair queuing: a request that arrives while big ones run is in the very next pass,
+    and the big ones take turns."""
     scheduler = Scheduler(run, max_num_batched_tokens=20, max_num_seqs=64)
-    _hold(scheduler, run)
     bigs = [scheduler.submit([[k] * 10] * 6) for k in (1, 2, 3)]
+    assert run.entered.wait(GUARD)  # the first pass (of big ones) is running
     small = scheduler.submit([[9]])
     run.release.set()
     assert _rows(small) == [[9]]
     for f in bigs:
         f.result(GUARD)
-    second = run.passes[1]
-    assert [9] in second  # served in the first pass after it arrived
-    owners = [p[0] for p in run.passes[2]]  # the big ones alternate
-    assert len(set(owners)) == len(owners)
+    assert [9] in run.passes[1]  # served in the first pass after it arrived
+    for batch in run.passes:  # the big ones take turns: never two prompts of one in a pass
+        owners = [p[0] for p in batch]
+        assert len(set(owners)) == len(owners)
+    scheduler.close()
+
+
+def test_a_stream_of_small_requests_does_not_starve_a_big_one() -> None:
+    """Small requests arriving during every pass (so the queue always holds fresh ones) still
+    leave the big request its turns."""
+    scheduler: Scheduler
+    arrivals: list[Future[list[np.ndarray]]] = []
+
+    def forward(prompts: list[list[int]]) -> list[np.ndarray]:
+        if len(arrivals) < 400:
+            arrivals.extend(scheduler.submit([[6] * 4]) for _ in range(2))
+        return [np.array(p, dtype=np.float32)[:, None] for p in prompts]
+
+    scheduler = Scheduler(forward, max_num_batched_tokens=10, max_num_seqs=64)
+    big = scheduler.submit([[5] * 10] * 3)
+    assert len(_rows(big)) == 3
+    assert len(arrivals) < 400, "the big request waited until the small ones stopped coming"
+    for f in arrivals:
+        f.result(GUARD)
     scheduler.close()
 
 

@@ -8,10 +8,11 @@ Designed like vLLM's scheduler for a prefill-only model:
   ``max_num_seqs`` prompts. A prompt longer than the budget runs alone.
 - **A request with many prompts is split over several passes.**
 - **Waiting requests are served fairly**: each pass takes prompts round-robin, one per
-  request per turn, starting with the requests that have been served the fewest tokens so far
-  (new ones first, the smallest of those first). A one-word request arriving behind requests
-  of 512 long prompts therefore goes in the very next pass, whatever else is queued; big
-  requests take turns with each other and with everything that arrives.
+  request per turn, starting with the requests that have been served the fewest tokens (new
+  ones first, oldest first among equals), except that the request passed over longest goes
+  first of all. A one-word request arriving while requests of many long prompts run goes in
+  the next pass, and a stream of small requests cannot starve a big one: it gets every other
+  pass at worst.
 - **Abandoned requests are dropped**: a request whose future was cancelled (its caller gave
   up, its HTTP client went away) is taken off the queue before the next pass is planned, and
   its remaining prompts never run.
@@ -82,6 +83,7 @@ class _Request:
     done: int = 0  # prompts whose rows came back
     served_tokens: int = 0
     tokens: int = 0  # all its prompts together
+    waiting_since: int = 0  # passes planned before it arrived or was last in a pass
     started: bool = False
 
 
@@ -119,6 +121,7 @@ class Scheduler:
         self._running = 0
         self._seq = itertools.count()
         self._since_idle = 0  # padded tokens run since on_idle was last called
+        self._passes = 0  # passes planned
 
     # ------------------------------------------------------------ state
 
@@ -165,6 +168,7 @@ class Scheduler:
             request = _Request(next(self._seq), ids, future, on_start)
             request.rows = [None] * len(ids)
             request.tokens = sum(len(p) for p in ids)
+            request.waiting_since = self._passes
             self._requests.append(request)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._loop, name=self._name, daemon=True)
@@ -196,12 +200,20 @@ class Scheduler:
 
     def _plan(self) -> list[tuple[_Request, int]]:
         """The next pass: (request, prompt index) pairs, round-robin over the requests served
-        least so far (then smallest, then oldest), within the token budget (padding counted)
+        least so far (then oldest), within the token budget (padding counted)
         and the row limit."""
         candidates = sorted(
             (r for r in self._requests if r.next < len(r.prompts)),
-            key=lambda r: (r.served_tokens, r.tokens, r.seq),
+            key=lambda r: (r.served_tokens, r.seq),
         )
+        # No starving: the request passed over longest (a pass was planned without it since
+        # it arrived or was last served) goes first, so a stream of small requests cannot
+        # keep a big one waiting; it takes every other pass at worst.
+        skipped = [r for r in candidates if r.waiting_since < self._passes]
+        if skipped:
+            first = min(skipped, key=lambda r: (r.waiting_since, r.seq))
+            candidates.remove(first)
+            candidates.insert(0, first)
         chosen: list[tuple[_Request, int]] = []
         longest = 0
         budget, rows_max = self.max_num_batched_tokens, self.max_num_seqs
@@ -226,8 +238,10 @@ class Scheduler:
         return chosen
 
     def _commit(self, plan: list[tuple[_Request, int]]) -> None:
+        self._passes += 1
         for request, index in plan:
             request.next = max(request.next, index + 1)
+            request.waiting_since = self._passes
 
     def _window_left(self, plan: list[tuple[_Request, int]]) -> float:
         """Seconds this pass should still wait for company (0: go now)."""
