@@ -260,6 +260,7 @@ class Scheduler:
     def _loop(self) -> None:
         try:
             while True:
+                plan: list[tuple[_Request, int]] = []
                 with self._cond:
                     while True:
                         self._drop_abandoned()
@@ -272,20 +273,25 @@ class Scheduler:
                                 break
                             self._cond.wait(wait)
                             continue
+                        # Idle (the last request done or dropped): give memory back, but only
+                        # after real work; a lone client's sentence is not worth a trim.
+                        if self.on_idle is not None and self._since_idle >= IDLE_AFTER_TOKENS:
+                            break
                         self._cond.wait()
-                    self._commit(plan)
-                    self._running = len({id(r) for r, _ in plan})
+                    if not plan:
+                        self._since_idle = 0
+                    else:
+                        self._commit(plan)
+                        self._running = len({id(r) for r, _ in plan})
+                if not plan:
+                    try:
+                        self.on_idle()  # type: ignore[misc]  # not None: checked above
+                    except Exception:  # pragma: no cover - a best effort
+                        log.debug("on_idle failed", exc_info=True)
+                    continue
                 self._run(plan)
                 with self._cond:
                     self._running = 0
-                    idle = not self._requests
-                # Only after real work: a lone client's sentence is not worth a trim.
-                if idle and self.on_idle is not None and self._since_idle >= IDLE_AFTER_TOKENS:
-                    self._since_idle = 0
-                    try:
-                        self.on_idle()
-                    except Exception:  # pragma: no cover - a best effort
-                        log.debug("on_idle failed", exc_info=True)
         except BaseException as exc:  # pragma: no cover - defensive: fail callers, don't hang
             log.exception("the scheduler died")
             with self._cond:

@@ -30,6 +30,7 @@ from ner_tui.core.engine import InvalidPrompt, LocalEngine, too_long_message
 from ner_tui.core.errors import InputTooLong, NerTuiError, UnknownModel
 from ner_tui.core.model_info import special_template
 from ner_tui.core.protocol import PoolingRequest, PoolingResponse, TokenizeResponse, Usage
+from ner_tui.core.runners import give_back_memory
 from ner_tui.server.batcher import Arrival, ServerScheduler, watch_disconnect
 from ner_tui.server.defaults import (
     DEFAULT_MAX_BODY_BYTES,
@@ -71,6 +72,8 @@ TOKENIZE_CHUNK_CHARS = 32_768
 # time, stopping as soon as it is past the model's window (like vLLM, which tokenizes only
 # up to max_model_len + 1 tokens): a 16 MB text is refused in milliseconds, not 24 s.
 _PROBE_CHARS_PER_TOKEN = 8
+# Memory is given back to the system when no /pooling request is left after this many tokens.
+_TRIM_AFTER_TOKENS = 4096
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -102,6 +105,8 @@ class _Server:
             batch_window_ms=batch_window_ms,
         )
         self.tokenized_chars = 0  # characters given to the tokenizer (counted for /metrics)
+        self.active = 0  # /pooling requests being handled
+        self._since_trim = 0  # tokens handled since memory was last given back
         self.metrics = Metrics()
         # How many special tokens the tokenizer puts before/after a text (kept by truncation).
         before, after = special_template(engine.tokenizer, served_model_name)
@@ -237,7 +242,18 @@ class _Server:
     # -------------------------------------------------------------- /pooling
 
     async def pool(self, body: Any, arrival: Arrival | None = None) -> Response:
-        arrival = arrival if arrival is not None else Arrival()
+        self.active += 1
+        try:
+            return await self._pool(body, arrival if arrival is not None else Arrival())
+        finally:
+            self.active -= 1
+            if self.active == 0 and self._since_trim >= _TRIM_AFTER_TOKENS:
+                # The last request of a burst is done, its bodies and answers freed: give the
+                # memory back to the system (off the loop; malloc_trim can take milliseconds).
+                self._since_trim = 0
+                asyncio.get_running_loop().run_in_executor(self.tokenizer_pool, give_back_memory)
+
+    async def _pool(self, body: Any, arrival: Arrival) -> Response:
         if isinstance(body, Mapping) and "messages" in body and "input" not in body:
             body = self.chat_to_input(body)
         if isinstance(body, Mapping):
@@ -275,6 +291,7 @@ class _Server:
         self.engine.check_ids(ids)
         self.check_request_size(sum(len(x) for x in ids), len(ids))
 
+        self._since_trim += sum(len(x) for x in ids)  # also when the client leaves
         self.metrics.in_flight += 1
         try:
             logits = await self.batcher.submit(ids, arrival)
