@@ -97,19 +97,27 @@ def test_max_num_seqs_bounds_a_pass(run: Recorder) -> None:
     scheduler.close()
 
 
-def test_a_small_request_goes_in_the_next_pass_while_big_ones_run(run: Recorder) -> None:
+def test_a_small_request_goes_in_the_next_pass_while_big_ones_run() -> None:
     """Fair queuing: a request that arrives while big ones run is in the very next pass,
     and the big ones take turns."""
-    scheduler = Scheduler(run, max_num_batched_tokens=20, max_num_seqs=64)
-    bigs = [scheduler.submit([[k] * 10] * 6) for k in (1, 2, 3)]
-    assert run.entered.wait(GUARD)  # the first pass (of big ones) is running
-    small = scheduler.submit([[9]])
-    run.release.set()
-    assert _rows(small) == [[9]]
+    scheduler: Scheduler
+    passes: list[list[list[int]]] = []
+    small: list[Future[list[np.ndarray]]] = []
+
+    def forward(prompts: list[list[int]]) -> list[np.ndarray]:
+        passes.append(prompts)
+        if len(passes) == 1:  # arrives while the first pass runs
+            small.append(scheduler.submit([[9]]))
+        return [np.array(p, dtype=np.float32)[:, None] for p in prompts]
+
+    scheduler = Scheduler(forward, max_num_batched_tokens=20, max_num_seqs=64)
+    with scheduler._cond:  # all three queued before the first pass is planned
+        bigs = [scheduler.submit([[k] * 10] * 6) for k in (1, 2, 3)]
     for f in bigs:
         f.result(GUARD)
-    assert [9] in run.passes[1]  # served in the first pass after it arrived
-    for batch in run.passes:  # the big ones take turns: never two prompts of one in a pass
+    assert _rows(small[0]) == [[9]]
+    assert [9] in passes[1]  # served in the first pass after it arrived
+    for batch in passes:  # the big ones take turns: never two prompts of one in a pass
         owners = [p[0] for p in batch]
         assert len(set(owners)) == len(owners)
     scheduler.close()
