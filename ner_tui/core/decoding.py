@@ -324,8 +324,9 @@ def _entities(
     if len(starts) == 0:
         return (), 0
     scores = u_score.astype(np.float64)
-    sums = np.concatenate(([0.0], np.cumsum(scores)))
-    mean = (sums[ends] - sums[starts]) / (ends - starts)
+    # Each entity's own sum (not differences of a running sum): the mean then depends only on
+    # the entity's scores, so decoding many texts at once gives the same floats.
+    mean = _segment_reduce(np.add, scores, starts, ends) / (ends - starts)
     low = _segment_reduce(np.minimum, scores, starts, ends)
     tok_start, tok_end = u_start[starts], u_end[ends - 1]
     # Character span: members with a non-empty range (byte-level whitespace tokens have none).

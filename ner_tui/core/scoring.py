@@ -273,6 +273,57 @@ class Scorer:
         errors.sort(key=_error_position)
         return DocumentScore(n_correct, len(g), len(p), tuple(errors))
 
+    def copy(self) -> Scorer:
+        """An independent scorer with the same counts (for re-scoring some documents)."""
+        other = Scorer.__new__(Scorer)
+        other._grid = self._grid
+        other._documents = self._documents
+        other._gold, other._pred, other._correct = (
+            dict(self._gold),
+            dict(self._pred),
+            dict(self._correct),
+        )
+        other._kept, other._kept_correct = list(self._kept), list(self._kept_correct)
+        other._schemes = list(self._schemes)
+        other._schemes_per_type = {t: list(v) for t, v in self._schemes_per_type.items()}
+        other._errors = {t: dict(v) for t, v in self._errors.items()}
+        other._confusion = Counter(self._confusion)
+        return other
+
+    def merge(self, other: Scorer, *, sign: int = 1) -> None:
+        """Add (``sign=1``) or take away (``sign=-1``) the counts of ``other``, a scorer with
+        the same grid. Taking away documents added earlier leaves exactly the counts of a
+        scorer that never saw them (keys whose counts reach zero are removed), so a corpus
+        can be re-scored by replacing only the documents whose predictions changed."""
+        if other._grid != self._grid:
+            raise ValueError("scorers with different threshold grids cannot be merged")
+        self._documents += sign * other._documents
+        for mine, theirs in (
+            (self._gold, other._gold),
+            (self._pred, other._pred),
+            (self._correct, other._correct),
+        ):
+            _merge_counts(mine, theirs, sign)
+        for j, n in enumerate(other._kept):
+            self._kept[j] += sign * n
+        for j, n in enumerate(other._kept_correct):
+            self._kept_correct[j] += sign * n
+        for j, n in enumerate(other._schemes):
+            self._schemes[j] += sign * n
+        for label, vector in other._schemes_per_type.items():
+            acc = self._schemes_per_type.setdefault(label, [0] * len(vector))
+            for j, n in enumerate(vector):
+                acc[j] += sign * n
+            if not any(acc):
+                del self._schemes_per_type[label]
+        for label, by_kind in other._errors.items():
+            kinds = self._errors.setdefault(label, dict.fromkeys(ERROR_KINDS, 0))
+            for kind, n in by_kind.items():
+                kinds[kind] += sign * n
+            if not any(kinds.values()):
+                del self._errors[label]
+        _merge_counts(self._confusion, other._confusion, sign)
+
     def report(self) -> Report:
         """The corpus report so far (the scorer can keep taking documents afterwards)."""
         names = sorted(set(self._gold) | set(self._pred))
@@ -329,6 +380,15 @@ class Scorer:
         for (gold, pred), n in self._confusion.items():
             counts[index[gold], index[pred]] += n
         return labels, counts
+
+
+def _merge_counts(mine: dict[Any, int], theirs: dict[Any, int], sign: int) -> None:
+    for key, n in theirs.items():
+        total = mine.get(key, 0) + sign * n
+        if total:
+            mine[key] = total
+        else:
+            mine.pop(key, None)
 
 
 def _exact_hits(g: list[Triple], p: list[Triple], pred: Sequence[Span]) -> list[bool]:
