@@ -197,8 +197,13 @@ def documents(draw: st.DrawFn) -> tuple[list[CorpusDocument], list[Decoded], lis
             else:
                 gold = tuple(Span(s, e, t) for s, e, t, _ in gold_chars)
         docs.append(CorpusDocument(i, i + 1, text, gold, tokens))
-        for out in (first, second):
-            out.append(None if draw(st.integers(0, 5)) == 0 else tuple(draw(spans(size))))
+        first.append(None if draw(st.integers(0, 5)) == 0 else tuple(draw(spans(size))))
+        mine = first[-1]
+        if mine is not None and draw(st.booleans()):  # the same spans, other scores
+            scores = st.sampled_from([0.1, 0.3, 0.55, 0.8, 0.99])
+            second.append(tuple((s, e, t, draw(scores)) for s, e, t, _ in mine))
+        else:
+            second.append(None if draw(st.integers(0, 5)) == 0 else tuple(draw(spans(size))))
     return docs, first, second
 
 
@@ -209,7 +214,7 @@ def test_rescoring_only_what_changed_equals_scoring_everything(
 ) -> None:
     docs, first, second = corpus
     previous = rescore(docs, first, DecodeOptions(threshold=before))
-    for decoded in (first, second):
+    for decoded in (first, second, first):
         fresh = rescore(docs, decoded, DecodeOptions(threshold=after))
         again = rescore(docs, decoded, DecodeOptions(threshold=after), previous=previous)
         assert again.results == fresh.results
@@ -218,6 +223,7 @@ def test_rescoring_only_what_changed_equals_scoring_everything(
         else:
             assert again.report is not None
             assert _json(again.report.to_json()) == _json(fresh.report.to_json())
+        previous = again  # and on from there, as the app goes from setting to setting
 
 
 def test_a_threshold_change_reuses_the_unchanged_documents() -> None:

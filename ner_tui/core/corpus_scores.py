@@ -178,11 +178,16 @@ class CorpusDecoder:
         )
 
     def decode(self, options: DecodeOptions) -> list[Decoded]:
-        """Each text's entities at threshold 0 under ``options``'s aggregation and mode."""
+        """Each text's entities at threshold 0 under ``options``'s aggregation and mode
+        (remembered: asking again for the same aggregation and mode is a lookup)."""
         key = (options.aggregation, options.mode)
         cached = self._cache.get(key)
-        if cached is not None:
-            return cached
+        if cached is None:
+            cached = self._cache[key] = self.decode_uncached(options)
+        return cached
+
+    def decode_uncached(self, options: DecodeOptions) -> list[Decoded]:
+        """:meth:`decode` without looking at or filling what is remembered."""
         out: list[Decoded] = [None] * len(self.scored)
         for pack in self._packs:
             for position, entities in zip(
@@ -193,7 +198,6 @@ class CorpusDecoder:
             alone = decode_each([self.scored[i] for i in self._alone], options)
             for position, one in zip(self._alone, alone, strict=True):
                 out[position] = one
-        self._cache[key] = out
         return out
 
 
@@ -304,8 +308,12 @@ def rescore(
         else:
             kept = tuple(e for e in entities if e[3] >= threshold)
         scored = entities is not None and doc.gold is not None
-        if old.doc is doc and old.entities == kept and (old.score is not None) == scored:
-            continue  # the same result as before
+        if old.doc is doc and (old.score is not None) == scored:
+            if old.entities == kept:
+                continue  # the same result as before
+            if old.score is not None and _same_spans(old.entities, kept):
+                results[i] = _new_confidence(old, kept, totals)
+                continue
         if old.score is not None and old.doc.gold is not None:
             gone = Scorer()
             score_document(gone, old.doc, old.doc.gold, old.predicted)
@@ -324,6 +332,30 @@ def rescore(
     any_gold = any(r.score is not None for r in results)
     report = totals.report() if any_gold else None
     return CorpusScores(options, report, tuple(results), totals)
+
+
+def _same_spans(a: tuple[EntityTuple, ...], b: tuple[EntityTuple, ...]) -> bool:
+    return len(a) == len(b) and all(x[:3] == y[:3] for x, y in zip(a, b, strict=True))
+
+
+def _new_confidence(
+    old: DocumentResult, kept: tuple[EntityTuple, ...], totals: Scorer
+) -> DocumentResult:
+    """``old`` with the same entities at other scores (another aggregation often moves only
+    the scores): every count and error is the same, but for the spans' scores and the score
+    curve's counts, moved in ``totals``."""
+    doc, score = old.doc, old.score
+    assert doc.gold is not None and score is not None
+    predicted = predicted_spans(doc, kept)
+    totals.rescore_confidence(doc.gold, old.predicted, predicted)
+    now = {id(a): b for a, b in zip(old.predicted, predicted, strict=True)}
+    errors = tuple(
+        error if error.pred is None else ScoredError(error.kind, error.gold, now[id(error.pred)])
+        for error in score.errors
+    )
+    low = min((e[3] for e in kept), default=None)
+    new_score = DocumentScore(score.correct, score.gold, score.predicted, errors)
+    return DocumentResult(doc, kept, predicted, new_score, low)
 
 
 def _rescore_all(

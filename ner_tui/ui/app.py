@@ -26,7 +26,7 @@ from textual.worker import Worker, WorkerState
 
 from ner_tui.core.connect import Connection, Kind, connect
 from ner_tui.core.corpus import CorpusDocument
-from ner_tui.core.corpus_scores import CorpusScores, EntityTuple
+from ner_tui.core.corpus_scores import CorpusDecoder, CorpusScores
 from ner_tui.core.documents import read_text_file
 from ner_tui.core.errors import (
     MalformedResponse,
@@ -76,7 +76,6 @@ from ner_tui.ui.widgets.status_line import StatusInfo, StatusLine, format_ms, sh
 from ner_tui.ui.widgets.token_table import TokenTable
 
 log = logging.getLogger(__name__)
-Decoded = tuple[EntityTuple, ...] | None
 
 LIVE_DELAY = 0.5  # seconds of no typing before a live prediction
 SERVER_DISCOVER_TIMEOUT = 5.0  # a server that has not listed its models by then is not used
@@ -155,7 +154,7 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
         self.corpus_docs: list[CorpusDocument] = []
         self.corpus_scored: list[ScoredText | None] = []
         self.corpus_scores: CorpusScores | None = None
-        self._corpus_decoded: tuple[tuple[str, str], list[Decoded]] | None = None
+        self._corpus_decoder: CorpusDecoder | None = None  # the kept scores, packed once
         self.corpus_screen: CorpusScreen | None = None
         self._corpus_cancelled = False
         self.corpus_done = 0  # documents through the model in the run going on
@@ -756,7 +755,7 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
                 self.pop_screen()
         self.corpus_screen = CorpusScreen(path.name)
         self.corpus_docs, self.corpus_scored, self.corpus_scores = [], [], None
-        self._corpus_decoded = None
+        self._corpus_decoder = None
         self.push_screen(self.corpus_screen)
         self.run_corpus(path)
 
@@ -824,21 +823,22 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
 
     @work(exclusive=True, group="corpus-score", exit_on_error=False)
     async def rescore_corpus(self) -> None:
-        """Decode the kept scores (only when aggregation or mode changed) and score them, in
-        a thread: no request."""
-        from ner_tui.core.corpus_scores import decode_corpus, rescore
+        """Decode the kept scores (all texts in one pass, each aggregation and mode once) and
+        score again the documents whose entities changed, in a thread: no request."""
+        from ner_tui.core.corpus_scores import rescore
 
         docs, scored, options = self.corpus_docs, list(self.corpus_scored), self.decode_options
+        previous = self.corpus_scores
         if self.corpus_screen is not None and self.corpus_screen in self.screen_stack:
             self.corpus_screen.show_rescoring()
-        key = (options.aggregation, options.mode)
-        cached = self._corpus_decoded
-        if cached is not None and cached[0] == key and len(cached[1]) == len(scored):
-            decoded = cached[1]
-        else:
-            decoded = await asyncio.to_thread(decode_corpus, scored, options)
-            self._corpus_decoded = (key, decoded)
-        scores = await asyncio.to_thread(rescore, docs, decoded, options)
+
+        def work() -> CorpusScores:
+            decoder = self._corpus_decoder
+            if decoder is None or not decoder.matches(scored):
+                decoder = self._corpus_decoder = CorpusDecoder(scored)
+            return rescore(docs, decoder.decode(options), options, previous=previous)
+
+        scores = await asyncio.to_thread(work)
         self.post_message(CorpusScored(scores))
 
     @on(CorpusLoaded)
