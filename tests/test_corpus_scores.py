@@ -216,7 +216,8 @@ def test_rescoring_only_what_changed_equals_scoring_everything(
     previous = rescore(docs, first, DecodeOptions(threshold=before))
     for decoded in (first, second, first):
         fresh = rescore(docs, decoded, DecodeOptions(threshold=after))
-        again = rescore(docs, decoded, DecodeOptions(threshold=after), previous=previous)
+        options = DecodeOptions(threshold=after)
+        again = rescore(docs, decoded, options, previous=previous, redo_share=1.0)
         assert again.results == fresh.results
         if fresh.report is None:
             assert again.report is None

@@ -121,6 +121,9 @@ class CorpusDecoder:
     def __init__(self, scored: Sequence[ScoredText | None]) -> None:
         self.scored = list(scored)
         self._cache: dict[tuple[str, str], list[Decoded]] = {}
+        # The corpus scores already computed from these texts, by options (for the caller
+        # to fill: a setting visited again is then a lookup).
+        self.seen: dict[DecodeOptions, CorpusScores] = {}
         groups: dict[tuple[str, ...], list[int]] = {}
         self._alone: list[int] = []
         for i, item in enumerate(self.scored):
@@ -285,12 +288,15 @@ def rescore(
     options: DecodeOptions,
     *,
     previous: CorpusScores | None = None,
+    redo_share: float = 0.5,
 ) -> CorpusScores:
     """Score every document from its threshold-0 entities, keeping those at ``options``'s
     threshold; documents with an error or no entities list (``decoded`` None) are unscored.
 
     ``previous``: the scores of the same documents under other options; only the documents
-    whose kept entities differ are scored again (the result is the same as without it)."""
+    whose kept entities differ are scored again (the result is the same as without it).
+    When more than ``redo_share`` of them have other spans, every document is scored afresh
+    (taking a document's counts out and putting the new ones in costs two scorings)."""
     threshold = options.threshold
     if (
         previous is None
@@ -299,21 +305,26 @@ def rescore(
         or len(docs) == 0
     ):
         return _rescore_all(docs, decoded, options)
-    totals = previous.totals.copy()
     results = list(previous.results)
-    for i, (doc, entities) in enumerate(zip(docs, decoded, strict=True)):
-        old = results[i]
-        if entities is None:
-            kept: tuple[EntityTuple, ...] = ()
-        else:
-            kept = tuple(e for e in entities if e[3] >= threshold)
+    todo: list[tuple[int, tuple[EntityTuple, ...]]] = []
+    moved: list[tuple[int, tuple[EntityTuple, ...]]] = []  # the same spans, other scores
+    for i, (doc, entities, old) in enumerate(zip(docs, decoded, results, strict=True)):
+        kept = () if entities is None else tuple(e for e in entities if e[3] >= threshold)
         scored = entities is not None and doc.gold is not None
         if old.doc is doc and (old.score is not None) == scored:
             if old.entities == kept:
                 continue  # the same result as before
             if old.score is not None and _same_spans(old.entities, kept):
-                results[i] = _new_confidence(old, kept, totals)
+                moved.append((i, kept))
                 continue
+        todo.append((i, kept))
+    if len(todo) > redo_share * len(docs):
+        return _rescore_all(docs, decoded, options)
+    totals = previous.totals.copy()
+    for i, kept in moved:
+        results[i] = _new_confidence(results[i], kept, totals)
+    for i, kept in todo:
+        doc, entities, old = docs[i], decoded[i], results[i]
         if old.score is not None and old.doc.gold is not None:
             gone = Scorer()
             score_document(gone, old.doc, old.doc.gold, old.predicted)

@@ -25,10 +25,12 @@ cannot hold duplicates; decoded tag sequences have none).
 from __future__ import annotations
 
 import math
+import operator
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -196,7 +198,7 @@ class Scorer:
     def __init__(self, *, thresholds: int = 101) -> None:
         if thresholds < 2:
             raise ValueError("thresholds must be at least 2 (the grid includes 0.0 and 1.0)")
-        self._grid = [j / (thresholds - 1) for j in range(thresholds)]
+        self._grid = _grid(thresholds)  # shared, never modified
         self._documents = 0
         self._gold: dict[str, int] = {}
         self._pred: dict[str, int] = {}
@@ -295,7 +297,7 @@ class Scorer:
         the same grid. Taking away documents added earlier leaves exactly the counts of a
         scorer that never saw them (keys whose counts reach zero are removed), so a corpus
         can be re-scored by replacing only the documents whose predictions changed."""
-        if other._grid != self._grid:
+        if other._grid is not self._grid and other._grid != self._grid:
             raise ValueError("scorers with different threshold grids cannot be merged")
         self._documents += sign * other._documents
         for mine, theirs in (
@@ -304,18 +306,17 @@ class Scorer:
             (self._correct, other._correct),
         ):
             _merge_counts(mine, theirs, sign)
-        for j, n in enumerate(other._kept):
-            self._kept[j] += sign * n
-        for j, n in enumerate(other._kept_correct):
-            self._kept_correct[j] += sign * n
-        for j, n in enumerate(other._schemes):
-            self._schemes[j] += sign * n
+        op = operator.add if sign == 1 else operator.sub
+        self._kept = list(map(op, self._kept, other._kept))
+        self._kept_correct = list(map(op, self._kept_correct, other._kept_correct))
+        self._schemes = list(map(op, self._schemes, other._schemes))
         for label, vector in other._schemes_per_type.items():
-            acc = self._schemes_per_type.setdefault(label, [0] * len(vector))
-            for j, n in enumerate(vector):
-                acc[j] += sign * n
-            if not any(acc):
-                del self._schemes_per_type[label]
+            acc = self._schemes_per_type.get(label, [0] * len(vector))
+            acc = list(map(op, acc, vector))
+            if any(acc):
+                self._schemes_per_type[label] = acc
+            else:
+                self._schemes_per_type.pop(label, None)
         for label, by_kind in other._errors.items():
             kinds = self._errors.setdefault(label, dict.fromkeys(ERROR_KINDS, 0))
             for kind, n in by_kind.items():
@@ -396,6 +397,11 @@ class Scorer:
         for (gold, pred), n in self._confusion.items():
             counts[index[gold], index[pred]] += n
         return labels, counts
+
+
+@lru_cache(maxsize=8)
+def _grid(points: int) -> list[float]:
+    return [j / (points - 1) for j in range(points)]
 
 
 def _merge_counts(mine: dict[Any, int], theirs: dict[Any, int], sign: int) -> None:

@@ -836,7 +836,11 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
             decoder = self._corpus_decoder
             if decoder is None or not decoder.matches(scored):
                 decoder = self._corpus_decoder = CorpusDecoder(scored)
-            return rescore(docs, decoder.decode(options), options, previous=previous)
+            seen = decoder.seen.get(options)
+            if seen is None or len(seen.results) != len(docs):
+                seen = rescore(docs, decoder.decode(options), options, previous=previous)
+                decoder.seen[options] = seen
+            return seen
 
         scores = await asyncio.to_thread(work)
         self.post_message(CorpusScored(scores))
