@@ -10,8 +10,9 @@ local engine (bundled model); their ``ScoredText`` is reused to make ``--docs`` 
   old path, ``decode_each``), then ``CorpusDecoder`` (pack once, then one vectorised pass);
 - re-scoring at a new threshold: every document (``rescore``), then only those whose kept
   entities changed (``rescore(..., previous=...)``), and the same after an aggregation change;
-- in the app (headless ``run_test``), next to the help screen's first paint as the baseline of
-  what any screen costs on this machine: first paint of the corpus screen (push, scores panel
+- in the app (headless ``run_test``), next to the help screen's first paint and a sort key
+  (``s``: re-sort and repaint the list, no scoring) as the baselines of what a screen and a
+  repaint cost on this machine: first paint of the corpus screen (push, scores panel
   and the document list's visible rows, one refresh), and key press to new scores painted for
   f4 (threshold) and f2 (aggregation: each aggregation is decoded once and each setting
   scored once, so f2 is timed on an aggregation not decoded yet, on one decoded before at
@@ -87,6 +88,7 @@ async def in_app(
     out: dict[str, list[float]] = {
         "help": [],
         "paint": [],
+        "sort": [],
         "f4": [],
         "f2": [],
         "f2 again": [],
@@ -145,6 +147,10 @@ async def in_app(
             await pilot.pause()
             assert screen.shown, "the document list was not filled"
             out["paint"].append((time.perf_counter() - start) * 1000)
+            start = time.perf_counter()
+            await pilot.press("s")  # no scoring: select() and the list, then the paint
+            await pilot.pause()
+            out["sort"].append((time.perf_counter() - start) * 1000)
             out["f4"].append(await press("f4", "f4"))
             out["f2"].append(await press("f2", "f2"))  # an aggregation not decoded yet
             app.pop_screen()
@@ -217,6 +223,7 @@ def main() -> None:
     rows += [
         ("app baseline: help screen first paint", app["help"]),
         ("app: corpus screen first paint", app["paint"]),
+        ("app baseline: s (sort) pressed -> painted", app["sort"]),
         ("app: f4 pressed -> new scores painted", app["f4"]),
         ("app: f2, aggregation not decoded yet", app["f2"]),
         ("app: f2, aggregation decoded before", app["f2 again"]),
