@@ -366,8 +366,8 @@ def test_corpus_flag_reaches_the_app(monkeypatch: pytest.MonkeyPatch) -> None:
 
 async def test_every_document_is_listed_and_reachable(tmp_path: Path) -> None:
     """250 documents (more than the old 200-row cap) in a short terminal: all are listed,
-    only the visible rows are drawn, end/pageup/home move the cursor and scroll with it, and
-    Enter opens the document under the cursor."""
+    only the visible rows are drawn, end/pageup/home move the cursor and scroll with it, a
+    re-score leaves it on its document, and Enter opens the document under the cursor."""
     texts = [f"Document {i} mentions Angela Merkel in Paris ." for i in range(250)]
     corpus = tmp_path / "many.txt"
     corpus.write_text("\n".join(texts) + "\n")
@@ -399,7 +399,13 @@ async def test_every_document_is_listed_and_reachable(tmp_path: Path) -> None:
         assert listing.cursor == 249 - (listing.size.height - 2)
         await pilot.press("home", "down", "down")
         assert listing.cursor == 2
+        here = shown[2].doc.index
+        before = app.corpus_scores
+        await pilot.press("f4")  # re-scored: the cursor stays on its document
+        await settle(pilot, lambda: app.corpus_scores is not before)
+        shown = app.corpus_screen.shown  # type: ignore[union-attr]
+        assert shown[listing.cursor].doc.index == here
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, CorpusDocumentScreen)
-        assert app.screen.result is shown[2]
+        assert app.screen.result is shown[listing.cursor]

@@ -123,13 +123,19 @@ class DocumentList(ScrollView, can_focus=True):
     def row_count(self) -> int:
         return len(self._rows)
 
-    def show(self, rows: Sequence[DocumentResult]) -> None:
-        """List ``rows`` (kept, not copied), cursor on the first."""
+    def show(self, rows: Sequence[DocumentResult], *, keep: bool = False) -> None:
+        """List ``rows`` (kept, not copied), cursor on the first; ``keep``: on the same
+        document as before when it is still listed (the corpus was re-scored)."""
+        before = self._rows[self.cursor].doc.index if keep and self._rows else None
         self._rows = rows
         self._cache = {}
         self.virtual_size = Size(self.size.width, len(rows) + 1)
         self.set_reactive(DocumentList.cursor, 0)
         self.scroll_to(y=0, animate=False, immediate=True)
+        if before is not None:
+            at = next((i for i, r in enumerate(rows) if r.doc.index == before), 0)
+            if at:
+                self.cursor = at
         self.refresh()
 
     # ------------------------------------------------------------------ rendering

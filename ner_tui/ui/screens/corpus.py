@@ -165,7 +165,7 @@ class CorpusScreen(Screen[None]):
         self.query_one("#curve-caption", Static).update(curve_caption(scores))
         if report is None and self.sort == "document":
             self.sort = "confidence"
-        self._fill()
+        self._fill(keep=True)
 
     def _show_filters(self) -> None:
         parts: list[tuple[str, object]] = [
@@ -180,9 +180,10 @@ class CorpusScreen(Screen[None]):
             parts.append(("   scoring… esc to cancel", DIM))
         self.query_one("#corpus-filters", Static).update(Content.assemble(*parts))  # type: ignore[arg-type]
 
-    def _fill(self) -> None:
+    def _fill(self, *, keep: bool = False) -> None:
         """List the documents chosen by the sort and filters (only the visible rows are
-        rendered, so this is the cost of :func:`select`)."""
+        rendered, so this is the cost of :func:`select`); ``keep``: the cursor stays on its
+        document (new scores), else it goes to the top (new order)."""
         self._show_filters()
         if self.scores is None:
             self.shown = []
@@ -191,7 +192,7 @@ class CorpusScreen(Screen[None]):
         self.shown = select(
             self.scores.results, sort=self.sort, label=self.type_filter, kind=self.kind_filter
         )
-        self.query_one(DocumentList).show(self.shown)
+        self.query_one(DocumentList).show(self.shown, keep=keep)
         total = len(self.scores.results)
         self.query_one("#corpus-left").border_subtitle = f"{len(self.shown):,} of {total:,}"
 
