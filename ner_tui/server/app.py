@@ -500,10 +500,19 @@ def create_app(
         **_EMPTY_OK,
         503: {"description": "The engine is not running."},
     }
-    app.get("/health", responses=health_responses, response_model=None)(health)
-    app.api_route(
-        "/ping", methods=["GET", "POST"], responses=health_responses, response_model=None
-    )(health)
+    for path, method, name in (
+        ("/health", "GET", "health"),
+        ("/ping", "GET", "ping"),
+        ("/ping", "POST", "ping_post"),
+    ):
+        app.api_route(
+            path,
+            methods=[method],
+            responses=health_responses,
+            response_class=Response,
+            operation_id=name,
+            summary="200 while the engine runs, else 503",
+        )(health)
 
     @app.get("/version", responses={200: {"model": VersionBody}}, response_model=None)
     async def version() -> Response:

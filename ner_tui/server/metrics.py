@@ -110,6 +110,8 @@ class Metrics:
             registry=reg,
         )
         self._model_name = model_name
+        for path in ("/pooling", "/invocations"):  # at 0 from the start, so rate() has a base
+            self._disconnects.labels(model_name=model_name, path=path)
         reg.register(_SchedulerCollector(model_name, scheduler, self))
         ProcessCollector(registry=reg)  # process_resident_memory_bytes & co, as vLLM shows
 
