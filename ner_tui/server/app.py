@@ -268,7 +268,7 @@ def _before_the_schema(body: Mapping[str, Any]) -> None:
     if not isinstance(salt, str) or not salt:
         reason = "must be a non-empty string if provided"
     elif len(salt) > 128 or any(c in salt for c in _UNSUPPORTED_CACHE_SALT):
-        reason = "must be at most 128 characters and must not contain '@', '/', '\\', or NUL"
+        reason = "must be at most 128 characters and must not contain '@', '/', '\\\\', or NUL"
     else:
         return
     raise bad_request(
