@@ -8,6 +8,7 @@ scheduler reports through the server contract).
 
 from __future__ import annotations
 
+import codecs
 import socket
 import subprocess
 import sys
@@ -164,6 +165,29 @@ def test_schemathesis_finds_no_server_error_and_answers_match_the_schema(served:
     result = subprocess.run(command, capture_output=True, text=True, timeout=180, check=False)
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
     assert "No issues found" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("raw", "where"),
+    [
+        (b'{"input": ["ok", "a\xed\xa0\x80b"]}', "body.input.1"),  # a surrogate's UTF-8 bytes
+        (
+            codecs.BOM_UTF16_LE
+            + '{"input": "x", "model": "\ud800"}'.encode("utf-16-le", "surrogatepass"),
+            "body.model",
+        ),
+    ],
+)
+def test_lone_surrogates_without_an_escape_are_400s_too(
+    server: httpx.Client, raw: bytes, where: str
+) -> None:
+    """Python's JSON decoder reads bytes with ``surrogatepass`` (and UTF-16 bodies), so a lone
+    surrogate also arrives without a ``\\ud800`` escape; the fast path must not miss it."""
+    response = server.post("/pooling", content=raw, headers={"content-type": "application/json"})
+    assert response.status_code == 400, response.text
+    err = response.json()["error"]
+    assert (err["type"], err["param"]) == ("Bad Request", where)
+    assert "'type': 'string_unicode'" in err["message"]
 
 
 # ------------------------------------------------------------------ metrics

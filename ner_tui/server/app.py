@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -366,13 +367,27 @@ async def json_body(request: Request) -> Any:
     media_type = request.headers.get("content-type", "").lower().split(";", 1)[0].strip()
     if media_type != "application/json":
         raise RequestValidationError(["Unsupported Media Type: Only 'application/json' is allowed"])
-    if not await request.body():
+    raw = await request.body()
+    if not raw:
         return None  # FastAPI answers the missing body
     body = await request.json()  # parsed (and cached) by FastAPI already
-    found = list(lone_surrogates(body))
-    if found:
-        raise RequestValidationError(found)
+    if _may_hold_surrogates(raw):
+        found = list(lone_surrogates(body))
+        if found:
+            raise RequestValidationError(found)
     return body
+
+
+def _may_hold_surrogates(raw: bytes) -> bool:
+    """Whether the decoded body can hold a lone surrogate: only through a ``\\uD800``-style
+    escape, UTF-8 bytes of one (``json.loads`` decodes bytes with ``surrogatepass``) or a
+    UTF-16/32 body. Nearly every body is neither, and is not walked."""
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in raw[:4]:
+        return True
+    return _SURROGATE_BYTES.search(raw) is not None
+
+
+_SURROGATE_BYTES = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
 
 
 async def pooling_body(body: Annotated[Any, Depends(json_body)]) -> None:
