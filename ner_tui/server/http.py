@@ -41,8 +41,12 @@ def bad_request(
 
 
 def json_response(doc: Any, status: int = 200) -> Response:
+    """``doc`` as vLLM's JSONResponse writes it. A lone surrogate, which no request brings in
+    any more, would be written escaped rather than fail the answer."""
     body = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
-    return Response(body, status_code=status, media_type="application/json")
+    return Response(
+        body.encode("utf-8", "backslashreplace"), status_code=status, media_type="application/json"
+    )
 
 
 def error_response(
