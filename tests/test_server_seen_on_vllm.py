@@ -174,6 +174,9 @@ def test_removed_task_is_named_before_field_checks(
         ("/tokenize", '{"model": "\\ud800", "prompt": "x"}', "body.model"),
         ("/tokenize", '{"prompt": "\\ud800"}', "body.prompt"),
         ("/detokenize", '{"model": "\\ud800", "tokens": [1]}', "body.model"),
+        # no request_id in their models: an unknown field, which is ignored but still checked
+        ("/tokenize", '{"prompt": "x", "request_id": "\\ud800"}', "body.request_id"),
+        ("/detokenize", '{"tokens": [1], "request_id": "\\ud800"}', "body.request_id"),
     ],
 )
 def test_a_lone_surrogate_anywhere_is_a_400_not_a_500(
