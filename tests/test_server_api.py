@@ -143,7 +143,9 @@ def test_docs_page_and_schema_need_no_key(held: httpx.Client) -> None:
     assert doc["paths"]["/pooling"]["post"]["security"] == [{"bearer": []}]
 
 
-def test_schemathesis_finds_no_server_error_and_answers_match_the_schema(served: str) -> None:
+def test_schemathesis_finds_no_server_error_and_answers_match_the_schema(
+    served: str, tmp_path: Path
+) -> None:
     """Fuzz every operation from /openapi.json (valid and invalid bodies): no 5xx, every
     status, content type, header and body as the schema documents them. Bounded: 25 examples
     per operation and 40 s in all (``--max-time``)."""
@@ -162,7 +164,10 @@ def test_schemathesis_finds_no_server_error_and_answers_match_the_schema(served:
         *("--request-timeout", "20", "--generation-database", "none", "--no-color"),
         *("--warnings", "off"),
     ]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=180, check=False)
+    # In a scratch directory: schemathesis keeps its state in ./.schemathesis
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=180, check=False, cwd=tmp_path
+    )
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
     assert "No issues found" in result.stdout
 
