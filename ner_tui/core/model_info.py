@@ -39,6 +39,8 @@ _OFFSET_POSITION_TYPES = frozenset(
 )
 
 
+
+
 @dataclass(frozen=True, eq=False)
 class ModelInfo:
     """What the client needs of a model: its fast tokenizer, label names and window size.
@@ -74,6 +76,7 @@ class ModelInfo:
     @property
     def num_labels(self) -> int:
         return len(self.id2label)
+
 
 
 def load_model_info(model: str | Path, *, max_model_len: int | None = None) -> ModelInfo:
