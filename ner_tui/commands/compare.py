@@ -270,7 +270,7 @@ class _CompareWriter:
             ok = a if isinstance(a, Prediction) else b if isinstance(b, Prediction) else None
             found = mentions(ok.entities, None if ok is a else label_map) if ok else ()
             diffs = compare_spans(found, ()) if ok is a else compare_spans((), found)
-            comparison = Comparison(text, diffs)
+            comparison = Comparison.of(text, diffs)
         self.written += 1
         if self.fmt == "jsonl":
             record: dict[str, Any] = {"line": doc.line} if doc.line is not None else {}

@@ -154,6 +154,14 @@ class Comparison:
     words: tuple[WordDiff, ...] = ()
     counts: dict[DiffKind, int] = field(default_factory=dict)
 
+    @classmethod
+    def of(
+        cls, text: str, entities: tuple[EntityDiff, ...], words: tuple[WordDiff, ...] = ()
+    ) -> Comparison:
+        """A comparison with its counts per kind filled in."""
+        found = Counter(d.kind for d in entities)
+        return cls(text, entities, words, {kind: found.get(kind, 0) for kind in DIFF_KINDS})
+
     @property
     def disagreements(self) -> int:
         return sum(n for kind, n in self.counts.items() if kind != "both")
@@ -253,8 +261,7 @@ def compare(a: Prediction, b: Prediction, label_map: Mapping[str, str] | None = 
         WordDiff(s, e, a.text[s:e], a_labels[k], a_scores[k], b_labels[k], b_scores[k])
         for k, (s, e) in enumerate(spans)
     )
-    counts = Counter(d.kind for d in diffs)
-    return Comparison(a.text, diffs, rows, {kind: counts.get(kind, 0) for kind in DIFF_KINDS})
+    return Comparison.of(a.text, diffs, rows)
 
 
 # --------------------------------------------------------------------------- sides

@@ -89,6 +89,13 @@ def app_commands(app: NerTuiApp) -> list[PaletteCommand]:
                 partial(app.load_sample, name),
             )
         )
+    commands.append(
+        c(
+            "Compare models",
+            "This text through model A and model B, side by side",
+            app.action_compare,
+        )
+    )
     commands.append(c("History", "Past inputs", app.action_history))
     if len(app.history):
         commands.append(c("Clear history", "Forget past inputs", app.clear_history))
