@@ -11,50 +11,21 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from compare_models import B_TO_A, bpe_model_dir
 from servers import SERVE_COMMAND, ServeProcess, free_port, serve_process
-from tokenizers_factory import FAMILIES, build_tokenizer, write_model_dir
 
 from ner_tui.cli import main
 from ner_tui.core.errors import RequestTimeout, ServerUnreachable, SignificantlyWorse
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
-OTHER_LABELS = (
-    "O",
-    "B-PERSON",
-    "I-PERSON",
-    "B-COMPANY",
-    "I-COMPANY",
-    "B-PLACE",
-    "I-PLACE",
-    "B-THING",
-    "I-THING",
-)
-B_TO_A = "PERSON=PER,COMPANY=ORG,PLACE=LOC,THING=MISC"
 GOLD = FIXTURES / "eval" / "news.conll"
 TEXT = "Barack Obama visited Microsoft headquarters in Seattle on Monday."
-
-
-def bpe_model_dir(root: Path) -> Path:
-    """The tiny fixture model's real weights behind a byte-level BPE tokenizer of at most
-    560 ids (its embedding has 572 rows) and other label names."""
-    family = next(f for f in FAMILIES if f.name == "roberta")
-    directory = root / "tiny-bpe-ner"
-    shutil.copytree(FIXTURES / "tiny-bert-ner" / "onnx", directory / "onnx")
-    write_model_dir(
-        family,
-        directory,
-        labels=OTHER_LABELS,
-        max_position_embeddings=130,  # RoBERTa counts 2 positions for padding: a 128 window
-        tokenizer=build_tokenizer(family, vocab_size=560),
-    )
-    return directory
 
 
 @pytest.fixture(scope="module")
