@@ -124,7 +124,7 @@ APP_BINDINGS: list[BindingType] = [
         "Compare",
         id="compare",
         show=False,
-        tooltip="Compare model A with model B on this text (--compare-*, or B's settings).",
+        tooltip="Model A beside model B on this text (--compare-*).",
     ),
     Binding(
         "ctrl+n",

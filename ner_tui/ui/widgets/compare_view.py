@@ -80,11 +80,14 @@ def legend(styles: Mapping[DiffKind, Style], counts: Mapping[DiffKind, int]) -> 
     return Content("\n").join(lines)
 
 
-def _mention(m: Mention | None, text: str) -> str:
+def _mention(m: Mention | None, text: str, quoted: bool = False) -> str:
+    """``PER 0.98``, or with ``quoted`` the side's own text first (when bounds differ)."""
     if m is None:
         return "–"
     score = f" {m.score:.2f}" if m.score is not None else ""
-    return f"{m.label}{score}"
+    words = visible_text(text[m.start : m.end])
+    words = words if len(words) <= 18 else words[:17] + "…"
+    return f"“{words}” {m.label}{score}" if quoted else f"{m.label}{score}"
 
 
 def disagreement_prompt(diff: EntityDiff, text: str, styles: Mapping[DiffKind, Style]) -> Content:
@@ -97,8 +100,20 @@ def disagreement_prompt(diff: EntityDiff, text: str, styles: Mapping[DiffKind, S
         "\n",
         (span, "bold"),
         "\n",
-        (f"A {_mention(diff.a, text)}  ·  B {_mention(diff.b, text)}", CHIP),
+        *_sides(diff, text),
     )
+
+
+def _sides(diff: EntityDiff, text: str) -> list[tuple[str, Style] | str]:
+    """A's and B's label and score on one line, or each on its own line with its own text
+    when their bounds differ."""
+    if diff.kind in ("other_bounds", "other_bounds_and_type"):
+        return [
+            (f"A {_mention(diff.a, text, quoted=True)}", CHIP),
+            "\n",
+            (f"B {_mention(diff.b, text, quoted=True)}", CHIP),
+        ]
+    return [(f"A {_mention(diff.a, text)}  ·  B {_mention(diff.b, text)}", CHIP)]
 
 
 class CompareText(Static):
