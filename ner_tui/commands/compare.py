@@ -20,6 +20,7 @@ import asyncio
 import copy
 import dataclasses
 import json
+import sys
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, Literal
@@ -35,6 +36,8 @@ from ner_tui.core.compare import (
     Mention,
     PairedCounts,
     compare,
+    compare_spans,
+    mentions,
     open_pair,
     score_pair,
 )
@@ -265,8 +268,6 @@ class _CompareWriter:
             comparison = compare(a, b, label_map)
         else:
             # One side failed: the other side's entities, each "only" on its side.
-            from ner_tui.core.compare import compare_spans, mentions
-
             ok = a if isinstance(a, Prediction) else b if isinstance(b, Prediction) else None
             found = mentions(ok.entities, None if ok is a else label_map) if ok else ()
             diffs = compare_spans(found, ()) if ok is a else compare_spans((), found)
@@ -510,8 +511,6 @@ def render_differences(
 
 def run_eval_compare(args: argparse.Namespace, settings: Settings, target: CompareTarget) -> int:
     """``ner-tui eval GOLD --compare-*``: both reports, the differences, the gate."""
-    import sys
-
     if args.predictions is not None:
         raise ConfigError("--predictions cannot be combined with --compare-*: give two models")
     if getattr(args, "html", None):
@@ -593,8 +592,6 @@ def run_compare_command(
     command: str, args: argparse.Namespace, settings: Settings, target: CompareTarget
 ) -> int:
     """``predict`` or ``eval`` with ``--compare-*`` (errors propagate to ``cli.main``)."""
-    import sys
-
     if command == "eval":
         if args.map:
             mapping = {**settings.label_map, **parse_label_map(args.map)}
