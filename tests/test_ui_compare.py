@@ -212,3 +212,80 @@ def test_compare_view_snapshot(snap_compare: Any) -> None:
         await settle(pilot, lambda: shown(pilot.app) is not None)  # type: ignore[arg-type]
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+CONLL = ROOT / "tests" / "fixtures" / "eval" / "news.conll"
+
+
+def corpus_compare_app(target: CompareTarget) -> NerTuiApp:
+    return NerTuiApp(
+        Settings(local=True, model=BUNDLED), initial_text="", corpus=CONLL, compare=target
+    )
+
+
+async def test_the_corpus_compared_matches_eval_compare() -> None:
+    """The corpus view's comparison (A's kept scores, B through its own local engine) gives
+    exactly ``eval --compare-local``'s numbers: same documents, same seed, same interval."""
+    import io
+
+    from ner_tui.commands.compare import eval_compare
+    from ner_tui.ui.screens.compare_corpus import CorpusCompareScreen
+
+    target = CompareTarget(local=TINY)
+    app = corpus_compare_app(target)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(  # `ner-tui --corpus FILE --compare-local DIR`: the corpus compared
+            pilot,
+            lambda: isinstance(app.screen, CorpusCompareScreen) and app.screen.result is not None,
+        )
+        await pilot.press("escape")
+        await settle(pilot, lambda: app.screen is app.corpus_screen)
+        await pilot.press("f12")  # on the corpus view: the whole corpus compared again
+        await settle(
+            pilot,
+            lambda: isinstance(app.screen, CorpusCompareScreen) and app.screen.result is not None,
+        )
+        screen = app.screen
+        assert isinstance(screen, CorpusCompareScreen) and screen.result is not None
+        result = screen.result
+        disagreements = [d.disagreements for d in result.documents]
+        assert disagreements == sorted(disagreements, reverse=True) and disagreements[0] > 0
+        assert screen.query_one("#cc-scores", DataTable).row_count == len(result.differences)
+        headless = await eval_compare(
+            Settings(local=True, model=BUNDLED), target, str(CONLL), err=io.StringIO()
+        )
+        assert result.differences == headless.differences
+        assert result.differences[0].f1_a == app.corpus_scores.report.micro.f1  # type: ignore[union-attr]
+        # Enter on the top document: compare mode on it, in the main view.
+        screen.query_one("#cc-docs", DataTable).focus()
+        await pilot.press("enter")
+        await settle(pilot, lambda: shown(app) is not None)
+        top = app.corpus_docs[result.documents[0].index].text
+        assert app.main.query_one(InputPane).text == top
+
+
+async def test_settings_compared_on_the_corpus_cost_no_request() -> None:
+    from ner_tui.ui.screens.compare_corpus import CorpusCompareScreen, show_corpus_compare
+
+    app = corpus_compare_app(CompareTarget(aggregation="first", mode="strict"))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, lambda: isinstance(app.screen, CorpusCompareScreen))
+        await pilot.press("escape")
+        await settle(pilot, lambda: app.corpus_scores is not None and not app.corpus_running)
+        assert app.connection is not None
+        calls: list[int] = []
+        original = app.connection.backend.pool
+
+        async def pool(*args: Any, **kwargs: Any) -> Any:
+            calls.append(1)
+            return await original(*args, **kwargs)
+
+        app.connection.backend.pool = pool  # type: ignore[method-assign]
+        assert "Compare models on the corpus" in {c.name for c in app_commands(app)}
+        show_corpus_compare(app)
+        await settle(
+            pilot,
+            lambda: isinstance(app.screen, CorpusCompareScreen) and app.screen.result is not None,
+        )
+        assert calls == []
+        assert "first, strict" in str(app.screen.query_one("#cc-status", Static).render())

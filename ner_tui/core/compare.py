@@ -34,7 +34,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 
@@ -513,3 +513,83 @@ class PairedCounts:
             )
             for k, label in enumerate(columns)
         ]
+
+
+# --------------------------------------------------------------------------- a corpus, kept
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentDiff:
+    """One corpus document: how many entities A and B disagree on, and each one's F1 against
+    the gold (None without gold or without a prediction)."""
+
+    index: int
+    disagreements: int
+    entities: int
+    f1_a: float | None
+    f1_b: float | None
+
+
+@dataclass(frozen=True)
+class CorpusComparison:
+    """A and B over a corpus: the per-type differences (``micro`` first) and the documents,
+    those the two disagree on most first."""
+
+    differences: list[F1Difference]
+    documents: list[DocumentDiff]
+    paired: int  # documents in the bootstrap (gold, and both sides predicted)
+
+
+EntityTuple = tuple[int, int, str, float]
+
+
+def rename(
+    decoded: Sequence[tuple[EntityTuple, ...] | None], label_map: Mapping[str, str]
+) -> list[tuple[EntityTuple, ...] | None]:
+    """Decoded entities with their types renamed (B's into A's names)."""
+    if not label_map:
+        return list(decoded)
+    return [
+        None
+        if entities is None
+        else tuple((s, e, label_map.get(label, label), score) for s, e, label, score in entities)
+        for entities in decoded
+    ]
+
+
+def compare_corpus(
+    a: Sequence[Any],
+    b: Sequence[Any],
+    *,
+    resamples: int = 1000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> CorpusComparison:
+    """Compare two scorings of one corpus (``corpus_scores.DocumentResult`` sequences of the
+    same documents, B's types already in A's names)."""
+    counts = PairedCounts()
+    documents: list[DocumentDiff] = []
+    for k, (ra, rb) in enumerate(zip(a, b, strict=True)):
+        diffs = compare_spans(
+            [Mention(s, e, label, score, label) for s, e, label, score in ra.entities],
+            [Mention(s, e, label, score, label) for s, e, label, score in rb.entities],
+        )
+        both = ra.score is not None and rb.score is not None
+        if both and ra.doc.gold is not None:
+            counts.add(ra.doc.gold, ra.predicted, rb.predicted)
+        documents.append(
+            DocumentDiff(
+                k,
+                sum(not d.agree for d in diffs),
+                len(diffs),
+                ra.score.f1 if ra.score is not None else None,
+                rb.score.f1 if rb.score is not None else None,
+            )
+        )
+    documents.sort(key=lambda d: (-d.disagreements, d.index))
+    differences = (
+        counts.differences(resamples=resamples, seed=seed, confidence=confidence)
+        if len(counts)
+        else []
+    )
+    return CorpusComparison(differences, documents, len(counts))

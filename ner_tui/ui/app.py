@@ -162,6 +162,7 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
         self._corpus_cancelled = False
         self.corpus_done = 0  # documents through the model in the run going on
         self.compare_target = compare  # model B (`ner-tui --compare-*`): compare mode at start
+        self._compare_at_start = compare is not None  # (the corpus compared, with --corpus)
 
     # ------------------------------------------------------------------ layout
 
@@ -325,7 +326,8 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
             self.run_prediction(text)
         if self.corpus_path is not None and not self.corpus_docs:
             self.open_corpus(self.corpus_path)
-        if self.compare_target is not None and old is None:
+        if self._compare_at_start and self.corpus_path is None:
+            self._compare_at_start = False
             self.action_compare()
         self.refresh_bindings()
 
@@ -875,6 +877,11 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
         if self.corpus_screen is not None and self.corpus_screen in self.screen_stack:
             self.corpus_screen.show_progress(1, 1)
             self.corpus_screen.show_scores(message.scores)
+        if self._compare_at_start:  # `ner-tui --corpus FILE --compare-*`
+            from ner_tui.ui.screens.compare_corpus import show_corpus_compare
+
+            self._compare_at_start = False
+            show_corpus_compare(self)
 
     def show_corpus_document(self, index: int) -> None:
         """Put a corpus document in the main view, from its kept scores (no request)."""
@@ -895,7 +902,11 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
         """Compare mode on the input's text: model B from ``--compare-*``, else model A with
         the other BIO decoder (``a``/``s`` there change B's settings)."""
         from ner_tui.ui.screens.compare import CompareScreen
+        from ner_tui.ui.screens.compare_corpus import show_corpus_compare
 
+        if self.corpus_screen is not None and self.screen is self.corpus_screen:
+            show_corpus_compare(self)  # on the corpus view: the whole corpus compared
+            return
         text = self.main.query_one(InputPane).text
         if self.connection is None or not text.strip():
             why = "not connected yet" if self.connection is None else "type some text first"
