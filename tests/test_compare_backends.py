@@ -20,6 +20,7 @@ from compare_models import B_TO_A, bpe_model_dir
 from servers import SERVE_COMMAND, ServeProcess, free_port, serve_process
 
 from ner_tui.cli import main
+from ner_tui.core.compare import CompareTarget
 from ner_tui.core.errors import RequestTimeout, ServerUnreachable, SignificantlyWorse
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -127,6 +128,9 @@ def test_eval_compares_two_servers_and_fails_when_b_is_significantly_worse(
     assert micro["low"] <= micro["difference"] <= micro["high"] < 0
     assert micro["verdict"] == "B worse"
     assert report["bootstrap"] == {"resamples": 300, "seed": 3, "confidence": 0.95}
+    assert main(["eval", str(GOLD), "--url", server_a.url, "-o", "json"]) == 0
+    alone = json.loads(capsys.readouterr().out)  # model A's report is plain eval's
+    assert alone["micro"] == report["a"]["micro"] and alone["per_type"] == report["a"]["per_type"]
 
     code = main([*argv, "--fail-if-worse"])
     out, err = capsys.readouterr()
@@ -202,3 +206,17 @@ def test_help_lists_the_new_exit_code(capsys: pytest.CaptureFixture[str]) -> Non
     out = capsys.readouterr().out
     assert "5   eval: model B significantly worse than A (--fail-if-worse)" in out
     assert "--compare-url URL" in out and "--fail-if-worse" in out
+
+
+def test_the_app_gets_model_b_from_the_command_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    import ner_tui.ui.app
+
+    seen: list[dict[str, object]] = []
+    monkeypatch.setattr(
+        ner_tui.ui.app, "run_app", lambda settings, **kwargs: seen.append(kwargs) or 0
+    )
+    argv = ["--local", "--compare-url", "http://b:8001", "--compare-strict"]
+    assert main([*argv, "--compare-map", "PERSON=PER"]) == 0
+    target = seen[0]["compare"]
+    assert target == CompareTarget(url="http://b:8001", mode="strict", label_map={"PERSON": "PER"})
+    assert main(["--local"]) == 0 and "compare" not in seen[1]
