@@ -307,10 +307,12 @@ def _app_flags(args: argparse.Namespace) -> list[str]:
     The API key is left out: it travels in the environment, not on a command line."""
     given = vars(args)
     flags: list[str] = []
-    for action in _connection_arguments()._actions:
+    for action in [*_connection_arguments()._actions, *_compare_arguments()._actions]:
         dest = action.dest
         if dest not in given or dest in ("help", "api_key") or not action.option_strings:
             continue
+        if action.nargs == 0 and action.const not in (None, True) and given[dest] != action.const:
+            continue  # --compare-strict and --compare-lenient share a dest: the one given
         flags.append(action.option_strings[0])
         if action.nargs != 0:  # --local and --strict take no value
             flags.append(str(given[dest]))
@@ -365,7 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_eval_arguments(evaluate)
     web = commands.add_parser(
         "web",
-        parents=[_connection_arguments(address=False)],
+        parents=[_connection_arguments(address=False), _compare_arguments()],
         argument_default=argparse.SUPPRESS,
         help="open the app in a browser (textual-serve), e.g. to demo it on a projector",
         description="Serve the app in a web browser: each tab runs its own ner-tui with the "

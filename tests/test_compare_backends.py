@@ -220,3 +220,21 @@ def test_the_app_gets_model_b_from_the_command_line(monkeypatch: pytest.MonkeyPa
     target = seen[0]["compare"]
     assert target == CompareTarget(url="http://b:8001", mode="strict", label_map={"PERSON": "PER"})
     assert main(["--local"]) == 0 and "compare" not in seen[1]
+
+
+def test_web_passes_model_b_on() -> None:
+    from ner_tui.cli import _app_flags, build_parser
+
+    args = build_parser().parse_args(
+        ["web", "--strict", "--compare-lenient", "--compare-local", "--compare-map", "X=Y"]
+    )
+    assert _app_flags(args) == [
+        "--strict",
+        "--compare-local",
+        "",
+        "--compare-lenient",
+        "--compare-map",
+        "X=Y",
+    ]
+    again = build_parser().parse_args(_app_flags(args))
+    assert (again.compare_local, again.compare_mode, again.mode) == ("", "lenient", "strict")

@@ -156,6 +156,10 @@ async def test_settings_of_one_server_compare_without_a_second_request(
         await pilot.press("a")  # B's aggregation: from the kept scores
         await settle(pilot, lambda: screen.comparison is not first)
         assert "first, strict" in status(screen)
+        second = screen.comparison
+        await pilot.press("f4")  # A's threshold (the app's own): from the kept scores too
+        await settle(pilot, lambda: screen.comparison is not second)
+        assert app.decode_options.threshold > 0 and "lenient, ≥" in status(screen)
         assert pooling_requests(server) - before == 1
 
 
@@ -256,11 +260,17 @@ async def test_the_corpus_compared_matches_eval_compare() -> None:
         )
         assert result.differences == headless.differences
         assert result.differences[0].f1_a == app.corpus_scores.report.micro.f1  # type: ignore[union-attr]
+        kept = screen.scored_b
+        await pilot.press("f2")  # A's aggregation: B's kept scores are used again
+        await settle(pilot, lambda: screen.result is not result and screen.result is not None)
+        assert screen.scored_b is kept and kept is not None
+        assert app.decode_options.aggregation == "first"
         # Enter on the top document: compare mode on it, in the main view.
         screen.query_one("#cc-docs", DataTable).focus()
         await pilot.press("enter")
         await settle(pilot, lambda: shown(app) is not None)
-        top = app.corpus_docs[result.documents[0].index].text
+        assert screen.result is not None
+        top = app.corpus_docs[screen.result.documents[0].index].text
         assert app.main.query_one(InputPane).text == top
 
 
@@ -288,4 +298,10 @@ async def test_settings_compared_on_the_corpus_cost_no_request() -> None:
             lambda: isinstance(app.screen, CorpusCompareScreen) and app.screen.result is not None,
         )
         assert calls == []
-        assert "first, strict" in str(app.screen.query_one("#cc-status", Static).render())
+        screen = app.screen
+        assert "first, strict" in str(screen.query_one("#cc-status", Static).render())
+        first = screen.result
+        await pilot.press("f3")  # A strict too: compared again from the kept scores
+        await settle(pilot, lambda: screen.result is not first and screen.result is not None)
+        assert app.decode_options.mode == "strict" and calls == []
+        assert "B: " in str(screen.query_one("#cc-status", Static).render())

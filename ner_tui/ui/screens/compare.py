@@ -114,6 +114,22 @@ class CompareScreen(Screen[None]):
             tooltip="Model A's BIO decoder (the app's setting), from the kept scores.",
         ),
         Binding(
+            "f4",
+            "a_threshold(1)",
+            "A threshold",
+            id="compare.a_threshold_up",
+            show=False,
+            tooltip="Raise model A's confidence threshold (the app's setting).",
+        ),
+        Binding(
+            "shift+f4",
+            "a_threshold(-1)",
+            "A threshold down",
+            id="compare.a_threshold_down",
+            show=False,
+            tooltip="Lower model A's confidence threshold (the app's setting).",
+        ),
+        Binding(
             "s",
             "toggle_b_mode",
             "B strict/lenient",
@@ -324,6 +340,10 @@ class CompareScreen(Screen[None]):
         """Change A's decoding (the app's own setting, so the main view follows) and compare
         again from the kept scores."""
         getattr(self.nert, f"action_{action}")()
+        self.redecode()
+
+    def action_a_threshold(self, step: int) -> None:
+        self.nert.action_threshold(step)
         self.redecode()
 
     def action_cycle_b_aggregation(self) -> None:

@@ -47,6 +47,21 @@ class CorpusCompareScreen(Screen[None]):
 
     BINDINGS = [  # noqa: RUF012
         Binding("escape", "back", "Back", id="compare_corpus.back", tooltip="Back."),
+        Binding(
+            "f2",
+            "a_setting('cycle_aggregation')",
+            "A aggregation",
+            id="compare_corpus.a_aggregation",
+            tooltip="Model A's word grouping (the app's setting); both compared again from "
+            "the kept scores.",
+        ),
+        Binding(
+            "f3",
+            "a_setting('toggle_mode')",
+            "A strict/lenient",
+            id="compare_corpus.a_mode",
+            tooltip="Model A's BIO decoder (the app's setting); compared again, no request.",
+        ),
     ]
 
     class Done(Message):
@@ -58,6 +73,7 @@ class CorpusCompareScreen(Screen[None]):
         super().__init__()
         self.target = target
         self.result: CorpusComparison | None = None
+        self.scored_b: list[ScoredText | None] | None = None  # kept: B is asked once
 
     @property
     def nert(self) -> NerTuiApp:
@@ -80,6 +96,13 @@ class CorpusCompareScreen(Screen[None]):
         self.workers.cancel_group(self, "compare-corpus")
         self.app.pop_screen()
 
+    def action_a_setting(self, action: str) -> None:
+        """Change A's decoding (the app's setting: the corpus view follows) and compare again
+        from the kept scores of both."""
+        getattr(self.nert, f"action_{action}")()
+        self.query_one("#cc-status", Static).update(Text("Comparing again…"))
+        self.run_comparison()
+
     @work(exclusive=True, group="compare-corpus", exit_on_error=False)
     async def run_comparison(self) -> None:
         """B's scores (A's kept ones when B is A under other settings), then both decoded,
@@ -94,7 +117,9 @@ class CorpusCompareScreen(Screen[None]):
         options_b = target.options(options_a)
         scored_b: list[ScoredText | None] = scored_a
         failed = 0
-        if target.own_backend:
+        if self.scored_b is not None:
+            scored_b = self.scored_b
+        elif target.own_backend:
             settings = target.settings(app.settings)
             try:
                 conn = await connect(settings, "local" if settings.local else "server")
@@ -121,6 +146,7 @@ class CorpusCompareScreen(Screen[None]):
                     status.update(Text(f"Model B: {len(scored_b):,} of {len(docs):,} documents…"))
             finally:
                 await conn.aclose()
+            self.scored_b = scored_b
 
         def work_out() -> CorpusComparison:
             decoded_a = decode_corpus(scored_a, options_a)
