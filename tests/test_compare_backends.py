@@ -88,7 +88,7 @@ def test_predict_table_lists_the_disagreements(
     assert code == 0
     assert out.splitlines()[1].startswith("  A: ") and out.splitlines()[2].startswith("  B: ")
     assert "disagreement" in out and '"Barack Obama" PER' in out
-    assert re.search(r"\d+ disagreements, \d+ entities found by both", out)
+    assert re.search(r"\d+ disagreements?, \d+ found by both", out)
 
 
 def test_comparing_settings_of_one_server_costs_no_second_request(
@@ -238,3 +238,15 @@ def test_web_passes_model_b_on() -> None:
     ]
     again = build_parser().parse_args(_app_flags(args))
     assert (again.compare_local, again.compare_mode, again.mode) == ("", "lenient", "strict")
+
+
+def test_a_broken_line_among_compared_ones_is_a_partial_run(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    lines = '{"text": "Obama visited Paris."}\n{"nope": 1}\n'
+    monkeypatch.setattr("sys.stdin", io.StringIO(lines))
+    code = main(["predict", "--local", "--compare-strict", "-o", "jsonl", "-f", "-"])
+    out, err = capsys.readouterr()
+    assert code == 3 and len(out.splitlines()) == 1 and "line 2: no `text` field" in err

@@ -203,8 +203,9 @@ def render_comparison(comparison: Comparison) -> list[str]:
     both = comparison.counts.get("both", 0)
     lines = _columns(["disagreement", "A", "B"], rows) if rows else ["no disagreements"]
     words = comparison.word_disagreements
+    n = comparison.disagreements
     lines.append(
-        f"{comparison.disagreements} disagreements, {both} entities found by both; "
+        f"{n} disagreement{'' if n == 1 else 's'}, {both} found by both; "
         f"{words} of {len(comparison.words)} words labelled differently"
     )
     return lines
@@ -248,6 +249,7 @@ class _CompareWriter:
     def __init__(self, fmt: str, out: IO[str], err: IO[str], pair: _Pair) -> None:
         self.fmt, self.out, self.err, self.pair = fmt, out, err, pair
         self.written = 0
+        self.complete = 0  # documents both sides predicted
         self.failures: list[NerTuiError] = []
 
     def document(
@@ -266,6 +268,7 @@ class _CompareWriter:
         comparison: Comparison | None = None
         if isinstance(a, Prediction) and isinstance(b, Prediction):
             comparison = compare(a, b, label_map)
+            self.complete += 1
         else:
             # One side failed: the other side's entities, each "only" on its side.
             ok = a if isinstance(a, Prediction) else b if isinstance(b, Prediction) else None
@@ -364,7 +367,7 @@ async def predict_compare(
     if not writer.failures:
         return EXIT_OK
     kinds = {type(f) for f in writer.failures}
-    if len(kinds) == 1 and len(writer.failures) >= writer.written:
+    if len(kinds) == 1 and writer.complete == 0:  # nothing compared, for one reason
         first = writer.failures[0]
         if first.hint:
             err.write(f"  hint: {first.hint}\n")
