@@ -156,12 +156,15 @@ def test_one_side_unreachable_is_named_with_its_exit_code(
     assert code == ServerUnreachable.exit_code and f"model A ({nowhere})" in err
 
 
+SLOW = ("--batch-window-ms", "30000", "--batch-wait", "always")
+
+
 @pytest.fixture(scope="module")
 def slow_server() -> Iterator[ServeProcess]:
-    """The bundled model, every /pooling request held 8 s (its batch window); /v1/models and
+    """The bundled model, every /pooling request held until 30 s after the first one queued
+    (its batch window; a request arriving meanwhile joins that batch); /v1/models and
     /tokenize answer at once, so connecting works and predicting times out."""
-    flags = ("--batch-window-ms", "8000", "--batch-wait", "always")
-    with serve_process(*flags, command=SERVE_COMMAND) as server:
+    with serve_process(*SLOW, command=SERVE_COMMAND) as server:
         yield server
 
 
@@ -187,6 +190,22 @@ def test_one_side_timing_out_keeps_the_other(
     _, err = capsys.readouterr()
     assert code == RequestTimeout.exit_code
     assert "model B (" in err.splitlines()[-2] and "no complete answer within 2 s" in err
+
+
+def test_one_backend_under_two_settings_timing_out_exits_with_its_code(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Not "nothing could be compared" (exit 2): the timeout's own code. A server of its own
+    (no batch left over from another test), every request held in one batch window."""
+    gold = tmp_path / "gold.jsonl"
+    record = {"text": "Obama in Paris.", "entities": [{"start": 0, "end": 5, "label": "PER"}]}
+    gold.write_text(json.dumps(record) + "\n" + json.dumps(record) + "\n")
+    with serve_process(*SLOW, command=SERVE_COMMAND) as slow:
+        argv = ["eval", str(gold), "--url", slow.url, "--compare-strict", "--timeout", "2"]
+        code = main(argv)
+    err = capsys.readouterr().err
+    assert code == RequestTimeout.exit_code, err
+    assert err.count("no complete answer within 2 s") >= 2
 
 
 def test_compare_flags_that_cannot_apply_say_so(capsys: pytest.CaptureFixture[str]) -> None:

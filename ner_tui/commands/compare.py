@@ -301,12 +301,13 @@ class _CompareWriter:
             return
         head = f"{doc.where}: " if doc.line is not None else ""
         lines = [f"{head}{_quote(text[:60] + ('…' if len(text) > 60 else ''))}"]
-        for side, outcome in (("A", a), ("B", b)):
+        sides: tuple[tuple[Side, Prediction | NerTuiError], ...] = (("A", a), ("B", b))
+        for side, outcome in sides:
             if isinstance(outcome, NerTuiError):
-                lines.append(f"  {side}: {self.pair.describe(side)} FAILED: {outcome.message}")  # type: ignore[arg-type]
+                lines.append(f"  {side}: {self.pair.describe(side)} FAILED: {outcome.message}")
             else:
                 ms = outcome.scored.elapsed_ms
-                lines.append(f"  {side}: {self.pair.describe(side)}, {ms:.0f} ms")  # type: ignore[arg-type]
+                lines.append(f"  {side}: {self.pair.describe(side)}, {ms:.0f} ms")
         if failed:
             rows = [
                 ["only " + ("A" if d.a else "B"), _cell(d.a, text), _cell(d.b, text)]
@@ -445,15 +446,18 @@ async def eval_compare(
         try:
             async for doc, a, b in _paired_outcomes(pair, documents, settings.max_concurrency):
                 seen += 1
-                if isinstance(a, NerTuiError) and a is b:
+                if isinstance(a, NerTuiError) and a is b:  # a broken line, or the one backend
                     skipped += 1
                     err.write(f"ner-tui: line {doc.line}: {a.message}\n")
+                    if doc.error is None:
+                        failures.append(a)
                     continue
-                bad = [(s, o) for s, o in (("A", a), ("B", b)) if isinstance(o, NerTuiError)]
+                sides: tuple[tuple[Side, Any], ...] = (("A", a), ("B", b))
+                bad = [(s, o) for s, o in sides if isinstance(o, NerTuiError)]
                 if bad:
                     skipped += 1
                     for side, error in bad:
-                        failures.append(side_error(error, side, pair.describe(side)))  # type: ignore[arg-type]
+                        failures.append(side_error(error, side, pair.describe(side)))
                         err.write(f"ner-tui: line {doc.line}: model {side}: {error.message}\n")
                     continue
                 if doc.gold is None:
