@@ -37,6 +37,7 @@ from ner_tui.core.compare import (
 from ner_tui.core.errors import NerTuiError
 from ner_tui.core.types import AGGREGATIONS, DecodeMode, DecodeOptions, Prediction, ScoredText
 from ner_tui.ui.widgets.compare_view import (
+    MAX_WORDS,
     CompareText,
     CompareWords,
     DisagreementList,
@@ -290,11 +291,11 @@ class CompareScreen(Screen[None]):
         self.query_one(
             "#compare-list"
         ).border_title = f"Disagreements · {comparison.disagreements} of {len(comparison.entities)}"
+        words = len(comparison.words)
+        shown = f" · the first {MAX_WORDS:,} shown" if words > MAX_WORDS else ""
         self.query_one(
             "#compare-words"
-        ).border_title = (
-            f"Words · {comparison.word_disagreements} of {len(comparison.words)} differ"
-        )
+        ).border_title = f"Words · {comparison.word_disagreements} of {words:,} differ{shown}"
         self.query_one("#compare-status", Static).update(
             Content("\n").join([self._status("A", message.a), self._status("B", message.b)])
         )

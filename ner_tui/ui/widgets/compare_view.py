@@ -31,6 +31,7 @@ KIND_COLOURS: dict[DiffKind, tuple[str, float]] = {
     "other_bounds_and_type": ("#EF4444", 0.45),
 }
 CHIP = Style(dim=True, italic=True)
+MAX_WORDS = 5000
 
 
 def kind_styles() -> dict[DiffKind, Style]:
@@ -146,9 +147,11 @@ class CompareWords(DataTable[Text]):
     Cells are rich ``Text`` (a plain string cell would be read as markup)."""
 
     def show(self, comparison: Comparison) -> None:
+        """The first :data:`MAX_WORDS` words (a DataTable of tens of thousands of rows takes
+        seconds to fill; the disagreements list covers the whole text)."""
         self.clear(columns=True)
         self.add_columns("", "word", "A", "A conf", "B", "B conf")
-        for k, word in enumerate(comparison.words):
+        for k, word in enumerate(comparison.words[:MAX_WORDS]):
             differ = not word.agree
             bold = "bold" if differ else ""
             self.add_row(
@@ -162,8 +165,8 @@ class CompareWords(DataTable[Text]):
             )
 
     def select_span(self, comparison: Comparison, start: int, end: int) -> None:
-        """Move the cursor to the first word of ``[start, end)``."""
-        for k, word in enumerate(comparison.words):
+        """Move the cursor to the first word of ``[start, end)`` (when it is in the table)."""
+        for k, word in enumerate(comparison.words[:MAX_WORDS]):
             if word.end > start and word.start < end:
                 self.move_cursor(row=k)
                 return
