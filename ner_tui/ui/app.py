@@ -24,6 +24,7 @@ from textual.timer import Timer
 from textual.widgets import Footer, Header, TextArea
 from textual.worker import Worker, WorkerState
 
+from ner_tui.core.compare import CompareTarget
 from ner_tui.core.connect import Connection, Kind, connect
 from ner_tui.core.corpus import CorpusDocument
 from ner_tui.core.corpus_scores import CorpusDecoder, CorpusScores
@@ -124,6 +125,7 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
         format_elapsed: Callable[[float], str] = format_ms,
         history_limit: int = 50,
         corpus: Path | None = None,
+        compare: CompareTarget | None = None,
     ) -> None:
         """``initial_text`` None: the first sample (so a first launch shows real entities);
         ``format_elapsed`` renders round-trip times (tests fix it for stable snapshots)."""
@@ -158,6 +160,8 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
         self.corpus_screen: CorpusScreen | None = None
         self._corpus_cancelled = False
         self.corpus_done = 0  # documents through the model in the run going on
+        self.compare_target = compare  # model B (`ner-tui --compare-*`): compare mode at start
+        self._compare_at_start = compare is not None  # (the corpus compared, with --corpus)
 
     # ------------------------------------------------------------------ layout
 
@@ -321,6 +325,9 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
             self.run_prediction(text)
         if self.corpus_path is not None and not self.corpus_docs:
             self.open_corpus(self.corpus_path)
+        if self._compare_at_start and self.corpus_path is None:
+            self._compare_at_start = False
+            self.action_compare()
         self.refresh_bindings()
 
     @on(ConnectionFailed)
@@ -874,6 +881,11 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
         if self.corpus_screen is not None and self.corpus_screen in self.screen_stack:
             self.corpus_screen.show_progress(1, 1)
             self.corpus_screen.show_scores(message.scores)
+        if self._compare_at_start:  # `ner-tui --corpus FILE --compare-*`
+            from ner_tui.ui.screens.compare_corpus import show_corpus_compare
+
+            self._compare_at_start = False
+            show_corpus_compare(self)
 
     def show_corpus_document(self, index: int) -> None:
         """Put a corpus document in the main view, from its kept scores (no request)."""
@@ -887,6 +899,26 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
         self.main.query_one(InputPane).load_text(scored.text)
         self.scored = scored
         self.redecode()
+
+    # ------------------------------------------------------------------ compare
+
+    def action_compare(self) -> None:
+        """Compare mode on the input's text: model B from ``--compare-*``, else model A with
+        the other BIO decoder (``a``/``s`` there change B's settings)."""
+        from ner_tui.ui.screens.compare import CompareScreen
+        from ner_tui.ui.screens.compare_corpus import show_corpus_compare
+
+        if self.corpus_screen is not None and self.screen is self.corpus_screen:
+            show_corpus_compare(self)  # on the corpus view: the whole corpus compared
+            return
+        text = self.main.query_one(InputPane).text
+        if self.connection is None or not text.strip():
+            why = "not connected yet" if self.connection is None else "type some text first"
+            self.notify(f"Nothing to compare: {why}.", severity="warning", markup=False)
+            return
+        other: DecodeMode = "lenient" if self.decode_options.mode == "strict" else "strict"
+        target = self.compare_target or CompareTarget(mode=other)
+        self.push_screen(CompareScreen(target, text))
 
     # ------------------------------------------------------------------ palette
 
@@ -905,7 +937,13 @@ def _first_lines(lines: list[str], shown: int = 8) -> str:
     return "\n".join(lines[:shown] + more)
 
 
-def run_app(settings: Settings | None = None, *, corpus: Path | None = None) -> int:
-    """Run the app until the user quits (``corpus``: opened once connected); the exit code."""
-    result = NerTuiApp(settings, corpus=corpus).run()
+def run_app(
+    settings: Settings | None = None,
+    *,
+    corpus: Path | None = None,
+    compare: CompareTarget | None = None,
+) -> int:
+    """Run the app until the user quits (``corpus``: opened once connected; ``compare``: model
+    B, compare mode once connected); the exit code."""
+    result = NerTuiApp(settings, corpus=corpus, compare=compare).run()
     return int(result or 0)

@@ -119,6 +119,14 @@ APP_BINDINGS: list[BindingType] = [
         tooltip="Score a corpus: open one, or show the one open.",
     ),
     Binding(
+        "f12",
+        "compare",
+        "Compare",
+        id="compare",
+        show=False,
+        tooltip="Model A beside model B on this text (--compare-*).",
+    ),
+    Binding(
         "ctrl+n",
         "next_sample",
         "Sample",

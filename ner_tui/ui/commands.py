@@ -89,6 +89,13 @@ def app_commands(app: NerTuiApp) -> list[PaletteCommand]:
                 partial(app.load_sample, name),
             )
         )
+    commands.append(
+        c(
+            "Compare models",
+            "This text through model A and model B, side by side",
+            app.action_compare,
+        )
+    )
     commands.append(c("History", "Past inputs", app.action_history))
     if len(app.history):
         commands.append(c("Clear history", "Forget past inputs", app.clear_history))
@@ -98,6 +105,16 @@ def app_commands(app: NerTuiApp) -> list[PaletteCommand]:
     )
     if app.corpus_screen is not None:
         commands.append(c("Show corpus", "Scores, documents and errors", app.action_show_corpus))
+    if app.corpus_docs and not app.corpus_running:
+        from ner_tui.ui.screens.compare_corpus import show_corpus_compare
+
+        commands.append(
+            c(
+                "Compare models on the corpus",
+                "A's and B's scores per type, B - A with its interval, documents by disagreement",
+                partial(show_corpus_compare, app),
+            )
+        )
     if app.prediction is not None:
         for fmt, label in (
             ("json", "JSON"),
