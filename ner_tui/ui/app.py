@@ -112,9 +112,10 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "ner-tui"
     COMMANDS = App.COMMANDS | {NerCommands}
-    # Small terminals (80x24) get a narrower sidebar and a shorter input (see app.tcss).
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]  # noqa: RUF012
-    VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]  # noqa: RUF012
+    # Small terminals (80x24, 60x20) get a narrower sidebar, a shorter input and no header
+    # (see app.tcss); the token table switches to its compact columns by itself.
+    HORIZONTAL_BREAKPOINTS = [(0, "-tiny"), (72, "-narrow"), (110, "-wide")]  # noqa: RUF012
+    VERTICAL_BREAKPOINTS = [(0, "-very-short"), (22, "-short"), (32, "-tall")]  # noqa: RUF012
     BINDINGS = APP_BINDINGS
 
     def __init__(
