@@ -233,10 +233,10 @@ async def test_setting_change_rescores_without_model() -> None:
         before = app.corpus_scores
         assert before is not None and before.report is not None
         calls = count_requests(app)
-        await pilot.press("f2")  # simple -> first
+        await pilot.press("f2")  # first -> average
         await settle(pilot, lambda: app.corpus_scores is not before)
         assert app.corpus_scores is not None
-        assert app.corpus_scores.options.aggregation == "first"
+        assert app.corpus_scores.options.aggregation == "average"
         await pilot.press("f3")  # strict
         await settle(pilot, lambda: app.corpus_scores.options.mode == "strict")  # type: ignore[union-attr]
         after = app.corpus_scores

@@ -13,7 +13,7 @@ Example ``config.toml``::
     api_key = "sk-..."
     timeout = 30
     encoding = "base64"              # float (default, any vLLM) | base64 | bytes: smaller, faster
-    aggregation = "first"            # none | simple | first | average | max
+    aggregation = "first"            # the default, whole words: none | simple | first | average | max
     mode = "strict"                  # lenient | strict
     theme = "nord"
 
@@ -71,7 +71,7 @@ class Settings:
     threads: int | None = None  # local engine CPU threads (None: the engine's choice)
     max_concurrency: int = 16  # requests in flight for batches
     encoding: Encoding = "float"  # how score rows travel: float JSON (portable), base64, bytes
-    aggregation: Aggregation = "simple"
+    aggregation: Aggregation = "first"
     mode: DecodeMode = "lenient"
     threshold: float = 0.0
     theme: str | None = None
