@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from test_ui_pilot import SIZE, TEXT, local_settings, make, notes, settle
+from test_ui_pilot import SIZE, local_settings, make, notes, settle
 
 from ner_tui.core.settings import Settings
 from ner_tui.ui.screens.export import ExportRequest

@@ -26,10 +26,9 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any, Literal
-
-from dataclasses import replace
 
 from ner_tui.core.decoding import WORD_AGGREGATIONS, decode
 from ner_tui.core.html import HtmlPage

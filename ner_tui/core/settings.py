@@ -13,7 +13,7 @@ Example ``config.toml``::
     api_key = "sk-..."
     timeout = 30
     encoding = "base64"              # float (default, any vLLM) | base64 | bytes: smaller, faster
-    aggregation = "first"            # the default, whole words: none | simple | first | average | max
+    aggregation = "first"            # default (whole words) | none | simple | average | max
     mode = "strict"                  # lenient | strict
     theme = "nord"
 

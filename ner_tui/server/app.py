@@ -329,9 +329,7 @@ def create_app(
             except UnknownModel as exc:
                 response = error_response(404, exc.message, "NotFoundError")
             except InputTooLong as exc:
-                response = error_response(
-                    400, exc.message, "BadRequestError", param="input_tokens"
-                )
+                response = error_response(400, exc.message, "BadRequestError", param="input_tokens")
             except InvalidPrompt as exc:
                 response = error_response(400, exc.message, "BadRequestError")
             except NerTuiError as exc:
