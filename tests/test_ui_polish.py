@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from test_ui_pilot import SIZE, local_settings, make, notes, settle
+from test_ui_pilot import SIZE, TEXT, local_settings, make, notes, settle
 
 from ner_tui.core.settings import Settings
+from ner_tui.ui.bindings import app_binding
 from ner_tui.ui.screens.export import ExportRequest
 
 SPLIT = "Chancellor Scholz visited the Élysée with Zoë Kravitz-Bloomberg."
@@ -31,3 +32,41 @@ async def test_whole_words_by_default_and_conll_is_word_level(tmp_path: Path) ->
         rows = [line.split(" ") for line in target.read_text(encoding="utf-8").split("\n") if line]
         assert [surface for surface, _ in rows] == WORDS
         assert any("Exported" in n for n in notes(app))
+
+
+async def test_keymap_shows_in_help_and_border_and_works_in_the_input() -> None:
+    from ner_tui.ui.screens.export import ExportScreen
+    from ner_tui.ui.screens.help import HelpScreen
+    from ner_tui.ui.widgets.input_pane import InputPane
+
+    app = make(local_settings(keymap={"predict": "f10", "export": "ctrl+e"}), initial_text=TEXT)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, lambda: app.prediction is not None)
+        pane = app.query_one(InputPane)
+        assert str(pane.border_subtitle) == "f10 predict"
+        pane.focus()
+        pane.move_cursor((0, 0))
+        await pilot.press("ctrl+e")  # the editor's "line end" gives way to the user's export key
+        await settle(pilot, lambda: isinstance(app.screen, ExportScreen))
+        assert pane.cursor_location == (0, 0)
+        await pilot.press("escape")
+        await settle(pilot, lambda: not isinstance(app.screen, ExportScreen))
+        await pilot.press("f1")
+        await settle(pilot, lambda: isinstance(app.screen, HelpScreen))
+        keys = {desc: key for key, desc, _ in app.screen.keys}  # type: ignore[attr-defined]
+        assert keys["Predict"] == "f10"
+        assert "^s" not in keys["Predict"] and "ctrl+s" not in keys["Predict"]
+        assert keys["Export"] == app.get_key_display(app_binding("export").with_key("ctrl+e"))
+        assert not notes(app, "warning")
+
+
+async def test_misspelt_keymap_name_is_named_with_the_valid_ones() -> None:
+    app = make(local_settings(keymap={"exprot": "ctrl+e", "predict": "f10"}), initial_text="")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, lambda: app.connection is not None)
+        warnings = notes(app, "warning")
+        assert len(warnings) == 1
+        assert "'exprot'" in warnings[0]
+        for valid in ("predict", "export", "help", "history"):
+            assert valid in warnings[0]
+        assert app._keymap == {"predict": "f10"}

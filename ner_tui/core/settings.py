@@ -17,8 +17,8 @@ Example ``config.toml``::
     mode = "strict"                  # lenient | strict
     theme = "nord"
 
-    [keymap]                         # binding id -> keys (Textual's set_keymap)
-    submit = "ctrl+s"
+    [keymap]                         # binding id -> keys (Textual's set_keymap); F1 lists them
+    predict = "f10"
 
     [label_map]                      # eval: a gold corpus's type -> the model's (--map)
     PERSON = "PER"

@@ -44,7 +44,7 @@ from ner_tui.core.types import (
     Prediction,
     ScoredText,
 )
-from ner_tui.ui.bindings import APP_BINDINGS, THRESHOLDS
+from ner_tui.ui.bindings import APP_BINDINGS, THRESHOLDS, app_binding, keys_of, known_binding_ids
 from ner_tui.ui.clipboard import copy_text
 from ner_tui.ui.commands import NerCommands, PaletteCommand, app_commands
 from ner_tui.ui.document import EntityDocument, LaidOut, decode_and_layout
@@ -187,10 +187,8 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
                 severity="warning",
                 markup=False,
             )
-        if self.settings.keymap:
-            self.set_keymap(dict(self.settings.keymap))
+        self.apply_keymap(dict(self.settings.keymap))
         self.main.query_one("#input").border_title = "Text"
-        self.main.query_one("#input").border_subtitle = "ctrl+s predict"
         self.main.query_one("#text-view").border_title = "Entities in text"
         self.main.query_one("#tokens").border_title = "Tokens"
         self.main.query_one("#sidebar").border_title = "Entities"
@@ -201,6 +199,33 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
         self.main.query_one(InputPane).focus()
         kind: Kind = "local" if self.settings.local else "server"
         self.connect_backend(kind, fallback=self.settings.fallback_local)
+
+    def apply_keymap(self, keymap: dict[str, str]) -> None:
+        """Rebind by binding id (Textual's keymap), everywhere the keys are shown: the footer,
+        F1 and the input's border; the input gives up the app's keys it would take itself (an
+        app key moved to ctrl+e must not move the cursor instead); unknown ids get a warning."""
+        known = known_binding_ids()
+        unknown = [name for name in keymap if name not in known]
+        if unknown:
+            self.notify(
+                f"Unknown key binding {', '.join(map(repr, unknown))} in [keymap], ignored. "
+                f"Valid names: {', '.join(known)}.",
+                title="Keymap",
+                severity="warning",
+                markup=False,
+                timeout=15,
+            )
+        keymap = {name: keys for name, keys in keymap.items() if name in known}
+        self.set_keymap(keymap)
+        app_keys = [
+            key
+            for binding in APP_BINDINGS
+            if isinstance(binding, Binding) and binding.id in self._keymap
+            for key in keys_of(binding, self._keymap)
+        ]
+        self.main.query_one(InputPane).yield_keys(app_keys)
+        predict = keys_of(app_binding("predict"), self._keymap)[0]
+        self.main.query_one("#input").border_subtitle = f"{predict} predict"
 
     async def on_unmount(self) -> None:
         if self.connection is not None:
@@ -717,7 +742,7 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
         keys = []
         for binding in self.BINDINGS:
             assert isinstance(binding, Binding)
-            shown = [k for k in binding.key.split(",") if k != "ctrl+j"]
+            shown = keys_of(binding, self._keymap)
             display = " ".join(self.get_key_display(Binding(k, binding.action)) for k in shown)
             keys.append((display, binding.description, binding.tooltip))
         keys.append(("ctrl+p", "Command palette", "Every command, themes included."))

@@ -7,6 +7,7 @@ printable keys, f6/f7 and the usual editing chords).
 from __future__ import annotations
 
 from textual.binding import Binding, BindingType
+from textual.dom import DOMNode
 
 THRESHOLDS = (0.0, 0.3, 0.5, 0.7, 0.9)  # f4 / shift+f4 step through these
 
@@ -127,3 +128,35 @@ APP_BINDINGS: list[BindingType] = [
         tooltip="Replace the input with the next sample text.",
     ),
 ]
+
+
+def app_binding(binding_id: str) -> Binding:
+    """The app binding with ``binding_id``."""
+    for binding in APP_BINDINGS:
+        if isinstance(binding, Binding) and binding.id == binding_id:
+            return binding
+    raise KeyError(binding_id)
+
+
+def keys_of(binding: Binding, keymap: dict[str, str]) -> list[str]:
+    """The keys ``binding`` answers to under a user ``keymap`` (Textual's normalized form)."""
+    keys = keymap.get(binding.id or "", binding.key)
+    return [k.strip() for k in keys.split(",") if k.strip() and k.strip() != "ctrl+j"]
+
+
+def known_binding_ids() -> list[str]:
+    """Every binding id a ``[keymap]`` may name: the app's, then its screens' and widgets'
+    (every ner-tui class loaded, so a screen added later is included without a list here)."""
+    ids = [b.id for b in APP_BINDINGS if isinstance(b, Binding) and b.id]
+    seen = set(ids)
+    todo: list[type] = [DOMNode]
+    while todo:
+        cls = todo.pop()
+        todo.extend(cls.__subclasses__())
+        if not cls.__module__.startswith("ner_tui."):
+            continue
+        for binding in cls.__dict__.get("BINDINGS", ()):
+            if isinstance(binding, Binding) and binding.id and binding.id not in seen:
+                seen.add(binding.id)
+                ids.append(binding.id)
+    return ids

@@ -109,6 +109,12 @@ class InputPane(TextArea):
     class _TextWanted(Message, bubble=False):
         """Queued behind the keys before it; answered with :class:`TextRequested`."""
 
+    def yield_keys(self, keys: list[str]) -> None:
+        """Stop handling ``keys`` here (e.g. ctrl+e, the editor's line end) so the app's
+        bindings a user moved onto them run while the input has focus."""
+        for key in keys:
+            self._bindings.key_to_bindings.pop(key, None)
+
     def request_text(self) -> None:
         """Post :class:`TextRequested` once the keys already queued here are handled."""
         self.post_message(self._TextWanted())
