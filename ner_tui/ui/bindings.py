@@ -6,6 +6,8 @@ printable keys, f6/f7 and the usual editing chords).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from textual.binding import Binding, BindingType
 from textual.dom import DOMNode
 
@@ -138,7 +140,7 @@ def app_binding(binding_id: str) -> Binding:
     raise KeyError(binding_id)
 
 
-def keys_of(binding: Binding, keymap: dict[str, str]) -> list[str]:
+def keys_of(binding: Binding, keymap: Mapping[str, str]) -> list[str]:
     """The keys ``binding`` answers to under a user ``keymap`` (Textual's normalized form)."""
     keys = keymap.get(binding.id or "", binding.key)
     return [k.strip() for k in keys.split(",") if k.strip() and k.strip() != "ctrl+j"]
