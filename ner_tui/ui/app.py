@@ -13,15 +13,16 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
+from textual.driver import Driver
 from textual.screen import Screen
 from textual.style import Style
 from textual.timer import Timer
-from textual.widgets import Footer, Header, TextArea
+from textual.widgets import Footer, Header, Input, TextArea
 from textual.worker import Worker, WorkerState
 
 from ner_tui.core.connect import Connection, Kind, connect
@@ -59,6 +60,7 @@ from ner_tui.ui.messages import (
     PredictionReady,
 )
 from ner_tui.ui.palette import EntityPalette, entity_types
+from ner_tui.ui.paste import paste_safe_driver
 from ner_tui.ui.samples import SAMPLES
 from ner_tui.ui.screens.corpus import CorpusScreen
 from ner_tui.ui.screens.error import ErrorScreen
@@ -160,6 +162,10 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
         self.corpus_screen: CorpusScreen | None = None
         self._corpus_cancelled = False
         self.corpus_done = 0  # documents through the model in the run going on
+
+    def get_driver_class(self) -> type[Driver]:
+        """Textual's driver for this terminal, reading pastes that contain ESC as text."""
+        return paste_safe_driver(super().get_driver_class())
 
     # ------------------------------------------------------------------ layout
 
@@ -589,6 +595,21 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
         entity = message.entity
         self.main.query_one(EntityText).highlight_original(entity.start, entity.end)
         self.main.query_one(TokenTable).mark_members(entity.token_start, entity.token_end)
+
+    async def on_event(self, event: events.Event) -> None:
+        """A paste while the token table, text view or sidebar has focus goes to the input
+        (Textual gives it to the focused widget, which would drop it)."""
+        if (
+            isinstance(event, events.Paste)
+            and not event.is_forwarded
+            and self.screen is self.main
+            and not isinstance(self.focused, TextArea | Input)
+        ):
+            pane = self.main.query_one(InputPane)
+            pane.focus()
+            pane._forward_event(event)
+            return
+        await super().on_event(event)
 
     @on(TextArea.Changed, "#input")
     def _on_input_changed(self) -> None:
