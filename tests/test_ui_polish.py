@@ -70,3 +70,51 @@ async def test_misspelt_keymap_name_is_named_with_the_valid_ones() -> None:
         for valid in ("predict", "export", "help", "history"):
             assert valid in warnings[0]
         assert app._keymap == {"predict": "f10"}
+
+
+async def test_threshold_steps_finely_and_never_wraps() -> None:
+    app = make(local_settings(), initial_text=TEXT)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, lambda: app.prediction is not None)
+        await pilot.press("shift+f4")  # at 0.00: stays there (it used to jump to 0.90)
+        await pilot.pause()
+        assert app.decode_options.threshold == 0.0
+        await pilot.press("f4")
+        await settle(pilot, lambda: app.prediction.options.threshold == 0.05)  # type: ignore[union-attr]
+        await pilot.press(*["f4"] * 25)
+        await settle(pilot, lambda: app.prediction.options.threshold == 0.99)  # type: ignore[union-attr]
+        await pilot.press("f4")
+        await pilot.pause()
+        assert app.decode_options.threshold == 0.99
+        await pilot.press("shift+f4")
+        await settle(pilot, lambda: app.prediction.options.threshold == 0.95)  # type: ignore[union-attr]
+        assert all(e.score >= 0.95 for e in app.prediction.entities)  # type: ignore[union-attr]
+
+
+async def test_hiding_a_type_removes_it_from_the_view_and_back() -> None:
+    from ner_tui.ui.screens.types import TypesScreen
+    from ner_tui.ui.widgets.entity_sidebar import EntitySidebar
+    from ner_tui.ui.widgets.entity_text import EntityText
+
+    app = make(local_settings(), initial_text=TEXT)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, lambda: app.prediction is not None)
+        assert app.prediction is not None
+        labels = {e.label for e in app.prediction.entities}
+        assert "PER" in labels
+        await pilot.press("f10")
+        await settle(pilot, lambda: isinstance(app.screen, TypesScreen))
+        types_list = app.screen.query_one("#types-list")
+        types_list.deselect("PER")  # type: ignore[attr-defined]
+        await pilot.press("escape")
+        await settle(pilot, lambda: app.view_options.hidden_types == {"PER"})
+        await settle(pilot, lambda: all(e.label != "PER" for e in app.prediction.entities))  # type: ignore[union-attr]
+        sidebar = app.query_one(EntitySidebar)
+        assert not any(o.id == "type-PER" for o in sidebar.options)
+        document = app.query_one(EntityText).document
+        assert document is not None and " PER " not in document.content.plain
+        assert "hidden PER" in str(app.query_one("#options").render())
+        names = [c.name for c in app.palette_commands()]
+        assert "Show type: PER" in names and "Hide type: LOC" in names
+        app.toggle_type("PER")
+        await settle(pilot, lambda: any(e.label == "PER" for e in app.prediction.entities))  # type: ignore[union-attr]

@@ -45,7 +45,14 @@ from ner_tui.core.types import (
     Prediction,
     ScoredText,
 )
-from ner_tui.ui.bindings import APP_BINDINGS, THRESHOLDS, app_binding, keys_of, known_binding_ids
+from ner_tui.ui.bindings import (
+    APP_BINDINGS,
+    THRESHOLD_MAX,
+    THRESHOLD_STEP,
+    app_binding,
+    keys_of,
+    known_binding_ids,
+)
 from ner_tui.ui.clipboard import copy_text
 from ner_tui.ui.commands import NerCommands, PaletteCommand, app_commands
 from ner_tui.ui.document import EntityDocument, LaidOut, decode_and_layout
@@ -457,6 +464,7 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
             self.decode_options,
             self.palette,
             self.view_options.show_labels,
+            self.view_options.hidden_types,
         )
 
     def _busy(self, busy: bool, *, live: bool = False) -> None:
@@ -515,8 +523,10 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
     @on(PredictionReady)
     def _on_prediction(self, message: PredictionReady) -> None:
         prediction = message.prediction
-        if prediction.options != self.decode_options or (
-            message.document.show_labels != self.view_options.show_labels
+        if (
+            prediction.options != self.decode_options
+            or message.document.show_labels != self.view_options.show_labels
+            or message.document.hidden_types != self.view_options.hidden_types
         ):
             # Options changed while this was computed: decode the new scores again.
             self.scored = prediction.scored
@@ -640,21 +650,38 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
         self._set_decode(mode=mode)
 
     def action_threshold(self, step: int) -> None:
-        current = self.decode_options.threshold
-        below = [t for t in THRESHOLDS if t < current - 1e-9]
-        above = [t for t in THRESHOLDS if t > current + 1e-9]
-        if step > 0:
-            value = above[0] if above else THRESHOLDS[0]
-        else:
-            value = below[-1] if below else THRESHOLDS[-1]
+        """Step the threshold by :data:`THRESHOLD_STEP`; it stops at 0.00 and 0.99."""
+        value = self.decode_options.threshold + step * THRESHOLD_STEP
+        # Snap to the step's grid, so 0.30 + 0.05 is 0.35 and not 0.35000000000000003.
+        value = round(round(value / THRESHOLD_STEP) * THRESHOLD_STEP, 2)
         self.set_threshold(value)
 
     def set_threshold(self, threshold: float) -> None:
-        self._set_decode(threshold=max(0.0, min(1.0, threshold)))
+        clamped = round(max(0.0, min(THRESHOLD_MAX, threshold)), 2)
+        if clamped != self.decode_options.threshold:
+            self._set_decode(threshold=clamped)
 
     def action_toggle_labels(self) -> None:
         options = replace(self.view_options, show_labels=not self.view_options.show_labels)
         self._set_options(options)
+
+    def action_hide_types(self) -> None:
+        """Choose which entity types the view shows."""
+        from ner_tui.ui.screens.types import TypesScreen
+
+        def chosen(hidden: frozenset[str] | None) -> None:
+            if hidden is not None:
+                self.set_hidden_types(hidden)
+
+        types = self.palette.types
+        self.push_screen(TypesScreen(types, self.view_options.hidden_types, self.palette), chosen)
+
+    def toggle_type(self, entity_type: str) -> None:
+        """Hide ``entity_type`` if it is shown, show it if it is hidden."""
+        self.set_hidden_types(self.view_options.hidden_types ^ {entity_type})
+
+    def set_hidden_types(self, hidden: frozenset[str]) -> None:
+        self._set_options(replace(self.view_options, hidden_types=frozenset(hidden)))
 
     def action_toggle_live(self) -> None:
         self._set_options(

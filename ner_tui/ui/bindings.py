@@ -11,7 +11,9 @@ from collections.abc import Mapping
 from textual.binding import Binding, BindingType
 from textual.dom import DOMNode
 
-THRESHOLDS = (0.0, 0.3, 0.5, 0.7, 0.9)  # f4 / shift+f4 step through these
+THRESHOLDS = (0.0, 0.3, 0.5, 0.7, 0.9)  # the palette's presets
+THRESHOLD_STEP = 0.05  # f4 / shift+f4 move by this, clamped to 0.00..0.99 (never wrapping)
+THRESHOLD_MAX = 0.99
 
 APP_BINDINGS: list[BindingType] = [
     Binding(
@@ -50,7 +52,7 @@ APP_BINDINGS: list[BindingType] = [
         "Threshold",
         id="threshold_up",
         show=False,
-        tooltip="Raise the entity confidence threshold.",
+        tooltip="Raise the entity confidence threshold by 0.05 (up to 0.99).",
     ),
     Binding(
         "shift+f4",
@@ -58,7 +60,7 @@ APP_BINDINGS: list[BindingType] = [
         "Threshold down",
         id="threshold_down",
         show=False,
-        tooltip="Lower the entity confidence threshold.",
+        tooltip="Lower the entity confidence threshold by 0.05 (down to 0.00).",
     ),
     Binding(
         "f5",
@@ -120,6 +122,14 @@ APP_BINDINGS: list[BindingType] = [
         id="corpus",
         show=False,
         tooltip="Score a corpus: open one, or show the one open.",
+    ),
+    Binding(
+        "f10",
+        "hide_types",
+        "Types",
+        id="types",
+        show=False,
+        tooltip="Choose which entity types are shown (hidden ones are not exported).",
     ),
     Binding(
         "ctrl+n",

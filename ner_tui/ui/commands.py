@@ -79,6 +79,15 @@ def app_commands(app: NerTuiApp) -> list[PaletteCommand]:
             )
     labels = "Hide labels" if app.view_options.show_labels else "Show labels"
     commands.append(c(labels, "The label chip after each entity", app.action_toggle_labels))
+    for entity_type in app.palette.types:
+        hidden = entity_type in app.view_options.hidden_types
+        commands.append(
+            c(
+                f"{'Show' if hidden else 'Hide'} type: {entity_type}",
+                "Toggle this entity type in the view (f10 chooses several)",
+                partial(app.toggle_type, entity_type),
+            )
+        )
     live = "Live mode: off" if app.view_options.live else "Live mode: on"
     commands.append(c(live, "Predict as you type", app.action_toggle_live))
     for name in SAMPLES:

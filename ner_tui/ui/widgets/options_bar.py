@@ -18,6 +18,7 @@ class ViewOptions:
     decode: DecodeOptions = field(default_factory=DecodeOptions)
     show_labels: bool = True
     live: bool = False
+    hidden_types: frozenset[str] = frozenset()  # entity types left out of the view (f10)
 
 
 class OptionsBar(Static):
@@ -69,5 +70,10 @@ class OptionsBar(Static):
                 names[4],
                 ("on" if options.live else "off", value),
                 (" f9", key),
+                *(
+                    [sep, ("hidden ", Style()), (" ".join(sorted(options.hidden_types)), value)]
+                    if options.hidden_types
+                    else []
+                ),
             )
         )
