@@ -118,3 +118,55 @@ async def test_hiding_a_type_removes_it_from_the_view_and_back() -> None:
         assert "Show type: PER" in names and "Hide type: LOC" in names
         app.toggle_type("PER")
         await settle(pilot, lambda: any(e.label == "PER" for e in app.prediction.entities))  # type: ignore[union-attr]
+
+
+async def test_history_theme_and_decoding_options_survive_a_restart(
+    _session_in_a_temporary_dir: Path,
+) -> None:
+    state = _session_in_a_temporary_dir
+    app = make(local_settings(), initial_text=TEXT)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, lambda: app.prediction is not None)
+        app.theme = "nord"
+        for change in (
+            lambda: app.set_aggregation("average"),
+            lambda: app.set_mode("strict"),
+            lambda: app.set_threshold(0.35),
+            lambda: app.set_hidden_types(frozenset({"MISC"})),
+        ):
+            change()
+            await settle(pilot, lambda: not any(w.group == "decode" for w in app.workers))
+        await settle(pilot, lambda: app.prediction.options.threshold == 0.35)  # type: ignore[union-attr]
+    assert (state / "session.json").is_file()
+
+    again = make(local_settings(), initial_text="")
+    async with again.run_test(size=SIZE) as pilot:
+        await settle(pilot, lambda: again.connection is not None)
+        assert again.theme == "nord"
+        decode = again.decode_options
+        assert (decode.aggregation, decode.mode, decode.threshold) == ("average", "strict", 0.35)
+        assert again.view_options.hidden_types == {"MISC"}
+        assert [e.text for e in again.history] == [TEXT]
+        assert not notes(again, "warning")
+
+    # What the config, env or flags set still wins over the last session.
+    flagged = make(local_settings(aggregation="simple", theme="textual-light"), initial_text="")
+    async with flagged.run_test(size=SIZE) as pilot:
+        await settle(pilot, lambda: flagged.connection is not None)
+        assert flagged.decode_options.aggregation == "simple"
+        assert flagged.decode_options.mode == "strict"  # not given: the session's
+        assert flagged.theme == "textual-light"
+
+
+async def test_a_broken_session_file_is_a_warning_not_a_crash(
+    _session_in_a_temporary_dir: Path,
+) -> None:
+    (_session_in_a_temporary_dir / "session.json").write_text("{not json", encoding="utf-8")
+    app = make(local_settings(), initial_text="")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, lambda: app.connection is not None)
+        assert any("saved session" in n for n in notes(app, "warning"))
+        assert app.decode_options.aggregation == "first"
+    assert (
+        (_session_in_a_temporary_dir / "session.json").read_text(encoding="utf-8").startswith("{")
+    )

@@ -36,6 +36,7 @@ from ner_tui.core.errors import (
     RowMismatch,
     ServerUnreachable,
 )
+from ner_tui.core.session import SavedEntry, Session, load_session, save_session
 from ner_tui.core.settings import Settings
 from ner_tui.core.types import (
     AGGREGATIONS,
@@ -56,7 +57,7 @@ from ner_tui.ui.bindings import (
 from ner_tui.ui.clipboard import copy_text
 from ner_tui.ui.commands import NerCommands, PaletteCommand, app_commands
 from ner_tui.ui.document import EntityDocument, LaidOut, decode_and_layout
-from ner_tui.ui.history import History
+from ner_tui.ui.history import History, HistoryEntry
 from ner_tui.ui.messages import (
     Connected,
     ConnectionFailed,
@@ -147,12 +148,11 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
         self.scored: ScoredText | None = None
         self.prediction: Prediction | None = None
         self.palette = EntityPalette()
-        self.view_options = ViewOptions(
-            decode=DecodeOptions(
-                aggregation=self.settings.aggregation,
-                mode=self.settings.mode,
-                threshold=self.settings.threshold,
-            )
+        session, self._session_warning = load_session()
+        self.view_options = _restored_options(self.settings, session)
+        self._session_theme = session.theme
+        self.history.restore(
+            [HistoryEntry(e.text, e.model, e.entities, e.tokens, e.when) for e in session.history]
         )
         self._pending_text: str | None = None
         self._last_attempt: Kind = "local" if self.settings.local else "server"
@@ -192,6 +192,10 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
         yield Footer()
 
     def on_mount(self) -> None:
+        if self._session_warning:
+            self.notify(self._session_warning, severity="warning", markup=False)
+        if not self.settings.theme and self._session_theme in self.available_themes:
+            self.theme = self._session_theme  # the last session's, unless the config names one
         if self.settings.theme and self.settings.theme in self.available_themes:
             self.theme = self.settings.theme
         elif self.settings.theme:
@@ -241,8 +245,28 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
         self.main.query_one("#input").border_subtitle = f"{predict} predict"
 
     async def on_unmount(self) -> None:
+        self.save_session()
         if self.connection is not None:
             await self.connection.aclose()
+
+    def save_session(self) -> None:
+        """Remember history, theme and decoding options for the next run (see core.session)."""
+        options = self.view_options
+        session = Session(
+            history=tuple(
+                SavedEntry(e.text, e.model, e.entities, e.tokens, e.when) for e in self.history
+            ),
+            theme=self.theme,
+            aggregation=options.decode.aggregation,
+            mode=options.decode.mode,
+            threshold=options.decode.threshold,
+            show_labels=options.show_labels,
+            hidden_types=tuple(sorted(options.hidden_types)),
+        )
+        try:
+            save_session(session)
+        except OSError as error:  # the app is closing: log it, never fail the exit
+            log.warning("could not save the session: %s", error)
 
     # ------------------------------------------------------------------ state helpers
 
@@ -967,6 +991,26 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
     def clear_history(self) -> None:
         self.history.clear()
         self.notify("History cleared.", markup=False)
+
+
+def _restored_options(settings: Settings, session: Session) -> ViewOptions:
+    """The decoding options to start with: the config's, env's or flags' where they differ
+    from the defaults, else the last session's, else the defaults."""
+    defaults = Settings()
+    aggregation = settings.aggregation
+    if aggregation == defaults.aggregation and session.aggregation in AGGREGATIONS:
+        aggregation = session.aggregation  # type: ignore[assignment]
+    mode = settings.mode
+    if mode == defaults.mode and session.mode in ("lenient", "strict"):
+        mode = session.mode  # type: ignore[assignment]
+    threshold = settings.threshold
+    if threshold == defaults.threshold and session.threshold is not None:
+        threshold = session.threshold
+    return ViewOptions(
+        decode=DecodeOptions(aggregation=aggregation, mode=mode, threshold=threshold),
+        show_labels=True if session.show_labels is None else session.show_labels,
+        hidden_types=frozenset(session.hidden_types),
+    )
 
 
 def _first_lines(lines: list[str], shown: int = 8) -> str:
