@@ -170,3 +170,55 @@ async def test_a_broken_session_file_is_a_warning_not_a_crash(
     assert (
         (_session_in_a_temporary_dir / "session.json").read_text(encoding="utf-8").startswith("{")
     )
+
+
+async def test_results_say_they_are_out_of_date_when_the_text_changes() -> None:
+    from ner_tui.ui.widgets.entity_text import EntityText
+    from ner_tui.ui.widgets.input_pane import InputPane
+
+    app = make(local_settings(), initial_text=TEXT)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, lambda: app.prediction is not None)
+        view = app.query_one(EntityText)
+        assert not view.border_subtitle and not view.has_class("-stale")
+        pane = app.query_one(InputPane)
+        pane.focus()
+        pane.move_cursor(pane.document.end)
+        await pilot.press("x")
+        await pilot.pause()
+        assert "out of date" in str(view.border_subtitle) and view.has_class("-stale")
+        await pilot.press("backspace")  # the same text again: up to date
+        await pilot.pause()
+        assert not view.border_subtitle
+        await pilot.press("x", "ctrl+s")
+        await settle(pilot, lambda: app.prediction.text == TEXT + "x")  # type: ignore[union-attr]
+        assert not view.border_subtitle and not view.has_class("-stale")
+
+
+async def test_sidebar_scores_line_up_with_combining_marks_and_joiners() -> None:
+    from dataclasses import replace
+
+    from rich.cells import cell_len
+
+    from ner_tui.core.types import Entity
+    from ner_tui.ui.widgets.entity_sidebar import EntitySidebar
+
+    text = "Zoe\u0308 met Sa\u0303o Paulo and a\u200db\u200dc and Barack Obama."
+    names = ["Zoe\u0308", "Sa\u0303o Paulo", "a\u200db\u200dc", "Barack Obama"]
+    app = make(local_settings(), initial_text=text)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, lambda: app.prediction is not None)
+        assert app.prediction is not None
+        entities = tuple(
+            Entity("PER", text.index(n), text.index(n) + len(n), n, 0.9 - i / 10, 0.5, 0, 1)
+            for i, n in enumerate(names)
+        )
+        sidebar = app.query_one(EntitySidebar)
+        sidebar.set_prediction(replace(app.prediction, entities=entities), app.palette)
+        lines = [
+            str(option.prompt)
+            for option in sidebar.options
+            if option.id and option.id.startswith("entity-")
+        ]
+        assert len(lines) == 4
+        assert len({cell_len(line) for line in lines}) == 1, lines  # scores in one column

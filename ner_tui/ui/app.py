@@ -155,6 +155,7 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
             [HistoryEntry(e.text, e.model, e.entities, e.tokens, e.when) for e in session.history]
         )
         self._pending_text: str | None = None
+        self._predict_key = "ctrl+s"
         self._last_attempt: Kind = "local" if self.settings.local else "server"
         self._connecting: Kind | None = None
         self._live_timer: Timer | None = None
@@ -241,7 +242,7 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
             for key in keys_of(binding, self._keymap)
         ]
         self.main.query_one(InputPane).yield_keys(app_keys)
-        predict = keys_of(app_binding("predict"), self._keymap)[0]
+        self._predict_key = predict = keys_of(app_binding("predict"), self._keymap)[0]
         self.main.query_one("#input").border_subtitle = f"{predict} predict"
 
     async def on_unmount(self) -> None:
@@ -502,6 +503,7 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
         else:
             view.border_subtitle = ""
             view.loading = False
+            self._mark_out_of_date()
             if self._status.state == "busy":
                 self._show_status(state="ready")
         self.refresh_bindings()
@@ -576,6 +578,7 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
     def show_prediction(self, prediction: Prediction, document: EntityDocument) -> None:
         """Set every result widget from one prediction (attributes down)."""
         self.main.query_one(EntityText).set_document(document)
+        self._mark_out_of_date()
         self.main.query_one(TokenTable).set_prediction(prediction, self.palette)
         self.main.query_one(EntitySidebar).set_prediction(prediction, self.palette)
         scored = prediction.scored
@@ -647,11 +650,24 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
 
     @on(TextArea.Changed, "#input")
     def _on_input_changed(self) -> None:
+        self._mark_out_of_date()
         if not self.view_options.live:
             return
         if self._live_timer is not None:
             self._live_timer.stop()
         self._live_timer = self.set_timer(self.live_delay, self._live_predict)
+
+    def _mark_out_of_date(self) -> None:
+        """Say so on the results when the input no longer holds the text they are for."""
+        if self.predicting:
+            return  # the subtitle says "predicting…"
+        view = self.main.query_one(EntityText)
+        stale = self.prediction is not None and (
+            self.main.query_one(InputPane).text != self.prediction.text
+        )
+        note = f"out of date: the text changed · {self._predict_key} predicts it"
+        view.border_subtitle = note if stale else ""
+        view.set_class(stale, "-stale")
 
     def _live_predict(self) -> None:
         text = self.main.query_one(InputPane).text
