@@ -222,3 +222,50 @@ async def test_sidebar_scores_line_up_with_combining_marks_and_joiners() -> None
         ]
         assert len(lines) == 4
         assert len({cell_len(line) for line in lines}) == 1, lines  # scores in one column
+
+
+async def test_export_never_overwrites_silently_and_json_has_the_threshold(
+    tmp_path: Path, monkeypatch: object
+) -> None:
+    import json
+
+    from ner_tui.ui.screens.export import ExportScreen
+
+    monkeypatch.chdir(tmp_path)  # type: ignore[attr-defined]
+    (tmp_path / "ner-tui-export.json").write_text("keep me", encoding="utf-8")
+    app = make(local_settings(threshold=0.25), initial_text=TEXT)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, lambda: app.prediction is not None)
+        await pilot.press("f8")
+        await settle(pilot, lambda: isinstance(app.screen, ExportScreen))
+        path_input = app.screen.query_one("#export-path")
+        assert path_input.value == str(tmp_path / "ner-tui-export-2.json")  # type: ignore[attr-defined]
+        path_input.value = str(tmp_path / "ner-tui-export.json")  # type: ignore[attr-defined]
+        path_input.focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ExportScreen), "an existing file needs a second Enter"
+        warning = str(app.screen.query_one("#export-warning").render())
+        assert "exists" in warning
+        assert (tmp_path / "ner-tui-export.json").read_text(encoding="utf-8") == "keep me"
+        await pilot.press("enter")
+        await settle(pilot, lambda: "keep me" not in (tmp_path / "ner-tui-export.json").read_text())
+        doc = json.loads((tmp_path / "ner-tui-export.json").read_text(encoding="utf-8"))
+        assert doc["threshold"] == 0.25
+
+
+async def test_ctrl_a_selects_the_whole_input() -> None:
+    from ner_tui.ui.widgets.input_pane import InputPane
+
+    app = make(local_settings(), initial_text="")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, lambda: app.connection is not None)
+        pane = app.query_one(InputPane)
+        pane.load_text("first line\nsecond line")
+        pane.focus()
+        await pilot.press("ctrl+a")
+        await pilot.pause()
+        assert pane.selected_text == "first line\nsecond line"
+        await pilot.press("home")
+        await pilot.pause()
+        assert pane.selected_text == ""

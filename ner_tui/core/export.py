@@ -130,6 +130,7 @@ def to_document(prediction: Prediction, extra: Mapping[str, Any] | None = None) 
         model=scored.model,
         aggregation=prediction.options.aggregation,
         mode=prediction.options.mode,
+        threshold=prediction.options.threshold,
         scheme=prediction.scheme,
         entities=[
             {

@@ -833,6 +833,8 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
             shown = keys_of(binding, self._keymap)
             display = " ".join(self.get_key_display(Binding(k, binding.action)) for k in shown)
             keys.append((display, binding.description, binding.tooltip))
+        keys.append(("ctrl+a", "Select all", "In the input: select the whole text."))
+        keys.append(("←/→", "Scroll tokens", "In the token table: scroll wide rows sideways."))
         keys.append(("ctrl+p", "Command palette", "Every command, themes included."))
         keys.append(("tab", "Next pane", "Move between input, text, tokens and entities."))
         keys.append(("ctrl+q", "Quit", "Leave ner-tui."))

@@ -23,6 +23,7 @@ from typing import overload
 
 from rich.cells import cell_len
 from textual import on
+from textual.binding import Binding
 from textual.geometry import Size
 from textual.message import Message
 from textual.widgets import TextArea
@@ -99,6 +100,17 @@ class InputPane(TextArea):
     widget, so ``text`` can still lack them. The request waits in this widget's queue behind
     those keys, and the answer, :class:`TextRequested`, carries exactly what the screen shows
     once they are in."""
+
+    BINDINGS = [  # noqa: RUF012
+        Binding(
+            "ctrl+a",
+            "select_all",
+            "Select all",
+            id="input.select_all",
+            show=False,
+            tooltip="Select the whole text (home goes to the line start).",
+        ),
+    ]
 
     @dataclass
     class TextRequested(Message):
