@@ -269,3 +269,27 @@ async def test_ctrl_a_selects_the_whole_input() -> None:
         await pilot.press("home")
         await pilot.pause()
         assert pane.selected_text == ""
+
+
+async def test_enter_on_a_token_shows_its_whole_label_distribution() -> None:
+    from ner_tui.ui.screens.distribution import DistributionScreen
+    from ner_tui.ui.widgets.token_table import TokenTable
+
+    app = make(local_settings(), initial_text=TEXT)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, lambda: app.prediction is not None)
+        assert app.prediction is not None
+        table = app.query_one(TokenTable)
+        table.focus()
+        table.select(2)
+        await pilot.press("enter")
+        await settle(pilot, lambda: isinstance(app.screen, DistributionScreen))
+        bars = str(app.screen.query_one("#distribution-bars").render()).splitlines()
+        labels = app.prediction.scored.id2label
+        assert len(bars) == len(labels)  # every label, not only three runner-ups
+        probs = [float(p) for p in app.prediction.scored.probs[2]]
+        best = labels[max(range(len(labels)), key=probs.__getitem__)]
+        assert bars[0].replace("◆", "").split()[0] == best and "█" in bars[0]
+        assert bars[0].startswith("◆") == (app.prediction.tokens[2].label == best)
+        await pilot.press("escape")
+        await settle(pilot, lambda: not isinstance(app.screen, DistributionScreen))

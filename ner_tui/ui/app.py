@@ -627,6 +627,13 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
         token = self.prediction.tokens[message.index]
         self.main.query_one(EntityText).highlight_original(token.start, token.end)
 
+    @on(TokenTable.TokenChosen)
+    def _on_token_chosen(self, message: TokenTable.TokenChosen) -> None:
+        from ner_tui.ui.screens.distribution import DistributionScreen
+
+        if self.prediction is not None and message.index < len(self.prediction.tokens):
+            self.push_screen(DistributionScreen(self.prediction, message.index, self.palette))
+
     @on(EntitySidebar.EntitySelected)
     def _on_entity(self, message: EntitySidebar.EntitySelected) -> None:
         entity = message.entity

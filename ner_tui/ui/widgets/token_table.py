@@ -93,8 +93,29 @@ class TokenTable(ScrollView, can_focus=True):
         Binding("pagedown", "page(1)", "Page down", show=False),
         Binding("home", "jump(0)", "First", show=False),
         Binding("end", "jump(-1)", "Last", show=False),
-        Binding("left", "scroll_left", "Scroll left", show=False),
-        Binding("right", "scroll_right", "Scroll right", show=False),
+        Binding(
+            "enter",
+            "choose",
+            "Label distribution",
+            id="tokens.distribution",
+            tooltip="Every label's probability for this token, as a bar chart.",
+        ),
+        Binding(
+            "left",
+            "scroll_left",
+            "Scroll left",
+            show=False,
+            id="tokens.scroll_left",
+            tooltip="Scroll a row wider than the pane back.",
+        ),
+        Binding(
+            "right",
+            "scroll_right",
+            "Scroll right",
+            show=False,
+            id="tokens.scroll_right",
+            tooltip="Scroll a row wider than the pane to its runner-ups and word.",
+        ),
     ]
 
     cursor: reactive[int] = reactive(-1, init=False)
@@ -109,6 +130,21 @@ class TokenTable(ScrollView, can_focus=True):
         @property
         def control(self) -> TokenTable:
             return self.table
+
+    @dataclass
+    class TokenChosen(Message):
+        """Enter on a token: show its whole label distribution."""
+
+        table: TokenTable
+        index: int
+
+        @property
+        def control(self) -> TokenTable:
+            return self.table
+
+    def action_choose(self) -> None:
+        if self.row_count:
+            self.post_message(self.TokenChosen(self, max(self.cursor, 0)))
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
