@@ -293,3 +293,73 @@ async def test_enter_on_a_token_shows_its_whole_label_distribution() -> None:
         assert bars[0].startswith("◆") == (app.prediction.tokens[2].label == best)
         await pilot.press("escape")
         await settle(pilot, lambda: not isinstance(app.screen, DistributionScreen))
+
+
+async def test_next_and_previous_entity_keys_step_through_the_text() -> None:
+    from ner_tui.ui.widgets.entity_text import EntityText
+    from ner_tui.ui.widgets.token_table import TokenTable
+
+    app = make(local_settings(), initial_text=TEXT)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, lambda: app.prediction is not None)
+        assert app.prediction is not None
+        entities = app.prediction.entities
+        assert len(entities) >= 2
+        view = app.query_one(EntityText)
+        await pilot.press("ctrl+down")
+        await pilot.pause()
+        assert app._entity_index == 0 and f"1 of {len(entities)}" in str(view.border_subtitle)
+        table = app.query_one(TokenTable)
+        assert table._members == (entities[0].token_start, entities[0].token_end)
+        await pilot.press("ctrl+down")
+        await pilot.pause()
+        assert app._entity_index == 1
+        await pilot.press("ctrl+up", "ctrl+up")  # back past the first: wraps to the last
+        await pilot.pause()
+        assert app._entity_index == len(entities) - 1
+
+
+async def test_find_highlights_each_match_in_turn() -> None:
+    from ner_tui.ui.screens.search import SearchScreen
+    from ner_tui.ui.widgets.entity_text import EntityText
+
+    text = "Paris is big. paris is old. PARIS is loud."
+    app = make(local_settings(), initial_text=text)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, lambda: app.prediction is not None)
+        view = app.query_one(EntityText)
+        seen = []
+        for _ in range(4):
+            await pilot.press("ctrl+f")
+            await settle(pilot, lambda: isinstance(app.screen, SearchScreen))
+            search = app.screen.query_one("#search-input")
+            if not search.value:  # type: ignore[attr-defined]
+                search.value = "paris"  # type: ignore[attr-defined]
+            await pilot.press("enter")
+            await settle(pilot, lambda: not isinstance(app.screen, SearchScreen))
+            seen.append(app._search_at)
+        assert seen == [0, 14, 28, 0]  # case-insensitive, in order, then from the top
+        assert "match 1 of 3" in str(view.border_subtitle)
+        assert view._highlight is not None
+        await pilot.press("ctrl+f")
+        await settle(pilot, lambda: isinstance(app.screen, SearchScreen))
+        app.screen.query_one("#search-input").value = "Tokyo"  # type: ignore[attr-defined]
+        await pilot.press("enter")
+        await pilot.pause()
+        assert any("not in the text" in n for n in notes(app, "warning"))
+
+
+async def test_copy_the_result_as_json() -> None:
+    import json
+
+    app = make(local_settings(), initial_text=TEXT)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, lambda: app.prediction is not None)
+        names = [c.name for c in app.palette_commands()]
+        assert "Copy result as JSON" in names
+        app.action_copy_json()
+        await settle(pilot, lambda: app.clipboard.startswith("{"))
+        doc = json.loads(app.clipboard)
+        assert doc["text"] == TEXT
+        assert len(doc["entities"]) == len(app.prediction.entities)  # type: ignore[union-attr]
+        assert any("as JSON" in n for n in notes(app))

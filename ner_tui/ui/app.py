@@ -155,6 +155,9 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
             [HistoryEntry(e.text, e.model, e.entities, e.tokens, e.when) for e in session.history]
         )
         self._pending_text: str | None = None
+        self._entity_index: int | None = None  # the entity ctrl+up/down stepped to
+        self._search_query = ""
+        self._search_at = -1
         self._predict_key = "ctrl+s"
         self._last_attempt: Kind = "local" if self.settings.local else "server"
         self._connecting: Kind | None = None
@@ -577,6 +580,7 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
 
     def show_prediction(self, prediction: Prediction, document: EntityDocument) -> None:
         """Set every result widget from one prediction (attributes down)."""
+        self._entity_index = None
         self.main.query_one(EntityText).set_document(document)
         self._mark_out_of_date()
         self.main.query_one(TokenTable).set_prediction(prediction, self.palette)
@@ -626,6 +630,57 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
             return
         token = self.prediction.tokens[message.index]
         self.main.query_one(EntityText).highlight_original(token.start, token.end)
+
+    def action_step_entity(self, step: int) -> None:
+        """Select the next (``step`` 1) or previous (-1) entity, wrapping at the ends."""
+        prediction = self.prediction
+        if prediction is None or not prediction.entities:
+            self.notify("No entities to step through.", severity="warning", markup=False)
+            return
+        count = len(prediction.entities)
+        current = self._entity_index
+        index = (0 if step > 0 else count - 1) if current is None else (current + step) % count
+        self._entity_index = index
+        entity = prediction.entities[index]
+        self.main.query_one(EntityText).highlight_original(entity.start, entity.end)
+        self.main.query_one(TokenTable).mark_members(entity.token_start, entity.token_end)
+        self.main.query_one(
+            EntityText
+        ).border_subtitle = f"entity {index + 1} of {count} · {entity.label} {entity.score:.2f}"
+
+    def action_search(self) -> None:
+        from ner_tui.ui.screens.search import SearchScreen
+
+        def chosen(query: str | None) -> None:
+            if query is not None:
+                self.find(query)
+
+        self.push_screen(SearchScreen(self._search_query), chosen)
+
+    def find(self, query: str) -> None:
+        """Highlight the next match of ``query`` (case-insensitive) in the text shown."""
+        view = self.main.query_one(EntityText)
+        document = view.document
+        if document is None:
+            self.notify("Nothing predicted to search yet.", severity="warning", markup=False)
+            return
+        text, needle = document.text.casefold(), query.casefold()
+        if len(text) != len(document.text):  # casefold changed lengths (ß): search exactly
+            text, needle = document.text, query
+        starts = []
+        at = text.find(needle)
+        while at >= 0 and needle:
+            starts.append(at)
+            at = text.find(needle, at + 1)
+        if not starts:
+            self.notify(f"{query!r} is not in the text.", severity="warning", markup=False)
+            return
+        after = self._search_at + 1 if query == self._search_query else 0
+        start = next((s for s in starts if s >= after), starts[0])
+        self._search_query, self._search_at = query, start
+        view.highlight_original(start, start + len(needle))
+        number = starts.index(start) + 1
+        view.border_subtitle = f"match {number} of {len(starts)} · ctrl+f again for the next"
 
     @on(TokenTable.TokenChosen)
     def _on_token_chosen(self, message: TokenTable.TokenChosen) -> None:
@@ -832,6 +887,21 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
 
         how = await copy_text(self, entity_lines(prediction))
         self.notify(f"{len(prediction.entities)} entities {how}", markup=False, timeout=5)
+
+    def action_copy_json(self) -> None:
+        if self.prediction is None:
+            self.notify("No result to copy yet.", severity="warning", markup=False)
+            return
+        self.copy_json(self.prediction)
+
+    @work(group="copy", exit_on_error=False)
+    async def copy_json(self, prediction: Prediction) -> None:
+        """Copy the whole result as the JSON export writes it (text, options, entities, tokens)."""
+        from ner_tui.core.export import to_json
+
+        text = await asyncio.to_thread(to_json, prediction)
+        how = await copy_text(self, text)
+        self.notify(f"The result as JSON ({len(text):,} characters) {how}", markup=False, timeout=5)
 
     def action_help(self) -> None:
         keys = []

@@ -122,6 +122,13 @@ def app_commands(app: NerTuiApp) -> list[PaletteCommand]:
                 )
             )
         commands.append(c("Copy entities", "To the clipboard", app.action_copy_entities))
+        commands.append(
+            c("Copy result as JSON", "Text, options, entities and tokens", app.action_copy_json)
+        )
+    if app.prediction is not None and app.prediction.entities:
+        commands.append(c("Next entity", "ctrl+down", partial(app.action_step_entity, 1)))
+        commands.append(c("Previous entity", "ctrl+up", partial(app.action_step_entity, -1)))
+    commands.append(c("Find in the text", "ctrl+f", app.action_search))
     kind = app.connection.kind if app.connection else None
     commands.append(
         c(
