@@ -363,3 +363,18 @@ async def test_copy_the_result_as_json() -> None:
         assert doc["text"] == TEXT
         assert len(doc["entities"]) == len(app.prediction.entities)  # type: ignore[union-attr]
         assert any("as JSON" in n for n in notes(app))
+
+
+def test_familiar_types_stay_apart_in_a_256_colour_terminal() -> None:
+    from rich.color import Color, ColorSystem
+
+    from ner_tui.core.colours import CHIP_DARKEN, HUES, PREFERRED, darken
+
+    def xterm(colour: str) -> int | None:
+        return Color.parse(colour).downgrade(ColorSystem.EIGHT_BIT).number
+
+    slots = sorted({PREFERRED[t] for t in ("PER", "ORG", "LOC", "MISC", "DATE", "TIME")})
+    highlights = [xterm(HUES[i]) for i in slots]
+    chips = [xterm(darken(HUES[i], CHIP_DARKEN)) for i in slots]
+    assert len(set(highlights)) == len(slots), highlights
+    assert len(set(chips)) == len(slots), chips
