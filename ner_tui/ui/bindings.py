@@ -52,7 +52,7 @@ APP_BINDINGS: list[BindingType] = [
         "Threshold",
         id="threshold_up",
         show=False,
-        tooltip="Raise the entity confidence threshold by 0.05 (up to 0.99).",
+        tooltip="Raise the confidence threshold by 0.05 (up to 0.99).",
     ),
     Binding(
         "shift+f4",
@@ -60,7 +60,7 @@ APP_BINDINGS: list[BindingType] = [
         "Threshold down",
         id="threshold_down",
         show=False,
-        tooltip="Lower the entity confidence threshold by 0.05 (down to 0.00).",
+        tooltip="Lower the confidence threshold by 0.05 (to 0.00).",
     ),
     Binding(
         "f5",
@@ -129,7 +129,7 @@ APP_BINDINGS: list[BindingType] = [
         "Types",
         id="types",
         show=False,
-        tooltip="Choose which entity types are shown (hidden ones are not exported).",
+        tooltip="Choose the entity types shown (and exported).",
     ),
     Binding(
         "ctrl+down",
@@ -153,7 +153,7 @@ APP_BINDINGS: list[BindingType] = [
         "Find",
         id="search",
         show=False,
-        tooltip="Find a word or phrase in the text; again for the next match.",
+        tooltip="Find a word or phrase in the text (again: next match).",
     ),
     Binding(
         "ctrl+n",
