@@ -70,6 +70,11 @@ async def test_misspelt_keymap_name_is_named_with_the_valid_ones() -> None:
         for valid in ("predict", "export", "help", "history"):
             assert valid in warnings[0]
         assert app._keymap == {"predict": "f10"}
+    from ner_tui.ui.bindings import known_binding_ids
+
+    known = known_binding_ids()  # screens' and widgets' ids too, each once
+    assert {"types.done", "search.close", "input.select_all", "help.close"} <= set(known)
+    assert len(known) == len(set(known))
 
 
 async def test_threshold_steps_finely_and_never_wraps() -> None:

@@ -71,11 +71,14 @@ from ner_tui.ui.palette import EntityPalette, entity_types
 from ner_tui.ui.paste import paste_safe_driver
 from ner_tui.ui.samples import SAMPLES
 from ner_tui.ui.screens.corpus import CorpusScreen
+from ner_tui.ui.screens.distribution import DistributionScreen
 from ner_tui.ui.screens.error import ErrorScreen
 from ner_tui.ui.screens.export import ExportRequest, ExportScreen
 from ner_tui.ui.screens.help import HelpScreen
 from ner_tui.ui.screens.history import HistoryScreen
 from ner_tui.ui.screens.open_file import OpenFileScreen
+from ner_tui.ui.screens.search import SearchScreen
+from ner_tui.ui.screens.types import TypesScreen
 from ner_tui.ui.screenshots import ScreenshotsMixin
 from ner_tui.ui.widgets.entity_sidebar import EntitySidebar
 from ner_tui.ui.widgets.entity_text import EntityText
@@ -649,8 +652,6 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
         ).border_subtitle = f"entity {index + 1} of {count} · {entity.label} {entity.score:.2f}"
 
     def action_search(self) -> None:
-        from ner_tui.ui.screens.search import SearchScreen
-
         def chosen(query: str | None) -> None:
             if query is not None:
                 self.find(query)
@@ -684,8 +685,6 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
 
     @on(TokenTable.TokenChosen)
     def _on_token_chosen(self, message: TokenTable.TokenChosen) -> None:
-        from ner_tui.ui.screens.distribution import DistributionScreen
-
         if self.prediction is not None and message.index < len(self.prediction.tokens):
             self.push_screen(DistributionScreen(self.prediction, message.index, self.palette))
 
@@ -769,7 +768,6 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
 
     def action_hide_types(self) -> None:
         """Choose which entity types the view shows."""
-        from ner_tui.ui.screens.types import TypesScreen
 
         def chosen(hidden: frozenset[str] | None) -> None:
             if hidden is not None:
