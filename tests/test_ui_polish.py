@@ -383,3 +383,21 @@ def test_familiar_types_stay_apart_in_a_256_colour_terminal() -> None:
     chips = [xterm(darken(HUES[i], CHIP_DARKEN)) for i in slots]
     assert len(set(highlights)) == len(slots), highlights
     assert len(set(chips)) == len(slots), chips
+
+
+async def test_notifications_leave_the_status_line_readable() -> None:
+    from textual.widgets._toast import Toast, ToastRack
+
+    from ner_tui.ui.widgets.status_line import StatusLine
+
+    app = make(local_settings(), initial_text=TEXT)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await settle(pilot, lambda: app.prediction is not None)
+        app.notify("A notification\nover two lines", markup=False)
+        rack = app.screen.get_child_by_type(ToastRack)
+        await settle(
+            pilot, lambda: bool(rack.query(Toast)) and rack.query_one(Toast).region.height > 0
+        )
+        status = app.query_one(StatusLine)
+        for toast in rack.query(Toast):
+            assert not toast.region.overlaps(status.region), (toast.region, status.region)
