@@ -89,7 +89,7 @@ def _connection_arguments(*, address: bool = True) -> argparse.ArgumentParser:
     decode.add_argument(
         "--aggregation",
         choices=AGGREGATIONS,
-        help="word grouping, as transformers' pipeline (default: simple)",
+        help="word grouping, as transformers' pipeline (default: first, whole words)",
     )
     decode.add_argument(
         "--strict",

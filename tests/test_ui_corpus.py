@@ -233,15 +233,15 @@ async def test_setting_change_rescores_without_model() -> None:
         before = app.corpus_scores
         assert before is not None and before.report is not None
         calls = count_requests(app)
-        await pilot.press("f2")  # simple -> first
+        await pilot.press("f2")  # first -> average
         await settle(pilot, lambda: app.corpus_scores is not before)
         assert app.corpus_scores is not None
-        assert app.corpus_scores.options.aggregation == "first"
+        assert app.corpus_scores.options.aggregation == "average"
         await pilot.press("f3")  # strict
         await settle(pilot, lambda: app.corpus_scores.options.mode == "strict")  # type: ignore[union-attr]
         after = app.corpus_scores
         assert after is not None and after.report is not None
-        await pilot.press("f4", "f4", "f4", "f4")  # threshold 0.9
+        await pilot.press(*["f4"] * 18)  # threshold 0.9, by 0.05
         await settle(pilot, lambda: app.corpus_scores.options.threshold == 0.9)  # type: ignore[union-attr]
         kept = app.corpus_scores.report.micro  # type: ignore[union-attr]
         # what the curve at threshold 0 promised for 0.9

@@ -10,7 +10,9 @@ taken from ``word_ids`` (never the "preceded by a space" heuristic):
 - ``simple``: token argmax labels, then B-/I- decoding over tokens.
 - ``first`` / ``average`` / ``max``: every token of a word takes the word's label (the first
   token's argmax / the argmax of the mean probability vector / the label of the most confident
-  token), then B-/I- decoding over words.
+  token), then B-/I- decoding over words. ``first`` is the default everywhere (settings, flags,
+  :class:`DecodeOptions`): ``simple`` can split a word between entities ("Der Bundes" +
+  "kanzle"), and ``first`` also scores higher with the bundled model.
 
 Scores: :func:`aggregate` gives every token its word's score, as the pipeline does (first: the
 first token's probability of its label; average: the mean probability of the label; max: the

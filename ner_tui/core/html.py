@@ -149,9 +149,8 @@ class HtmlPage:
         correct = {(m.start, m.end, m.label) for m in gold} & {
             (m.start, m.end, m.label) for m in predicted
         }
-        meta = (
-            f"{len(gold)} gold · {len(predicted)} predicted · {len(correct)} exactly right"
-            + (" · empty document" if not text else "")
+        meta = f"{len(gold)} gold · {len(predicted)} predicted · {len(correct)} exactly right" + (
+            " · empty document" if not text else ""
         )
         rows = []
         for name, marks in (("gold", gold), ("model", predicted)):
