@@ -146,7 +146,7 @@ async def test_settings_of_one_server_compare_without_a_second_request(
         await settle(pilot, lambda: shown(app) is not None)
         screen = shown(app)
         assert screen is not None
-        assert "simple, lenient" in status(screen) and "simple, strict" in status(screen)
+        assert "first, lenient" in status(screen) and "first, strict" in status(screen)
         before = pooling_requests(server)
         await pilot.press("r")  # ask again: one request serves both sides
         await settle(pilot, lambda: pooling_requests(server) > before and screen.scored is not None)
@@ -155,7 +155,7 @@ async def test_settings_of_one_server_compare_without_a_second_request(
         first = screen.comparison
         await pilot.press("a")  # B's aggregation: from the kept scores
         await settle(pilot, lambda: screen.comparison is not first)
-        assert "first, strict" in status(screen)
+        assert "average, strict" in status(screen)
         second = screen.comparison
         await pilot.press("f4")  # A's threshold (the app's own): from the kept scores too
         await settle(pilot, lambda: screen.comparison is not second)
@@ -264,7 +264,7 @@ async def test_the_corpus_compared_matches_eval_compare() -> None:
         await pilot.press("f2")  # A's aggregation: B's kept scores are used again
         await settle(pilot, lambda: screen.result is not result and screen.result is not None)
         assert screen.scored_b is kept and kept is not None
-        assert app.decode_options.aggregation == "first"
+        assert app.decode_options.aggregation == "average"
         # Enter on the top document: compare mode on it, in the main view.
         screen.query_one("#cc-docs", DataTable).focus()
         await pilot.press("enter")

@@ -71,6 +71,8 @@ from ner_tui.ui.messages import (
 from ner_tui.ui.palette import EntityPalette, entity_types
 from ner_tui.ui.paste import paste_safe_driver
 from ner_tui.ui.samples import SAMPLES
+from ner_tui.ui.screens.compare import CompareScreen
+from ner_tui.ui.screens.compare_corpus import show_corpus_compare
 from ner_tui.ui.screens.corpus import CorpusScreen
 from ner_tui.ui.screens.distribution import DistributionScreen
 from ner_tui.ui.screens.error import ErrorScreen
@@ -1073,8 +1075,6 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
             self.corpus_screen.show_progress(1, 1)
             self.corpus_screen.show_scores(message.scores)
         if self._compare_at_start:  # `ner-tui --corpus FILE --compare-*`
-            from ner_tui.ui.screens.compare_corpus import show_corpus_compare
-
             self._compare_at_start = False
             show_corpus_compare(self)
 
@@ -1096,9 +1096,6 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
     def action_compare(self) -> None:
         """Compare mode on the input's text: model B from ``--compare-*``, else model A with
         the other BIO decoder (``a``/``s`` there change B's settings)."""
-        from ner_tui.ui.screens.compare import CompareScreen
-        from ner_tui.ui.screens.compare_corpus import show_corpus_compare
-
         if self.corpus_screen is not None and self.screen is self.corpus_screen:
             show_corpus_compare(self)  # on the corpus view: the whole corpus compared
             return
