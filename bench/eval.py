@@ -8,13 +8,16 @@ Two measurements, each against a baseline run in the same process (these machine
    and through a real ``ner-tui serve`` on loopback, next to ``ner-tui predict`` over the same
    texts on the same backend (the model's share of the work: what eval adds is reading the gold
    and scoring).
-2. **Peak RSS** of an ``ner-tui eval`` process over ``--big`` sentences and over ``--small``
-   sentences, against a loopback server that answers every ``/pooling`` call at once with
-   fixed rows (so the run is the client's work only: reading, tokenizing, decoding, scoring,
-   spooling errors). The goal is the same peak for both: memory bounded by the documents in
-   flight, not by the file.
+2. **Peak RSS** of an ``ner-tui eval -o json`` process over ``--big`` sentences and over
+   ``--small`` sentences, against a loopback server that answers every ``/pooling`` call at
+   once with fixed rows (so the run is the client's work only: reading, tokenizing, decoding,
+   scoring, spooling errors; ~110 sentences/s on 2 shared cores, so 100,000 take ~15 min), and
+   with ``--predictions`` (no model: reading both files, scoring, and an error or two in every
+   sentence spooled and written to the report). The goal is the same peak for both sizes:
+   memory bounded by the documents in flight, not by the file.
 
     .venv/bin/python bench/eval.py [--sentences 10000] [--small 1000] [--big 100000]
+        [--skip throughput] [--only-predictions]
 
 The scoring step alone against seqeval + nervaluate is ``bench/eval_scoring.py``.
 """
@@ -54,17 +57,20 @@ def _sentences(path: Path = FIXTURE) -> list[list[tuple[str, str]]]:
     return [s for s in out if s]
 
 
-def write_corpus(path: Path, n: int) -> None:
-    """``n`` CoNLL sentences: the fixture's, each with a varying person appended."""
+def write_corpus(path: Path, n: int, *, wrong: bool = False) -> None:
+    """``n`` CoNLL sentences: the fixture's, each with a varying person appended (``wrong``:
+    that person tagged as an organisation and its last name missed, so a predictions file
+    with an error or two in every sentence)."""
     base = _sentences()
+    first, rest = ("B-ORG", "O") if wrong else ("B-PER", "I-PER")
     with path.open("w") as out:
         for i in range(n):
             sentence = list(base[i % len(base)])
             sentence[-1:-1] = [
                 ("says", "O"),
                 ("Dr", "O"),
-                (NAMES[i % len(NAMES)], "B-PER"),
-                (NAMES[(i // len(NAMES)) % len(NAMES)] + str(i % 97), "I-PER"),
+                (NAMES[i % len(NAMES)], first),
+                (NAMES[(i // len(NAMES)) % len(NAMES)] + str(i % 97), rest),
             ]
             out.write("\n".join(f"{t} _ _ {g}" for t, g in sentence) + "\n\n")
 
@@ -151,35 +157,36 @@ def _instant_server(model_dir: Path, labels: int) -> tuple[str, object]:
     return f"http://127.0.0.1:{port}", server
 
 
-def memory(small: int, big: int, work: Path) -> None:
+def memory(small: int, big: int, work: Path, *, server: bool = True) -> None:
     from ner_tui.models import bundled_model_path
 
     model = bundled_model_path()
     labels = len(json.loads((model / "config.json").read_text())["id2label"])
-    url, server = _instant_server(model, labels)
-    print(f"\n2. peak RSS of `ner-tui eval` against an instant loopback server, {labels} labels")
-    print(f"{'sentences':>10} {'seconds':>8} {'sentences/s':>12} {'peak RSS MB':>12}")
-    results = []
-    for n in (small, big):
-        corpus = work / f"corpus-{n}.conll"
-        write_corpus(corpus, n)
-        seconds, peak = _rss_of(
-            [
-                "eval",
-                str(corpus),
-                "--url",
-                url,
-                "-o",
-                "json",
-                "--no-progress",
-                "--concurrency",
-                "16",
-            ]
-        )
-        results.append(peak)
-        print(f"{n:>10,} {seconds:>8.1f} {n / seconds:>12.0f} {peak / 1024:>12.1f}")
-    print(f"   peak at {big:,} / peak at {small:,}: {results[1] / results[0]:.2f}x")
-    server.should_exit = True  # type: ignore[attr-defined]
+    url, instant = _instant_server(model, labels)
+    print(f"\n2. peak RSS of `ner-tui eval -o json`, {small:,} and {big:,} sentences")
+    print(f"{'':>32} {'sentences':>10} {'seconds':>8} {'sentences/s':>12} {'peak RSS MB':>12}")
+    modes = {
+        "instant loopback server": ["--url", url, "--concurrency", "16"],
+        "--predictions (no model)": ["--predictions"],
+    }
+    if not server:
+        del modes["instant loopback server"]
+    for name, flags in modes.items():
+        results = []
+        for n in (small, big):
+            corpus = work / f"corpus-{n}.conll"
+            if not corpus.exists():
+                write_corpus(corpus, n)
+            argv = ["eval", str(corpus), "-o", "json", "--no-progress", *flags]
+            if flags == ["--predictions"]:
+                predictions = work / f"predictions-{n}.conll"
+                write_corpus(predictions, n, wrong=True)
+                argv.append(str(predictions))
+            seconds, peak = _rss_of(argv)
+            results.append(peak)
+            print(f"{name:>32} {n:>10,} {seconds:>8.1f} {n / seconds:>12.0f} {peak / 1024:>12.1f}")
+        print(f"{'':>32} peak at {big:,} / peak at {small:,}: {results[1] / results[0]:.2f}x")
+    instant.should_exit = True  # type: ignore[attr-defined]
 
 
 def main() -> None:
@@ -188,6 +195,11 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=1_000)
     parser.add_argument("--big", type=int, default=100_000)
     parser.add_argument("--skip", nargs="*", default=[], choices=["throughput", "memory"])
+    parser.add_argument(
+        "--only-predictions",
+        action="store_true",
+        help="memory: only the --predictions runs (minutes, where the server runs take ~15)",
+    )
     args = parser.parse_args()
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
     with tempfile.TemporaryDirectory() as folder:
@@ -195,7 +207,7 @@ def main() -> None:
         if "throughput" not in args.skip:
             throughput(args.sentences, work)
         if "memory" not in args.skip:
-            memory(args.small, args.big, work)
+            memory(args.small, args.big, work, server=not args.only_predictions)
 
 
 if __name__ == "__main__":

@@ -275,7 +275,7 @@ def abandoned(port: int, n: int) -> dict[str, float]:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:  # until (nearly) all are queued
         m = metrics(port)
-        if m.get("requests_waiting", 0) + m.get("requests_scheduled", 0) >= n * 0.9:
+        if m.get("vllm:num_requests_waiting", 0) + m.get("vllm:num_requests_running", 0) >= n * 0.9:
             break
         time.sleep(0.05)
     before = metrics(port)
@@ -285,7 +285,7 @@ def abandoned(port: int, n: int) -> dict[str, float]:
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         m = metrics(port)
-        if m.get("requests_waiting", 0) + m.get("requests_scheduled", 0) == 0:
+        if m.get("vllm:num_requests_waiting", 0) + m.get("vllm:num_requests_running", 0) == 0:
             break
         time.sleep(0.02)
     after = metrics(port)

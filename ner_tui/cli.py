@@ -14,7 +14,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ner_tui import __version__
 from ner_tui.commands.web import DEFAULT_HOST as WEB_HOST
@@ -22,6 +22,9 @@ from ner_tui.commands.web import DEFAULT_PORT as WEB_PORT
 from ner_tui.core import errors
 from ner_tui.core.settings import ENCODING_CHOICES, Settings, load_settings
 from ner_tui.core.types import AGGREGATIONS, CORPUS_FORMATS, SCHEMES
+
+if TYPE_CHECKING:
+    from ner_tui.core.compare import CompareTarget
 
 EXIT_USAGE = errors.ConfigError.exit_code  # bad flags, config or input (argparse uses 2 too)
 EXIT_INTERRUPTED = 130
@@ -86,7 +89,7 @@ def _connection_arguments(*, address: bool = True) -> argparse.ArgumentParser:
     decode.add_argument(
         "--aggregation",
         choices=AGGREGATIONS,
-        help="word grouping, as transformers' pipeline (default: simple)",
+        help="word grouping, as transformers' pipeline (default: first, whole words)",
     )
     decode.add_argument(
         "--strict",
@@ -98,6 +101,72 @@ def _connection_arguments(*, address: bool = True) -> argparse.ArgumentParser:
     decode.add_argument(
         "--threshold", type=float, help="drop entities whose mean score is below this (0-1)"
     )
+    return parent
+
+
+def _compare_arguments(*, gate: bool = False) -> argparse.ArgumentParser:
+    """The --compare-* flags: model B, as A (the flags above) with these changed.
+
+    ``gate``: eval's --fail-if-worse and the bootstrap's --bootstrap/--seed/--confidence."""
+    parent = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
+    group = parent.add_argument_group(
+        "compare with model B (B is model A with what these change; settings only: no second "
+        "request)"
+    )
+    group.add_argument("--compare-url", metavar="URL", help="B's server, e.g. http://gpu2:8000")
+    group.add_argument("--compare-model", metavar="NAME", help="B's served model name")
+    group.add_argument(
+        "--compare-local",
+        metavar="DIR",
+        nargs="?",
+        const="",
+        help="B runs on the embedded engine: DIR, or the bundled model when DIR is left out",
+    )
+    group.add_argument("--compare-aggregation", choices=AGGREGATIONS, help="B's word grouping")
+    group.add_argument(
+        "--compare-strict",
+        dest="compare_mode",
+        action="store_const",
+        const="strict",
+        help="B decodes strictly",
+    )
+    group.add_argument(
+        "--compare-lenient",
+        dest="compare_mode",
+        action="store_const",
+        const="lenient",
+        help="B decodes leniently (when A is --strict)",
+    )
+    group.add_argument("--compare-threshold", type=float, help="B's confidence threshold")
+    group.add_argument(
+        "--compare-map",
+        metavar="B=A,...",
+        help="rename B's types to A's, e.g. PERSON=PER,GPE=LOC",
+    )
+    if gate:
+        group.add_argument(
+            "--fail-if-worse",
+            action="store_true",
+            default=False,
+            help="exit with code 5 when B's micro F1 is significantly below A's (the "
+            "interval of B - A lies below 0): a regression gate for CI",
+        )
+        group.add_argument(
+            "--bootstrap",
+            type=int,
+            default=1000,
+            metavar="N",
+            help="paired bootstrap resamples of the documents (default 1000)",
+        )
+        group.add_argument(
+            "--seed", type=int, default=0, help="the bootstrap's random seed (default 0)"
+        )
+        group.add_argument(
+            "--confidence",
+            type=float,
+            default=0.95,
+            help="the interval's confidence level (default 0.95)",
+        )
     return parent
 
 
@@ -238,10 +307,12 @@ def _app_flags(args: argparse.Namespace) -> list[str]:
     The API key is left out: it travels in the environment, not on a command line."""
     given = vars(args)
     flags: list[str] = []
-    for action in _connection_arguments()._actions:
+    for action in [*_connection_arguments()._actions, *_compare_arguments()._actions]:
         dest = action.dest
         if dest not in given or dest in ("help", "api_key") or not action.option_strings:
             continue
+        if action.nargs == 0 and action.const not in (None, True) and given[dest] != action.const:
+            continue  # --compare-strict and --compare-lenient share a dest: the one given
         flags.append(action.option_strings[0])
         if action.nargs != 0:  # --local and --strict take no value
             flags.append(str(given[dest]))
@@ -257,7 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="ner-tui",
         description="Look at what a token-classification (NER) model sees: a terminal app, "
         "`predict` for scripts, and `serve`, a vLLM-compatible pooling server.",
-        parents=[connection],
+        parents=[connection, _compare_arguments()],
         argument_default=argparse.SUPPRESS,
         epilog="Run without a command to open the app. Settings: $XDG_CONFIG_HOME/ner-tui/"
         "config.toml (or NER_TUI_CONFIG_FILE), then NER_TUI_* variables, then flags.",
@@ -272,7 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     predict = commands.add_parser(
         "predict",
-        parents=[connection],
+        parents=[connection, _compare_arguments()],
         argument_default=argparse.SUPPRESS,
         help="label text from an argument, a file or stdin and print the result",
         description="Label text and print tokens, entities, JSON, JSONL or CoNLL. Input: TEXT, "
@@ -283,7 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_predict_arguments(predict)
     evaluate = commands.add_parser(
         "eval",
-        parents=[connection],
+        parents=[connection, _compare_arguments(gate=True)],
         argument_default=argparse.SUPPRESS,
         help="score a model (or saved predictions) against a gold corpus",
         description="Run a gold corpus (CoNLL, or JSONL spans as `predict -o jsonl` writes them) "
@@ -296,7 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_eval_arguments(evaluate)
     web = commands.add_parser(
         "web",
-        parents=[_connection_arguments(address=False)],
+        parents=[_connection_arguments(address=False), _compare_arguments()],
         argument_default=argparse.SUPPRESS,
         help="open the app in a browser (textual-serve), e.g. to demo it on a projector",
         description="Serve the app in a web browser: each tab runs its own ner-tui with the "
@@ -326,11 +397,18 @@ def _run_serve(argv: Sequence[str]) -> int:
     return int(result or 0)
 
 
-def _run_tui(settings: Settings, corpus: str | None = None) -> int:
+def _run_tui(
+    settings: Settings, corpus: str | None = None, compare: CompareTarget | None = None
+) -> int:
     """Open the app; the one place that knows run_app's signature."""
     from ner_tui.ui.app import run_app
 
-    result: Any = run_app(settings, corpus=Path(corpus)) if corpus else run_app(settings)
+    options: dict[str, Any] = {}
+    if corpus:
+        options["corpus"] = Path(corpus)
+    if compare is not None:
+        options["compare"] = compare
+    result: Any = run_app(settings, **options)
     return int(result or 0)
 
 
@@ -343,6 +421,15 @@ def _dispatch(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     settings = load_settings(vars(args))
     command = getattr(args, "command", None)
+    target = None
+    if any(name.startswith("compare_") for name in vars(args)):
+        from ner_tui.commands.compare import compare_target, run_compare_command
+
+        target = compare_target(args)
+        if command in ("predict", "eval"):
+            return run_compare_command(command, args, settings, target)
+    elif getattr(args, "fail_if_worse", False):
+        raise errors.ConfigError("--fail-if-worse needs model B: give --compare-url or another")
     if command == "predict":
         from ner_tui.commands.predict import run_predict_command
 
@@ -365,7 +452,7 @@ def _dispatch(argv: list[str]) -> int:
         # Flags before `serve` (`ner-tui --timeout 3 serve`) are not serve's flags.
         print("ner-tui: error: give serve's flags after `serve`", file=sys.stderr)
         return EXIT_USAGE
-    return _run_tui(settings, getattr(args, "corpus", None))
+    return _run_tui(settings, getattr(args, "corpus", None), target)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

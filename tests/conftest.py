@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 # Set before anything imports transformers/huggingface_hub, and inherited by subprocesses
 # (servers started by the tests), so nothing ever tries the hub.
@@ -17,3 +20,14 @@ for _name in [k for k in os.environ if k.startswith("NER_TUI_") and k != "NER_TU
     del os.environ[_name]
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(autouse=True)
+def _session_in_a_temporary_dir(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
+    """Every test starts with no saved session and saves into its own temporary directory:
+    never the developer's ~/.local/state (``NER_TUI_STATE_DIR``, see ``core/session.py``)."""
+    state = tmp_path_factory.mktemp("state")
+    monkeypatch.setenv("NER_TUI_STATE_DIR", str(state))
+    yield state

@@ -680,3 +680,31 @@ async def test_no_httpx_exception_escapes(exc: Exception, expected: type[Excepti
         with pytest.raises(expected) as info:
             await client.pool(["x"])
     assert "gpu-box:8000" in str(info.value) and info.value.hint  # type: ignore[attr-defined]
+
+
+async def test_a_500_from_a_server_that_then_goes_away_is_a_server_gone() -> None:
+    """A server killed mid-request often answers 500 on its way down (vLLM: engine dead):
+    that is reported as the server gone, not as "up but failing"."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    port = listener.getsockname()[1]
+
+    def answer_once_then_die() -> None:
+        conn, _ = listener.accept()
+        conn.recv(65536)
+        body = b'{"error": {"message": "engine is dead", "type": "InternalServerError"}}'
+        conn.sendall(
+            b"HTTP/1.1 500 Internal Server Error\r\ncontent-type: application/json\r\n"
+            b"content-length: " + str(len(body)).encode() + b"\r\nconnection: close\r\n\r\n" + body
+        )
+        conn.close()
+        listener.close()
+
+    thread = threading.Thread(target=answer_once_then_die, daemon=True)
+    thread.start()
+    async with PoolingClient(f"http://127.0.0.1:{port}") as client:
+        with pytest.raises(ServerUnreachable) as info:
+            await client.pool(["hello"])
+    thread.join(5)
+    assert "answered 500" in str(info.value) and "shut down or crashed" in str(info.value)

@@ -1,12 +1,29 @@
 """The corpus view's scoring without a model or a terminal: kept entities filtered at a
-threshold and scored as eval scores them, documents sorted and filtered, errors listed."""
+threshold and scored as eval scores them, documents sorted and filtered, errors listed; the
+one-pass decoder against decode() text by text, and re-scoring only the documents that changed
+against scoring all of them."""
 
 from __future__ import annotations
 
-from ner_tui.core.corpus import CorpusDocument
-from ner_tui.core.corpus_scores import all_errors, entity_types, rescore, select
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ner_tui.core.corpus import CorpusDocument, token_spans
+from ner_tui.core.corpus_scores import (
+    CorpusDecoder,
+    Decoded,
+    all_errors,
+    decode_each,
+    entity_types,
+    rescore,
+    select,
+)
 from ner_tui.core.scoring import Span
-from ner_tui.core.types import DecodeOptions
+from ner_tui.core.types import AGGREGATIONS, DecodeOptions, ScoredText
 
 TEXT = "Angela Merkel met Macron in Paris ."
 DOCS = [
@@ -51,3 +68,176 @@ def test_sort_filter_and_errors() -> None:
         next(i for i, e in enumerate(results[1].score.errors) if e.kind == "missed")  # type: ignore[union-attr]
     ]
     assert entity_types(results) == ["LOC", "MISC", "ORG", "PER"]
+
+
+# --------------------------------------------------------------------------- one pass, many texts
+
+SCHEMES = {
+    "IOB2": ("O", "B-PER", "I-PER", "B-LOC", "I-LOC"),
+    "IOBES": ("O", "B-PER", "I-PER", "E-PER", "S-PER", "B-LOC", "I-LOC", "E-LOC", "S-LOC"),
+    "BILOU": ("O", "B-PER", "I-PER", "L-PER", "U-PER", "B-LOC", "I-LOC", "L-LOC", "U-LOC"),
+    "IO": ("O", "PER", "LOC"),
+}
+
+
+@st.composite
+def texts(draw: st.DrawFn, names: tuple[str, ...]) -> ScoredText:
+    """A random text as a model saw it: special tokens anywhere (or none), words of several
+    tokens, tokens sharing a character range or with none, rows that are and are not sure."""
+    n = draw(st.integers(0, 14))
+    text = "x" * draw(st.integers(0, 40))
+    offsets, special, words, word = [], [], [], -1
+    for _ in range(n):
+        is_special = draw(st.integers(0, 7)) == 0
+        start = draw(st.integers(0, len(text) + 2))
+        end = start + draw(st.integers(-1, 4))
+        offsets.append((0, 0) if is_special else (start, end))
+        special.append(is_special)
+        if is_special or draw(st.booleans()):
+            word += 1 if not is_special else 0
+        words.append(None if is_special else max(word, 0))
+    raw = draw(
+        st.lists(st.floats(0.0, 1.0, width=32), min_size=n * len(names), max_size=n * len(names))
+    )
+    probs = np.array(raw, dtype=np.float32).reshape(n, len(names)) + np.float32(1e-3)
+    probs /= probs.sum(axis=1, keepdims=True)
+    return ScoredText(
+        text=text,
+        token_ids=np.arange(n, dtype=np.int64),
+        token_strs=tuple(f"t{i}" for i in range(n)),
+        offsets=np.array(offsets, dtype=np.int64).reshape(n, 2),
+        special=np.array(special, dtype=bool).reshape(n),
+        word_ids=tuple(words),
+        probs=probs,
+        id2label=names,
+        chunk_of=np.zeros(n, dtype=np.int64),
+        chunks=(),
+        model="random",
+        source="test",
+    )
+
+
+@st.composite
+def corpora(draw: st.DrawFn) -> list[ScoredText | None]:
+    """A few texts, some without a prediction (None), of one or two label sets."""
+    schemes = draw(st.lists(st.sampled_from(sorted(SCHEMES)), min_size=1, max_size=2))
+    return draw(
+        st.lists(
+            st.one_of(st.none(), *(texts(SCHEMES[s]) for s in schemes)),
+            min_size=0,
+            max_size=8,
+        )
+    )
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(corpora(), st.sampled_from(AGGREGATIONS), st.sampled_from(["lenient", "strict"]))
+def test_one_pass_over_every_text_equals_decode_text_by_text(
+    scored: list[ScoredText | None], aggregation: str, mode: str
+) -> None:
+    options = DecodeOptions(aggregation=aggregation, mode=mode)  # type: ignore[arg-type]
+    assert CorpusDecoder(scored).decode(options) == decode_each(scored, options)
+
+
+def test_an_inconsistent_text_raises_as_decode_does() -> None:
+    names = SCHEMES["IOB2"]
+    good = ScoredText(
+        text="ab",
+        token_ids=np.arange(1),
+        token_strs=("ab",),
+        offsets=np.array([[0, 2]]),
+        special=np.zeros(1, dtype=bool),
+        word_ids=(0,),
+        probs=np.full((1, len(names)), 1 / len(names), np.float32),
+        id2label=names,
+        chunk_of=np.zeros(1, dtype=np.int64),
+        chunks=(),
+        model="hand-made",
+        source="test",
+    )
+    bad = replace(good, probs=np.zeros((len(good.token_strs) + 1, 5), np.float32))
+    with pytest.raises(ValueError, match="inconsistent ScoredText"):
+        CorpusDecoder([good, bad]).decode(DecodeOptions())
+
+
+# --------------------------------------------------------------------------- re-scoring a part
+
+
+@st.composite
+def documents(draw: st.DrawFn) -> tuple[list[CorpusDocument], list[Decoded], list[Decoded]]:
+    """Documents with gold (CoNLL-like tokens or characters, some without gold) and two
+    predictions of each (None: not predicted), entities with random scores."""
+    labels = st.sampled_from(["PER", "LOC", "ORG"])
+
+    def spans(size: int) -> st.SearchStrategy[list[tuple[int, int, str, float]]]:
+        cuts = st.lists(st.integers(0, size), min_size=0, max_size=8, unique=True).map(sorted)
+        return cuts.flatmap(
+            lambda c: st.tuples(
+                *(
+                    st.tuples(
+                        st.just(a), st.just(b), labels, st.sampled_from([0.2, 0.4, 0.6, 0.95])
+                    )
+                    for a, b in zip(c[0::2], c[1::2], strict=False)
+                    if b > a
+                )
+            ).map(list)
+        )
+
+    docs, first, second = [], [], []
+    for i in range(draw(st.integers(1, 6))):
+        size = 12
+        text = "ab " * (size // 3)
+        conll = draw(st.booleans())
+        tokens = tuple((3 * k, 3 * k + 2) for k in range(size // 3)) if conll else None
+        gold_chars = draw(spans(size))
+        gold = None
+        if draw(st.integers(0, 4)):
+            if conll:
+                gold = token_spans(gold_chars, tokens)  # type: ignore[arg-type]
+            else:
+                gold = tuple(Span(s, e, t) for s, e, t, _ in gold_chars)
+        docs.append(CorpusDocument(i, i + 1, text, gold, tokens))
+        first.append(None if draw(st.integers(0, 5)) == 0 else tuple(draw(spans(size))))
+        mine = first[-1]
+        if mine is not None and draw(st.booleans()):  # the same spans, other scores
+            scores = st.sampled_from([0.1, 0.3, 0.55, 0.8, 0.99])
+            second.append(tuple((s, e, t, draw(scores)) for s, e, t, _ in mine))
+        else:
+            second.append(None if draw(st.integers(0, 5)) == 0 else tuple(draw(spans(size))))
+    return docs, first, second
+
+
+@settings(max_examples=150, deadline=None)
+@given(documents(), st.sampled_from([0.0, 0.3, 0.5, 0.9]), st.sampled_from([0.0, 0.5, 0.7]))
+def test_rescoring_only_what_changed_equals_scoring_everything(
+    corpus: tuple[list[CorpusDocument], list[Decoded], list[Decoded]], before: float, after: float
+) -> None:
+    docs, first, second = corpus
+    previous = rescore(docs, first, DecodeOptions(threshold=before))
+    for decoded in (first, second, first):
+        fresh = rescore(docs, decoded, DecodeOptions(threshold=after))
+        options = DecodeOptions(threshold=after)
+        again = rescore(docs, decoded, options, previous=previous, redo_share=1.0)
+        assert again.results == fresh.results
+        if fresh.report is None:
+            assert again.report is None
+        else:
+            assert again.report is not None
+            assert _json(again.report.to_json()) == _json(fresh.report.to_json())
+        previous = again  # and on from there, as the app goes from setting to setting
+
+
+def test_a_threshold_change_reuses_the_unchanged_documents() -> None:
+    scores = rescore(DOCS, DECODED, DecodeOptions())
+    kept = rescore(DOCS, DECODED, DecodeOptions(threshold=0.5), previous=scores)
+    assert kept.results[0] is scores.results[0]  # both entities above 0.5: not scored again
+    assert kept.results[1] is not scores.results[1]
+    fresh = rescore(DOCS, DECODED, DecodeOptions(threshold=0.5))
+    assert kept.report is not None and fresh.report is not None
+    assert _json(kept.report.to_json()) == _json(fresh.report.to_json())
+
+
+def _json(value: object) -> str:
+    import json
+
+    return json.dumps(value, sort_keys=True)

@@ -80,9 +80,14 @@ OBAMA_TOKENS = [CLS, ("Ob", 0, 2), ("##ama", 2, 5), ("visited", 6, 13), ("Seattl
 OBAMA_WORDS = [None, 0, 0, 1, 2, None]
 
 
+def test_whole_words_are_the_default() -> None:
+    assert DecodeOptions().aggregation == "first"
+
+
 def test_simple_groups_b_and_i_tokens_into_exact_spans() -> None:
     rows = ["O", row("B-PER", 0.8), row("I-PER", 0.6), "O", "B-LOC", "O"]
-    p = decode(scored(OBAMA, OBAMA_TOKENS, rows, words=OBAMA_WORDS))
+    options = DecodeOptions(aggregation="simple")
+    p = decode(scored(OBAMA, OBAMA_TOKENS, rows, words=OBAMA_WORDS), options)
     assert spans(p) == [("PER", "Obama", 0, 5), ("LOC", "Seattle", 14, 21)]
     per = p.entities[0]
     assert per.score == pytest.approx(0.7)

@@ -43,6 +43,14 @@ TOKENS = [
 ]
 
 
+def _probs_for(token_labels: list[str], labels: tuple[str, ...]) -> np.ndarray:
+    """Probability rows whose argmax is each token's label (so decoding again agrees)."""
+    probs = np.full((len(token_labels), len(labels)), 0.05, dtype=np.float32)
+    for i, label in enumerate(token_labels):
+        probs[i, labels.index(label)] = 1.0 - 0.05 * (len(labels) - 1)
+    return probs
+
+
 def make_prediction(aggregation: str = "simple", text: str = TEXT, tokens=TOKENS) -> Prediction:
     n = len(tokens)
     labels = ("O", "B-PER", "I-PER", "B-LOC", "I-LOC")
@@ -53,7 +61,7 @@ def make_prediction(aggregation: str = "simple", text: str = TEXT, tokens=TOKENS
         offsets=np.array([[t[1], t[2]] for t in tokens], dtype=np.int64).reshape(n, 2),
         special=np.array([t[6] for t in tokens], dtype=bool),
         word_ids=tuple(t[3] for t in tokens),
-        probs=np.full((n, len(labels)), 0.2, dtype=np.float32),
+        probs=_probs_for([t[4] for t in tokens], labels),
         id2label=labels,
         chunk_of=np.zeros(n, dtype=np.int64),
         chunks=(Chunk(0, 0, n, 0, len(text)),),
@@ -143,20 +151,25 @@ def test_json_and_jsonl_round_trip() -> None:
     assert [json.loads(line)["line"] for line in lines] == [1, 2]
 
 
-def test_conll_tokens_for_simple_words_for_first() -> None:
-    assert conll_rows(make_prediction("simple")) == [
+def test_conll_is_word_level_whatever_the_view_shows() -> None:
+    words = [
         ("Barack", "B-PER"),
-        ("Ob", "I-PER"),
-        ("ama", "I-PER"),  # the text's characters, not the tokenizer's "##ama"
+        ("Obama", "I-PER"),  # one word: "Ob" + "##ama", the text's characters
         ("visited", "O"),
         ("Seattle", "I-LOC"),
     ]
-    assert conll_rows(make_prediction("first")) == [
-        ("Barack", "B-PER"),
-        ("Obama", "I-PER"),
-        ("visited", "O"),
-        ("Seattle", "I-LOC"),
-    ]
+    for aggregation in ("none", "simple", "first", "average", "max"):
+        assert conll_rows(make_prediction(aggregation)) == words, aggregation
+
+
+def test_conll_of_a_token_level_view_takes_the_first_subwords_label() -> None:
+    """Under ``simple`` the word's second piece may disagree; CoNLL still writes the word once,
+    labelled as ``first`` labels it (the first subword's argmax)."""
+    tokens = list(TOKENS)
+    tokens[3] = ("##ama", 9, 12, 1, "B-LOC", 0.6, False, False)
+    prediction = make_prediction("simple", tokens=tokens)
+    assert [t.label for t in prediction.tokens][2:4] == ["I-PER", "B-LOC"]
+    assert ("Obama", "I-PER") in conll_rows(prediction)
 
 
 def test_conll_surface_never_splits_a_line_or_column() -> None:

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from pydantic import ValidationError
 
 from ner_tui.core import codecs as c
 from ner_tui.core import protocol as p
@@ -196,26 +197,41 @@ def test_request_from_json_round_trips_and_ignores_unknown_fields() -> None:
 
 
 @pytest.mark.parametrize(
-    ("body", "expected"),
+    ("body", "kind", "param"),
     [
-        ({"input": "x", "encoding_format": "npy"}, "literal_error"),
-        ({"input": "x", "embed_dtype": "int8"}, "literal_error"),
-        ({"input": "x", "endianness": "middle"}, "literal_error"),
-        ({"input": "x", "task": "encode"}, "literal_error"),
-        ({"input": "x", "padding": "longest"}, "literal_error"),
-        ({"model": "m"}, "Field required"),
-        ({"input": "x", "dimensions": "8"}, "dimensions must be an integer or null"),
-        ({"input": ["a", 1]}, "not a mixture"),
-        ({"input": [1, True]}, "not a mixture"),
-        ({"input": {"text": "x"}}, "input must be"),
-        ({"input": "x", "use_activation": "yes"}, "use_activation must be true or false"),
-        ({"input": "x", "truncate_prompt_tokens": -2}, "truncate_prompt_tokens"),
-        ([1, 2], "must be a JSON object"),
+        ({"input": "x", "encoding_format": "npy"}, "literal_error", "body.encoding_format"),
+        ({"input": "x", "embed_dtype": "int8"}, "literal_error", "body.embed_dtype"),
+        ({"input": "x", "endianness": "middle"}, "literal_error", "body.endianness"),
+        ({"input": "x", "task": "encode"}, "literal_error", "body.task"),
+        ({"input": "x", "padding": "longest"}, "literal_error", "body.padding"),
+        ({"model": "m"}, "missing", "body.input"),
+        ({"input": "x", "dimensions": "8x"}, "int_parsing", "body.dimensions"),
+        ({"input": ["a", 1]}, "int_parsing", "body.input.0"),
+        ({"input": {"text": "x"}}, "list_type", "body.input"),
+        ({"input": "x", "use_activation": "maybe"}, "bool_parsing", "body.use_activation"),
+        (
+            {"input": "x", "truncate_prompt_tokens": -2},
+            "greater_than_equal",
+            "body.truncate_prompt_tokens",
+        ),
+        ([1, 2], "model_type", "body"),
     ],
 )
-def test_request_validation_names_the_problem(body: object, expected: str) -> None:
-    with pytest.raises(sp.InvalidRequest, match=expected):
+def test_request_validation_names_the_problem(body: object, kind: str, param: str) -> None:
+    """pydantic's errors, worded as vLLM 0.32 words them: the kind of the first, and where."""
+    with pytest.raises(sp.InvalidRequest) as info:
         sp.validate_pooling_request(body)
+    assert str(info.value).split("\n")[0].endswith(("validation error:", "validation errors:"))
+    assert str(info.value).split("\n")[1].startswith(f"  {{'type': '{kind}', 'loc': '{param}'")
+    assert info.value.param == param
+
+
+def test_lax_values_are_coerced_as_vllm_coerces_them() -> None:
+    """vLLM's models are pydantic's lax mode: seen on vLLM 0.32, "3" is 3 and "yes" is true."""
+    req = sp.validate_pooling_request(
+        {"input": "x", "truncate_prompt_tokens": "3", "use_activation": "yes"}
+    )
+    assert (req.truncate_prompt_tokens, req.use_activation) == (3, True)
 
 
 def test_what_the_schema_accepts_and_serving_refuses() -> None:
@@ -230,10 +246,10 @@ def test_literal_error_lists_the_allowed_values() -> None:
     with pytest.raises(sp.InvalidRequest) as info:
         sp.validate_pooling_request({"input": "x", "encoding_format": "npy"})
     assert "'float', 'base64', 'bytes' or 'bytes_only'" in str(info.value)
-    assert "input_value='npy'" in str(info.value)
+    assert "'input': 'npy'" in str(info.value)
 
 
-def test_tokenize_and_detokenize_requests() -> None:
+def test_tokenize_requests() -> None:
     req = p.TokenizeRequest("Hi there", model="m", return_token_strs=True)
     assert req.to_json() == {
         "prompt": "Hi there",
@@ -242,24 +258,39 @@ def test_tokenize_and_detokenize_requests() -> None:
         "return_token_strs": True,
     }
     assert sp.validate_tokenize_request(req.to_json()) == req
-    with pytest.raises(sp.InvalidRequest, match="prompt must be a string"):
+    with pytest.raises(sp.InvalidRequest, match=r"'type': 'string_type', 'loc': 'body\.prompt'"):
         sp.validate_tokenize_request({"prompt": 3})
-    assert sp.validate_detokenize_request({"tokens": [1, 2], "model": "m"}).model == "m"
-    with pytest.raises(sp.InvalidRequest, match="tokens must be a list of integers"):
-        sp.validate_detokenize_request({"tokens": ["a"]})
-    assert sp.validate_detokenize_request({"tokens": [0, 10**9]}).tokens == [0, 10**9]
 
 
 def test_negative_token_ids_fail_detokenize_validation_like_pydantic() -> None:
     """vLLM's ``tokens`` are non-negative ints: -5 is pydantic's greater_than_equal error, and
-    the envelope's ``param`` names where it is. Ids past the vocabulary pass the schema."""
-    with pytest.raises(sp.InvalidRequest) as info:
-        sp.validate_detokenize_request({"tokens": [7, -5]})
-    assert info.value.param == "body.tokens.1"
-    assert str(info.value) == (
-        "1 validation error for DetokenizeRequest\ntokens.1\n  Input should be greater than or "
-        "equal to 0 [type=greater_than_equal, input_value=-5, input_type=int]"
+    the envelope's ``param`` names where it is, as vLLM 0.32 answered. Ids past the
+    vocabulary pass the schema."""
+    with pytest.raises(ValidationError) as info:
+        sp.DetokenizeRequest.model_validate({"tokens": [7, -5]})
+    errors = [{**e, "loc": ("body", *e["loc"])} for e in info.value.errors(include_url=False)]
+    assert sp.validation_error_param(errors) == "body.tokens.1"
+    assert sp.validation_error_message(errors) == (
+        "1 validation error:\n  {'type': 'greater_than_equal', 'loc': 'body.tokens.1', 'msg': "
+        "'Input should be greater than or equal to 0', 'input': '-5', 'ctx': {'ge': 0}}"
     )
+    assert sp.DetokenizeRequest.model_validate({"tokens": [0, 10**9]}).tokens == [0, 10**9]
+
+
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [
+        ({"model": "\ud800"}, ("body", "model")),
+        ({"input": ["ok", "a\udfffb"]}, ("body", "input", 1)),
+        ({"messages": [{"role": "user", "content": [{"text": "\ud83d"}]}]},
+         ("body", "messages", 0, "content", 0, "text")),
+        ({"input": "x", "\ud800": 1}, ("body",)),
+    ],
+)  # fmt: skip
+def test_lone_surrogates_are_found_anywhere(body: object, where: tuple[object, ...]) -> None:
+    (error,) = sp.lone_surrogates(body)
+    assert (error["type"], error["loc"]) == ("string_unicode", where)
+    assert list(sp.lone_surrogates({"input": ["fine", "\U0001f600"]})) == []
 
 
 # --- responses ------------------------------------------------------------------------------

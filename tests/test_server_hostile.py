@@ -77,8 +77,8 @@ async def small_finishes_while_big_runs(url: str, big: dict[str, object]) -> Non
         deadline = time.monotonic() + HANG_GUARD
         while True:
             now = await asyncio.to_thread(metrics, url)
-            assert "requests_scheduled" in now, "the server does not say what it is running"
-            if now["requests_scheduled"] >= 1:  # the big one has passes run and more to come
+            assert "vllm:num_requests_running" in now, "the server does not say what it is running"
+            if now["vllm:num_requests_running"] >= 1:  # the big one has passes run and more to come
                 break
             assert not big_task.done(), "the big request finished before it could be overtaken"
             assert time.monotonic() < deadline, "the big request never started"
@@ -133,7 +133,10 @@ def test_abandoned_requests_are_dropped_not_computed(server: str) -> None:
         sockets.append(sock)
     wait_for(
         server,
-        lambda m: m.get("requests_scheduled", 0) + m.get("requests_waiting", 0) >= n_requests,
+        lambda m: (
+            m.get("vllm:num_requests_running", 0) + m.get("vllm:num_requests_waiting", 0)
+            >= n_requests
+        ),
         "the requests queued",
     )
     for sock in sockets:

@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import DataTable
 
 from ner_tui.commands.eval import evaluate
 from ner_tui.core.corpus_scores import select
 from ner_tui.core.settings import Settings
 from ner_tui.ui.app import NerTuiApp
+from ner_tui.ui.corpus_list import DocumentList
 from ner_tui.ui.screens.corpus import CorpusScreen
 from ner_tui.ui.screens.corpus_document import CorpusDocumentScreen
 from ner_tui.ui.screens.corpus_errors import ErrorBrowserScreen
@@ -121,7 +121,7 @@ async def test_flag_opens_and_scores_as_eval(eval_report: Any) -> None:
         scores = app.corpus_scores
         assert scores is not None and scores.report is not None
         assert scores.report.to_json() == eval_report.to_json()
-        table = app.screen.query_one("#corpus-docs", DataTable)
+        table = app.screen.query_one("#corpus-docs", DocumentList)
         assert table.row_count == 16
         assert app.screen.query_one("#corpus-progress").display is False
 
@@ -233,15 +233,15 @@ async def test_setting_change_rescores_without_model() -> None:
         before = app.corpus_scores
         assert before is not None and before.report is not None
         calls = count_requests(app)
-        await pilot.press("f2")  # simple -> first
+        await pilot.press("f2")  # first -> average
         await settle(pilot, lambda: app.corpus_scores is not before)
         assert app.corpus_scores is not None
-        assert app.corpus_scores.options.aggregation == "first"
+        assert app.corpus_scores.options.aggregation == "average"
         await pilot.press("f3")  # strict
         await settle(pilot, lambda: app.corpus_scores.options.mode == "strict")  # type: ignore[union-attr]
         after = app.corpus_scores
         assert after is not None and after.report is not None
-        await pilot.press("f4", "f4", "f4", "f4")  # threshold 0.9
+        await pilot.press(*["f4"] * 18)  # threshold 0.9, by 0.05
         await settle(pilot, lambda: app.corpus_scores.options.threshold == 0.9)  # type: ignore[union-attr]
         kept = app.corpus_scores.report.micro  # type: ignore[union-attr]
         # what the curve at threshold 0 promised for 0.9
@@ -344,7 +344,7 @@ async def test_ctrl_g_opens_the_picker_and_the_corpus() -> None:
         await pilot.press("ctrl+g")
         await pilot.pause()
         assert app.screen is app.corpus_screen
-        assert app.screen.query_one("#corpus-docs", DataTable).row_count == 16
+        assert app.screen.query_one("#corpus-docs", DocumentList).row_count == 16
         names = [c.name for c in app.palette_commands()]
         assert "Open corpus…" in names and "Show corpus" in names
 
@@ -362,3 +362,50 @@ def test_corpus_flag_reaches_the_app(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(app_module, "run_app", run_app)
     assert cli.main(["--local", "--corpus", str(CONLL)]) == 0
     assert seen["corpus"] == CONLL
+
+
+async def test_every_document_is_listed_and_reachable(tmp_path: Path) -> None:
+    """250 documents (more than the old 200-row cap) in a short terminal: all are listed,
+    only the visible rows are drawn, end/pageup/home move the cursor and scroll with it, a
+    re-score leaves it on its document, and Enter opens the document under the cursor."""
+    texts = [f"Document {i} mentions Angela Merkel in Paris ." for i in range(250)]
+    corpus = tmp_path / "many.txt"
+    corpus.write_text("\n".join(texts) + "\n")
+    app = corpus_app(corpus)
+    async with app.run_test(size=(100, 16)) as pilot:
+        await scored(pilot)
+        listing = app.screen.query_one("#corpus-docs", DocumentList)
+        assert listing.row_count == 250 and len(doc_order(app)) == 250
+        shown = app.corpus_screen.shown  # type: ignore[union-attr]
+
+        def drawn() -> list[int]:
+            """The documents on screen: each row's number (column 1) and text agree (the
+            text may be cut at the list's edge)."""
+            lines = [listing.render_line(y).text.split() for y in range(listing.size.height)]
+            assert lines[0][:2] == ["#", "line"]
+            rows = [words for words in lines[1:] if words]
+            assert all(
+                str(int(words[0]) - 1).startswith(words[words.index("Document") + 1])
+                for words in rows
+            )
+            return [int(words[0]) - 1 for words in rows]
+
+        assert drawn()[0] == shown[0].doc.index
+        await pilot.press("end")
+        assert listing.cursor == 249
+        assert drawn()[-1] == shown[249].doc.index
+        assert shown[0].doc.index not in drawn()
+        await pilot.press("pageup")
+        assert listing.cursor == 249 - (listing.size.height - 2)
+        await pilot.press("home", "down", "down")
+        assert listing.cursor == 2
+        here = shown[2].doc.index
+        before = app.corpus_scores
+        await pilot.press("f4")  # re-scored: the cursor stays on its document
+        await settle(pilot, lambda: app.corpus_scores is not before)
+        shown = app.corpus_screen.shown  # type: ignore[union-attr]
+        assert shown[listing.cursor].doc.index == here
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, CorpusDocumentScreen)
+        assert app.screen.result is shown[listing.cursor]

@@ -188,7 +188,7 @@ def _special_list(family: Family) -> list[str]:
     return ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
 
 
-def _wordpiece(family: Family, specials: list[str]) -> Tokenizer:
+def _wordpiece(family: Family, specials: list[str], vocab_size: int = 900) -> Tokenizer:
     tok = Tokenizer(models.WordPiece(unk_token="[UNK]", max_input_chars_per_word=100))
     tok.normalizer = normalizers.BertNormalizer(
         clean_text=True,
@@ -199,7 +199,7 @@ def _wordpiece(family: Family, specials: list[str]) -> Tokenizer:
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tok.decoder = decoders.WordPiece(prefix="##")
     trainer = trainers.WordPieceTrainer(
-        vocab_size=900, min_frequency=1, special_tokens=specials, show_progress=False
+        vocab_size=vocab_size, min_frequency=1, special_tokens=specials, show_progress=False
     )
     tok.train_from_iterator(CORPUS, trainer=trainer)
     tok.post_processor = processors.TemplateProcessing(
@@ -210,12 +210,12 @@ def _wordpiece(family: Family, specials: list[str]) -> Tokenizer:
     return tok
 
 
-def _byte_level(family: Family, specials: list[str]) -> Tokenizer:
+def _byte_level(family: Family, specials: list[str], vocab_size: int = 900) -> Tokenizer:
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=900,
+        vocab_size=vocab_size,
         min_frequency=1,
         special_tokens=specials,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
@@ -246,7 +246,7 @@ def _byte_level(family: Family, specials: list[str]) -> Tokenizer:
     return tok
 
 
-def _unigram(family: Family, specials: list[str]) -> Tokenizer:
+def _unigram(family: Family, specials: list[str], vocab_size: int = 700) -> Tokenizer:
     tok = Tokenizer(models.Unigram())
     tok.normalizer = normalizers.Sequence(
         [normalizers.NFKC(), normalizers.Replace(Regex(" {2,}"), " ")]
@@ -254,7 +254,7 @@ def _unigram(family: Family, specials: list[str]) -> Tokenizer:
     tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")
     tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always")
     trainer = trainers.UnigramTrainer(
-        vocab_size=700, special_tokens=specials, unk_token="<unk>", show_progress=False
+        vocab_size=vocab_size, special_tokens=specials, unk_token="<unk>", show_progress=False
     )
     tok.train_from_iterator(CORPUS, trainer=trainer)
     tok.post_processor = processors.TemplateProcessing(
@@ -265,14 +265,17 @@ def _unigram(family: Family, specials: list[str]) -> Tokenizer:
     return tok
 
 
-def build_tokenizer(family: Family) -> Tokenizer:
-    """Train the family's tokenizer on :data:`CORPUS` (deterministic, well under a second)."""
+def build_tokenizer(family: Family, vocab_size: int | None = None) -> Tokenizer:
+    """Train the family's tokenizer on :data:`CORPUS` (deterministic, well under a second).
+
+    ``vocab_size``: at most this many ids (to fit real weights with a small embedding)."""
     specials = _special_list(family)
+    size = {} if vocab_size is None else {"vocab_size": vocab_size}
     if family.name.startswith("bert"):
-        return _wordpiece(family, specials)
+        return _wordpiece(family, specials, **size)
     if family.name in ("roberta", "modernbert"):
-        return _byte_level(family, specials)
-    return _unigram(family, specials)
+        return _byte_level(family, specials, **size)
+    return _unigram(family, specials, **size)
 
 
 def write_model_dir(

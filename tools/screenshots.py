@@ -21,6 +21,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("NER_TUI_CONFIG_FILE", "/nonexistent/ner-tui-config.toml")
 
+from ner_tui.core.compare import CompareTarget
 from ner_tui.core.settings import Settings
 from ner_tui.models import bundled_model_path
 from ner_tui.ui.app import NerTuiApp
@@ -125,6 +126,15 @@ async def main() -> int:
                 corpus=ROOT / "tests" / "fixtures" / "eval" / "errors.jsonl",
             ),
             [lambda p: settle(p, lambda a: a.corpus_scores is not None), press("s")],
+        ),
+        (
+            "compare",
+            NerTuiApp(
+                Settings(local=True, model=model, theme=THEME),
+                initial_text=SAMPLES["News"],
+                compare=CompareTarget(local=str(ROOT / "tests" / "fixtures" / "tiny-bert-ner")),
+            ),
+            [lambda p: settle(p, lambda a: getattr(a.screen, "comparison", None) is not None)],
         ),
     ]
     for name, instance, steps in shots:

@@ -36,6 +36,7 @@ from ner_tui.core.errors import (
 )
 from ner_tui.core.evaluation import error_record, html_marks, predicted_spans, score_document
 from ner_tui.core.html import HtmlPage
+from ner_tui.core.labels import parse_label_map
 from ner_tui.core.scoring import Report, Scorer, Span
 from ner_tui.core.settings import Settings
 from ner_tui.core.types import DecodeOptions
@@ -48,19 +49,6 @@ class _Outcome:
     doc: CorpusDocument
     predicted: tuple[Span, ...] | None = None
     error: NerTuiError | None = None
-
-
-def parse_label_map(text: str) -> dict[str, str]:
-    """``PERSON=PER,GPE=LOC`` as a mapping; a ConfigError naming the bad pair."""
-    mapping: dict[str, str] = {}
-    for pair in filter(None, (p.strip() for p in text.split(","))):
-        gold, sep, model = pair.partition("=")
-        if not sep or not gold.strip() or not model.strip():
-            raise ConfigError(
-                f"option --map: `{pair}` is not GOLD=MODEL", hint="Write --map PERSON=PER,GPE=LOC."
-            )
-        mapping[gold.strip()] = model.strip()
-    return mapping
 
 
 # --------------------------------------------------------------------------- predicting

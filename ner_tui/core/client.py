@@ -233,9 +233,24 @@ class PoolingClient:
             ) from None
         except httpx.HTTPError as exc:
             raise ServerUnreachable(f"{method} {url} failed: {_reason(exc)}") from None
+        if response.status_code >= 500 and not await self._still_up():
+            # A server stopped mid-request often answers 500 on its way down (its engine
+            # is gone): that is a server gone, not "up but failing".
+            raise ServerUnreachable(
+                f"{method} {url} answered {response.status_code} and the server stopped "
+                "answering right after: it was shut down or crashed during the request"
+            )
         if response.status_code >= 400:
             raise self._status_error(method, path, response)
         return response
+
+    async def _still_up(self) -> bool:
+        """Whether the server answers ``GET /health`` now (any status), within 2 s."""
+        try:
+            await asyncio.wait_for(self._http.get("/health"), timeout=2.0)
+        except (httpx.HTTPError, asyncio.TimeoutError):
+            return False
+        return True
 
     def _status_error(self, method: str, path: str, response: httpx.Response) -> NerTuiError:
         status = response.status_code

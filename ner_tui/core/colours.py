@@ -16,14 +16,17 @@ from collections.abc import Iterable
 
 from ner_tui.core.labels import split_label
 
-# Light, distinct hues; dark text on each stays above WCAG AA contrast.
+# Light, distinct hues; dark text on each stays above WCAG AA contrast. The first six also stay
+# apart in a 256-colour terminal (highlight and chip map to different xterm colours: PER blue
+# 153/24, LOC green 114/22; sky and mint both became 116/23 before) and for red-green colour
+# blindness (blue against green, amber against lavender); the label chip names the type anyway.
 HUES: tuple[str, ...] = (
-    "#8ecae6",  # sky
+    "#a0c4ff",  # blue
     "#ffc861",  # amber
-    "#95d5b2",  # mint
+    "#9be39b",  # green
     "#c8b6ff",  # lavender
     "#f4a3c0",  # pink
-    "#ffb4a2",  # coral
+    "#ff9f7a",  # orange
     "#b5e48c",  # lime
     "#9bf6ff",  # cyan
     "#e9c46a",  # sand

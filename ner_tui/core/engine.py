@@ -423,9 +423,10 @@ class LocalEngine:
 def _load_tokenizer(path: Path) -> Any:
     """The model's fast tokenizer, as vLLM (and ner-tui's alignment) load it."""
     try:
-        from transformers import AutoTokenizer
+        from ner_tui.core.model_info import import_transformers
 
-        tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+        auto = import_transformers().AutoTokenizer
+        tokenizer = auto.from_pretrained(str(path), local_files_only=True)
     except Exception as exc:
         raise ModelLoadError(f"Cannot load the tokenizer of {path}: {exc}") from exc
     if not getattr(tokenizer, "is_fast", False):

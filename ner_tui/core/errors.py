@@ -148,6 +148,15 @@ class BelowMinimum(NerTuiError):
     meaning = "eval: F1 below --min-f1"
 
 
+class SignificantlyWorse(NerTuiError):
+    """``eval --compare-* --fail-if-worse``: model B's micro F1 is below model A's and the
+    paired bootstrap interval of the difference lies wholly below 0 (not noise)."""
+
+    hint = "The comparison above says on which types B loses; --bootstrap/--seed set the test."
+    exit_code = 5
+    meaning = "eval: model B significantly worse than A (--fail-if-worse)"
+
+
 #: A command that handled many documents ends with this when some failed and the rest were done.
 EXIT_PARTIAL = 3
 
@@ -156,6 +165,7 @@ EXIT_KINDS: tuple[type[NerTuiError], ...] = (
     NerTuiError,
     ConfigError,
     BelowMinimum,
+    SignificantlyWorse,
     ServerUnreachable,
     RequestTimeout,
     UnknownModel,

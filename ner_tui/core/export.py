@@ -9,9 +9,12 @@ Choices made here:
   special tokens skipped by ``special_tokens_mask``), with the label's probability added and a
   ``rejected`` mark on tokens a strict decoder dropped.
 - JSON tokens skip special tokens too; their ``index`` is the row in the model's output.
-- CoNLL writes one *word* per line when the aggregation gives every subword of a word one label
-  (``first``, ``average``, ``max``), and one *token* per line otherwise (``none``, ``simple``),
-  as the original text's characters (``text[start:end]``), not the tokenizer's ``##`` pieces.
+- CoNLL writes one *word* per line whatever the view shows, as the original text's characters
+  (``text[start:end]``), not the tokenizer's ``##`` pieces: CoNLL readers expect words. Under a
+  word-level aggregation (``first``, ``average``, ``max``) the rows are the prediction's own;
+  under ``none`` or ``simple`` the kept scores are decoded again with ``first`` (the same mode
+  and threshold), so a word never comes out as ``Mer I-PER`` / ``kel I-PER``. Words are the
+  tokenizer's ``word_ids`` (``docs/decoding.md``).
 - HTML is one self-contained page (``core/html.py``), a section per document.
 - Control characters and line/paragraph separators in tokens and entity text are shown as
   visible symbols (``⇥`` for tab, ``↵`` for newline, control pictures for the rest) in every
@@ -23,10 +26,11 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any, Literal
 
-from ner_tui.core.decoding import WORD_AGGREGATIONS
+from ner_tui.core.decoding import WORD_AGGREGATIONS, decode
 from ner_tui.core.html import HtmlPage
 from ner_tui.core.types import Prediction, TokenPrediction
 
@@ -126,6 +130,7 @@ def to_document(prediction: Prediction, extra: Mapping[str, Any] | None = None) 
         model=scored.model,
         aggregation=prediction.options.aggregation,
         mode=prediction.options.mode,
+        threshold=prediction.options.threshold,
         scheme=prediction.scheme,
         entities=[
             {
@@ -169,11 +174,12 @@ def to_jsonl_line(prediction: Prediction, extra: Mapping[str, Any] | None = None
 
 
 def conll_rows(prediction: Prediction) -> list[tuple[str, str]]:
-    """``(surface, label)`` per token, or per word under word-level aggregations."""
+    """``(surface, label)`` per word: a token-level prediction is decoded again with ``first``."""
+    if prediction.options.aggregation not in WORD_AGGREGATIONS:
+        options = replace(prediction.options, aggregation="first")
+        prediction = decode(prediction.scored, options)
     text = prediction.text
     tokens = content_tokens(prediction)
-    if prediction.options.aggregation not in WORD_AGGREGATIONS:
-        return [(_conll_surface(text[t.start : t.end] or t.text), t.label) for t in tokens]
     rows: list[tuple[str, str]] = []
     current_word: int | None = None
     start = end = 0

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ner_tui.core.errors import ConfigError
 from ner_tui.core.types import SCHEMES
 
 # Canonical prefix codes shared with the decoders: L is E, U is S, M and prefix-less are I.
@@ -277,3 +278,20 @@ def _detect_scheme(prefixes: set[str]) -> str:
     if "I" in prefixes:
         return "IOB1"
     return "IO"
+
+
+def parse_label_map(text: str, option: str = "--map", form: str = "GOLD=MODEL") -> dict[str, str]:
+    """``PERSON=PER,GPE=LOC`` as a mapping; a ConfigError naming the bad pair.
+
+    ``eval --map`` (a gold type to the model's) and ``--compare-map`` (model B's type to
+    model A's, ``form`` B=A) read it alike; ``option`` names the flag in the message."""
+    mapping: dict[str, str] = {}
+    for pair in filter(None, (p.strip() for p in text.split(","))):
+        old, sep, new = pair.partition("=")
+        if not sep or not old.strip() or not new.strip():
+            raise ConfigError(
+                f"option {option}: `{pair}` is not {form}",
+                hint=f"Write {option} PERSON=PER,GPE=LOC.",
+            )
+        mapping[old.strip()] = new.strip()
+    return mapping

@@ -39,6 +39,8 @@ _OFFSET_POSITION_TYPES = frozenset(
 )
 
 
+
+
 @dataclass(frozen=True, eq=False)
 class ModelInfo:
     """What the client needs of a model: its fast tokenizer, label names and window size.
@@ -76,6 +78,22 @@ class ModelInfo:
         return len(self.id2label)
 
 
+
+_TRANSFORMERS_IMPORT = threading.Lock()
+
+
+def import_transformers() -> Any:
+    """The ``transformers`` module, its tokenizer classes loaded. transformers' lazy imports
+    are not thread-safe: two threads loading their first tokenizer at once (model A and model B
+    of a comparison) can see "cannot import name 'AutoTokenizer'", so the first import is
+    done under one lock."""
+    with _TRANSFORMERS_IMPORT:
+        import transformers
+        from transformers import AutoConfig, AutoTokenizer  # noqa: F401 - loads the lazy names
+
+        return transformers
+
+
 def load_model_info(model: str | Path, *, max_model_len: int | None = None) -> ModelInfo:
     """Load the fast tokenizer and ``id2label`` of ``model`` (a local directory or a hub id).
 
@@ -87,7 +105,8 @@ def load_model_info(model: str | Path, *, max_model_len: int | None = None) -> M
     name = str(model)
     where = _describe_source(model)
     try:
-        from transformers import AutoConfig, AutoTokenizer
+        transformers = import_transformers()
+        AutoConfig, AutoTokenizer = transformers.AutoConfig, transformers.AutoTokenizer
     except ImportError as exc:  # pragma: no cover - transformers is a dependency
         raise ModelLoadError(
             f"Cannot load {name!r}: transformers is not installed ({exc})."

@@ -25,10 +25,12 @@ cannot hold duplicates; decoded tag sequences have none).
 from __future__ import annotations
 
 import math
+import operator
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -196,7 +198,7 @@ class Scorer:
     def __init__(self, *, thresholds: int = 101) -> None:
         if thresholds < 2:
             raise ValueError("thresholds must be at least 2 (the grid includes 0.0 and 1.0)")
-        self._grid = [j / (thresholds - 1) for j in range(thresholds)]
+        self._grid = _grid(thresholds)  # shared, never modified
         self._documents = 0
         self._gold: dict[str, int] = {}
         self._pred: dict[str, int] = {}
@@ -273,6 +275,72 @@ class Scorer:
         errors.sort(key=_error_position)
         return DocumentScore(n_correct, len(g), len(p), tuple(errors))
 
+    def copy(self) -> Scorer:
+        """An independent scorer with the same counts (for re-scoring some documents)."""
+        other = Scorer.__new__(Scorer)
+        other._grid = self._grid
+        other._documents = self._documents
+        other._gold, other._pred, other._correct = (
+            dict(self._gold),
+            dict(self._pred),
+            dict(self._correct),
+        )
+        other._kept, other._kept_correct = list(self._kept), list(self._kept_correct)
+        other._schemes = list(self._schemes)
+        other._schemes_per_type = {t: list(v) for t, v in self._schemes_per_type.items()}
+        other._errors = {t: dict(v) for t, v in self._errors.items()}
+        other._confusion = Counter(self._confusion)
+        return other
+
+    def merge(self, other: Scorer, *, sign: int = 1) -> None:
+        """Add (``sign=1``) or take away (``sign=-1``) the counts of ``other``, a scorer with
+        the same grid. Taking away documents added earlier leaves exactly the counts of a
+        scorer that never saw them (keys whose counts reach zero are removed), so a corpus
+        can be re-scored by replacing only the documents whose predictions changed."""
+        if other._grid is not self._grid and other._grid != self._grid:
+            raise ValueError("scorers with different threshold grids cannot be merged")
+        self._documents += sign * other._documents
+        for mine, theirs in (
+            (self._gold, other._gold),
+            (self._pred, other._pred),
+            (self._correct, other._correct),
+        ):
+            _merge_counts(mine, theirs, sign)
+        op = operator.add if sign == 1 else operator.sub
+        self._kept = list(map(op, self._kept, other._kept))
+        self._kept_correct = list(map(op, self._kept_correct, other._kept_correct))
+        self._schemes = list(map(op, self._schemes, other._schemes))
+        for label, vector in other._schemes_per_type.items():
+            acc = self._schemes_per_type.get(label, [0] * len(vector))
+            acc = list(map(op, acc, vector))
+            if any(acc):
+                self._schemes_per_type[label] = acc
+            else:
+                self._schemes_per_type.pop(label, None)
+        for label, by_kind in other._errors.items():
+            kinds = self._errors.setdefault(label, dict.fromkeys(ERROR_KINDS, 0))
+            for kind, n in by_kind.items():
+                kinds[kind] += sign * n
+            if not any(kinds.values()):
+                del self._errors[label]
+        _merge_counts(self._confusion, other._confusion, sign)
+
+    def rescore_confidence(
+        self, gold: Sequence[Span], old: Sequence[Span], new: Sequence[Span]
+    ) -> None:
+        """A document added earlier with predictions ``old`` now has ``new``: the same spans
+        in the same order with other scores. Only the score curve depends on the scores, so
+        only its counts move (every other count is the same for both)."""
+        g: list[Triple] = [(s.label, s.start, s.end) for s in gold]
+        p: list[Triple] = [(s.label, s.start, s.end) for s in new]
+        grid, kept, kept_correct, last = self._grid, self._kept, self._kept_correct, len(self._grid)
+        for sign, pred in ((-1, old), (1, new)):
+            for span, hit in zip(pred, _exact_hits(g, p, pred), strict=True):
+                k = last if span.score is None else bisect_right(grid, span.score)
+                kept[k] += sign
+                if hit:
+                    kept_correct[k] += sign
+
     def report(self) -> Report:
         """The corpus report so far (the scorer can keep taking documents afterwards)."""
         names = sorted(set(self._gold) | set(self._pred))
@@ -329,6 +397,20 @@ class Scorer:
         for (gold, pred), n in self._confusion.items():
             counts[index[gold], index[pred]] += n
         return labels, counts
+
+
+@lru_cache(maxsize=8)
+def _grid(points: int) -> list[float]:
+    return [j / (points - 1) for j in range(points)]
+
+
+def _merge_counts(mine: dict[Any, int], theirs: dict[Any, int], sign: int) -> None:
+    for key, n in theirs.items():
+        total = mine.get(key, 0) + sign * n
+        if total:
+            mine[key] = total
+        else:
+            mine.pop(key, None)
 
 
 def _exact_hits(g: list[Triple], p: list[Triple], pred: Sequence[Span]) -> list[bool]:

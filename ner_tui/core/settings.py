@@ -13,12 +13,12 @@ Example ``config.toml``::
     api_key = "sk-..."
     timeout = 30
     encoding = "base64"              # float (default, any vLLM) | base64 | bytes: smaller, faster
-    aggregation = "first"            # none | simple | first | average | max
+    aggregation = "first"            # default (whole words) | none | simple | average | max
     mode = "strict"                  # lenient | strict
     theme = "nord"
 
-    [keymap]                         # binding id -> keys (Textual's set_keymap)
-    submit = "ctrl+s"
+    [keymap]                         # binding id -> keys (Textual's set_keymap); F1 lists them
+    predict = "f10"
 
     [label_map]                      # eval: a gold corpus's type -> the model's (--map)
     PERSON = "PER"
@@ -71,7 +71,7 @@ class Settings:
     threads: int | None = None  # local engine CPU threads (None: the engine's choice)
     max_concurrency: int = 16  # requests in flight for batches
     encoding: Encoding = "float"  # how score rows travel: float JSON (portable), base64, bytes
-    aggregation: Aggregation = "simple"
+    aggregation: Aggregation = "first"
     mode: DecodeMode = "lenient"
     threshold: float = 0.0
     theme: str | None = None

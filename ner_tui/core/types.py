@@ -74,7 +74,7 @@ class ScoredText:
 
 @dataclass(frozen=True, slots=True)
 class DecodeOptions:
-    aggregation: Aggregation = "simple"
+    aggregation: Aggregation = "first"
     mode: DecodeMode = "lenient"
     threshold: float = 0.0  # entities whose mean score is below this are dropped
     top_k: int = 3  # runner-up labels kept per token

@@ -1,10 +1,12 @@
-"""The ASGI app of ``ner-tui serve``: vLLM's pooling protocol over a :class:`LocalEngine`.
+"""The ASGI app of ``ner-tui serve``: vLLM's pooling protocol over a :class:`LocalEngine`,
+served with FastAPI as vLLM serves it.
 
 Routes and their bodies follow ``docs/pooling-protocol.md``: ``/pooling`` (and
 ``/invocations``), ``/tokenize``, ``/detokenize``, ``/v1/models``, ``/health``, ``/version``,
-``/metrics``, ``/ping``, ``/load``. Request validation and response encoding are
-:mod:`ner_tui.server.protocol`; the shapes they fill are :mod:`ner_tui.core.protocol`'s, the
-ones the HTTP client parses, so both sides agree byte for byte.
+``/metrics``, ``/ping``, ``/load``, plus ``/openapi.json`` and ``/docs``. The request models
+and response encoders are :mod:`ner_tui.server.protocol`'s; the shapes they fill are
+:mod:`ner_tui.core.protocol`'s, the ones the HTTP client parses, so both sides agree byte for
+byte. Errors are vLLM's envelope, validation errors worded as vLLM words them.
 """
 
 from __future__ import annotations
@@ -13,17 +15,20 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from http import HTTPStatus
+from typing import Annotated, Any
 
-from starlette.applications import Starlette
+from fastapi import Depends, FastAPI
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from starlette.exceptions import HTTPException
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from ner_tui import __version__
 from ner_tui.core.engine import InvalidPrompt, LocalEngine, too_long_message
@@ -31,7 +36,7 @@ from ner_tui.core.errors import InputTooLong, NerTuiError, UnknownModel
 from ner_tui.core.model_info import special_template
 from ner_tui.core.protocol import PoolingRequest, PoolingResponse, TokenizeResponse, Usage
 from ner_tui.core.runners import give_back_memory
-from ner_tui.server.batcher import Arrival, ServerScheduler, watch_disconnect
+from ner_tui.server.batcher import Arrival, ServerScheduler
 from ner_tui.server.defaults import (
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_NUM_BATCHED_TOKENS,
@@ -41,22 +46,36 @@ from ner_tui.server.defaults import (
 from ner_tui.server.http import (
     ApiKeyGuard,
     HTTPError,
+    RequestFront,
     bad_request,
     error_response,
     json_response,
-    read_json,
 )
-from ner_tui.server.metrics import Metrics
+from ner_tui.server.metrics import CONTENT_TYPE, Metrics
 from ner_tui.server.protocol import (
+    DetokenizeRequest,
+    DetokenizeResponseBody,
+    ErrorResponse,
     InvalidRequest,
+    LoadBody,
+    ModelListBody,
+    PoolingBody,
+    PoolingChatRequest,
+    PoolingCompletionRequest,
+    PoolingResponseBody,
+    TokenizeCompletionRequest,
+    TokenizeResponseBody,
+    VersionBody,
+    lone_surrogates,
     model_list_json,
     pooling_response_bytes,
     pooling_response_json,
     request_prompts,
+    to_pooling_request,
     tokenize_response_json,
-    validate_detokenize_request,
     validate_pooling_request,
-    validate_tokenize_request,
+    validation_error_message,
+    validation_error_param,
 )
 
 log = logging.getLogger("ner_tui.server")
@@ -74,8 +93,6 @@ TOKENIZE_CHUNK_CHARS = 32_768
 _PROBE_CHARS_PER_TOKEN = 8
 # Memory is given back to the system when no /pooling request is left after this many tokens.
 _TRIM_AFTER_TOKENS = 4096
-
-Handler = Callable[[Request], Awaitable[Response]]
 
 
 class _Server:
@@ -104,10 +121,11 @@ class _Server:
             max_num_seqs=max_num_seqs,
             batch_window_ms=batch_window_ms,
         )
-        self.tokenized_chars = 0  # characters given to the tokenizer (counted for /metrics)
         self.active = 0  # /pooling requests being handled
         self._since_trim = 0  # tokens handled since memory was last given back
-        self.metrics = Metrics()
+        self.metrics = Metrics(served_model_name, self.batcher, max_model_len=engine.max_model_len)
+        # The scheduler reports each request's wait before its first pass (server contract).
+        self.batcher.on_queue_time = self.metrics.queue_time  # type: ignore[attr-defined]
         # How many special tokens the tokenizer puts before/after a text (kept by truncation).
         before, after = special_template(engine.tokenizer, served_model_name)
         self.specials = (len(before), len(after))
@@ -138,7 +156,7 @@ class _Server:
         ``stop_past`` tokens is refused as too long as soon as a prefix of it is: InputTooLong
         saying "at least N" tokens, as vLLM does."""
         if sum(len(t) for t in texts) <= _INLINE_TOKENIZE_CHARS:
-            self.tokenized_chars += sum(len(t) for t in texts)
+            self.batcher.tokenized_chars += sum(len(t) for t in texts)
             return self._tokenize(texts, add_special_tokens)
         loop = asyncio.get_running_loop()
         out: list[list[int]] = []
@@ -169,8 +187,8 @@ class _Server:
         return out
 
     def _tokenize(self, texts: list[str], add_special_tokens: bool) -> list[list[int]]:
-        # Lone surrogates, which the tokenizer refuses, never get here (read_json refuses them).
-        self.tokenized_chars += sum(len(t) for t in texts)
+        # Lone surrogates, which the tokenizer refuses, never get here (a 400 before).
+        self.batcher.tokenized_chars += sum(len(t) for t in texts)
         return self.engine.tokenize_batch(texts, add_special_tokens)
 
     def _tokenize_capped(
@@ -203,14 +221,9 @@ class _Server:
         body = body[:keep] if side == "right" else body[len(body) - keep :]
         return ids[:lead] + body + ids[len(ids) - trail :]
 
-    def chat_to_input(self, body: Mapping[str, Any]) -> dict[str, Any]:
+    def chat_to_input(self, body: PoolingChatRequest) -> PoolingCompletionRequest:
         """vLLM's chat-style pooling request (``messages``) as a text ``input``, rendered with
         the tokenizer's chat template; token classifiers rarely have one, which is a 400."""
-        messages = body["messages"]
-        if not isinstance(messages, list) or not all(
-            isinstance(m, Mapping) and isinstance(m.get("role"), str) for m in messages
-        ):
-            raise bad_request("messages must be a list of {'role': ..., 'content': ...} objects")
         tokenizer = self.engine.tokenizer
         if not getattr(tokenizer, "chat_template", None):
             raise bad_request(
@@ -218,16 +231,16 @@ class _Server:
                 "be scored; send the text as `input` instead.",
                 "BadRequestError",
             )
+        messages = [m.model_dump(exclude_none=True) for m in body.messages]
         try:
             text = tokenizer.apply_chat_template(
-                list(messages), tokenize=False, add_generation_prompt=False
+                messages, tokenize=False, add_generation_prompt=body.add_generation_prompt
             )
         except Exception as exc:
             raise bad_request(f"Cannot apply the chat template: {exc}", "BadRequestError") from None
-        converted = {k: v for k, v in body.items() if k != "messages"}
-        converted["input"] = str(text)
-        converted.setdefault("add_special_tokens", False)  # the template has its own
-        return converted
+        fields = body.model_dump(exclude={"messages", "add_generation_prompt"})
+        fields.pop("continue_final_message", None)
+        return PoolingCompletionRequest.model_validate({**fields, "input": str(text)})
 
     def check_request_size(self, n_tokens: int, n_prompts: int) -> None:
         if n_tokens > self.max_request_tokens:
@@ -254,13 +267,15 @@ class _Server:
                 asyncio.get_running_loop().run_in_executor(self.tokenizer_pool, give_back_memory)
 
     async def _pool(self, body: Any, arrival: Arrival) -> Response:
-        if isinstance(body, Mapping) and "messages" in body and "input" not in body:
+        """Score a validated body (a request model; a plain dict is validated here)."""
+        if isinstance(body, PoolingChatRequest):
             body = self.chat_to_input(body)
-        if isinstance(body, Mapping):
-            _reject_removed_parameters(body)
-        req = validate_pooling_request(body)  # also: body is a JSON object
+        if isinstance(body, PoolingCompletionRequest):
+            req = to_pooling_request(body)
+        else:
+            req = validate_pooling_request(body)
         prompts = request_prompts(req)
-        _check_beyond_schema(body, req, prompts)
+        _check_beyond_schema(req, prompts)
         self.check_model(req.model)
         self.check_request_size(len(prompts), len(prompts))  # each prompt is >= 1 token
         text_input = isinstance(prompts[0], str)
@@ -292,15 +307,10 @@ class _Server:
         self.check_request_size(sum(len(x) for x in ids), len(ids))
 
         self._since_trim += sum(len(x) for x in ids)  # also when the client leaves
-        self.metrics.in_flight += 1
-        try:
-            logits = await self.batcher.submit(ids, arrival)
-        finally:
-            self.metrics.in_flight -= 1
+        logits = await self.batcher.submit(ids, arrival)
         rows = logits if req.use_activation is False else [self.engine.activate(r) for r in logits]
         n_tokens = sum(len(x) for x in ids)
-        self.metrics.prompts += len(ids)
-        self.metrics.prompt_tokens += n_tokens
+        self.metrics.scored(len(ids), n_tokens)
         response = PoolingResponse(
             data=rows,
             model=self.name,
@@ -343,9 +353,11 @@ def _chunks(texts: list[str]) -> list[list[str]]:
     return chunks
 
 
-def _reject_removed_parameters(body: Mapping[str, Any]) -> None:
-    """What vLLM (0.30+) refuses before it validates the fields: any ``normalize`` (even null)
-    and the removed tasks, each naming the field in ``param`` and in the message."""
+def _before_the_schema(body: Mapping[str, Any]) -> None:
+    """What vLLM (0.30+) refuses before it validates the fields, as "BadRequestError" naming
+    the field in ``param`` and at the end of the message: any ``normalize`` (even null), the
+    removed tasks, and a ``cache_salt`` that is empty, not a string, over 128 characters or
+    holds '@', '/', '\\' or NUL."""
     if "normalize" in body:
         raise bad_request(
             "Parameter `normalize` was removed; use `use_activation` instead. "
@@ -358,15 +370,26 @@ def _reject_removed_parameters(body: Mapping[str, Any]) -> None:
         raise bad_request(
             f"{_REMOVED_TASKS[task]} (parameter=task)", "BadRequestError", param="task"
         )
+    salt = body.get("cache_salt")
+    if salt is None:
+        return
+    if not isinstance(salt, str) or not salt:
+        reason = "must be a non-empty string if provided"
+    elif len(salt) > 128 or any(c in salt for c in _UNSUPPORTED_CACHE_SALT):
+        reason = "must be at most 128 characters and must not contain '@', '/', '\\\\', or NUL"
+    else:
+        return
+    raise bad_request(
+        f"Parameter 'cache_salt' {reason}. (parameter=cache_salt)",
+        "BadRequestError",
+        param="cache_salt",
+    )
 
 
-def _check_beyond_schema(
-    body: Mapping[str, Any], req: PoolingRequest, prompts: list[str] | list[list[int]]
-) -> None:
+def _check_beyond_schema(req: PoolingRequest, prompts: list[str] | list[list[int]]) -> None:
     """What vLLM checks once the body fits the schema. Its serving code refuses an empty
     ``input``, ``dimensions`` and other tasks as "BadRequestError", naming the field in
-    ``param`` (and, since 0.32, at the end of the message); cache_salt answers "Bad Request",
-    as a request-model check."""
+    ``param`` (and, since 0.32, at the end of the message)."""
     if not prompts:
         raise bad_request("You must pass at least one prompt", "BadRequestError")
     if req.dimensions is not None:
@@ -381,11 +404,102 @@ def _check_beyond_schema(
             "BadRequestError",
             param="task",
         )
-    salt = req.cache_salt
-    if salt is not None and (len(salt) > 128 or any(c in salt for c in _UNSUPPORTED_CACHE_SALT)):
-        raise bad_request(
-            "cache_salt must be at most 128 characters without '@', '/', '\\' or NUL."
-        )
+
+
+def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for answers in vLLM's error envelope."""
+    why = {
+        400: "The body fails the request model (type 'Bad Request', pydantic's errors as vLLM "
+        "words them) or a check after it (type 'BadRequestError').",
+        404: "Unknown model.",
+        413: "The body is over the server's --max-body-bytes.",
+        500: "The engine failed.",
+    }
+    return {s: {"model": ErrorResponse, "description": why[s]} for s in statuses}
+
+
+_POOLING_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "model": PoolingResponseBody,
+        "description": "Rows of scores per prompt. encoding_format bytes/bytes_only: the rows' "
+        "raw bytes (bytes: with a `metadata` header in JSON).",
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    },
+    **_errors(400, 404, 413, 500),
+}
+_EMPTY_OK: dict[int | str, dict[str, Any]] = {200: {"description": "Empty body.", "content": {}}}
+
+
+async def _client_gone(request: Request) -> None:
+    """Returns once the client has closed the connection (the body is read by then, so
+    ``receive`` says nothing else)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+class ClientGone(Exception):
+    """The client left before its answer; nobody reads what is sent now."""
+
+
+async def _unless_client_leaves(work: Awaitable[Response], request: Request) -> Response:
+    """``work``'s answer, or :class:`ClientGone` (work cancelled) once the client has left, as
+    vLLM's ``with_cancellation`` does: its queued passes are not run for nobody."""
+    task = asyncio.ensure_future(work)
+    watcher = asyncio.ensure_future(_client_gone(request))
+    try:
+        await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watcher.cancel()
+        if not task.done():
+            task.cancel()
+    if task.done() and not task.cancelled():
+        return task.result()
+    # FOR THE LEAD: the scheduler's way to drop a request whose client has gone. Cancelling
+    # the task above already withdraws it from the batcher's queue; a scheduler that has
+    # started its passes learns it here too.
+    abandon = getattr(request.state.arrival, "abandon", None)
+    if callable(abandon):
+        abandon()
+    with contextlib.suppress(BaseException):
+        await task
+    raise ClientGone
+
+
+# Checks before the request model, as FastAPI dependencies (vLLM's order).
+
+
+async def json_body(request: Request) -> Any:
+    """vLLM's content-type check, then lone surrogates anywhere in the body (strings and
+    keys): pydantic's ``string_unicode`` error, a 400 like every validation error."""
+    media_type = request.headers.get("content-type", "").lower().split(";", 1)[0].strip()
+    if media_type != "application/json":
+        raise RequestValidationError(["Unsupported Media Type: Only 'application/json' is allowed"])
+    raw = await request.body()
+    if not raw:
+        return None  # FastAPI answers the missing body
+    body = await request.json()  # parsed (and cached) by FastAPI already
+    if _may_hold_surrogates(raw):
+        found = list(lone_surrogates(body))
+        if found:
+            raise RequestValidationError(found)
+    return body
+
+
+def _may_hold_surrogates(raw: bytes) -> bool:
+    """Whether the decoded body can hold a lone surrogate: only through a ``\\uD800``-style
+    escape, UTF-8 bytes of one (``json.loads`` decodes bytes with ``surrogatepass``) or a
+    UTF-16/32 body. Nearly every body is neither, and is not walked."""
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in raw[:4]:
+        return True
+    return _SURROGATE_BYTES.search(raw) is not None
+
+
+_SURROGATE_BYTES = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
+
+
+async def pooling_body(body: Annotated[Any, Depends(json_body)]) -> None:
+    if isinstance(body, Mapping):
+        _before_the_schema(body)
 
 
 def create_app(
@@ -400,14 +514,14 @@ def create_app(
     max_num_seqs: int = DEFAULT_MAX_NUM_SEQS,
     batch_window_ms: float = 0.0,
 ) -> Any:
-    """A Starlette app serving ``engine`` over vLLM's pooling protocol.
+    """The ASGI app serving ``engine`` over vLLM's pooling protocol (FastAPI inside).
 
     ``served_model_name``/``max_model_len`` default to the engine's; a smaller
     ``max_model_len`` than the engine's lowers the limit. ``api_key`` guards every route but
-    ``/health``. Forward passes hold at most ``max_num_batched_tokens`` padded tokens and
-    ``max_num_seqs`` prompts (``max_num_seqs=1``: no batching); ``batch_window_ms > 0`` lets a
-    pass that is not full wait that long for company; see
-    :class:`~ner_tui.core.scheduler.Scheduler`."""
+    ``/health``, ``/openapi.json`` and ``/docs``. Forward passes hold at most
+    ``max_num_batched_tokens`` padded tokens and ``max_num_seqs`` prompts (``max_num_seqs=1``:
+    no batching); ``batch_window_ms > 0`` lets a pass that is not full wait that long for
+    company; see :class:`~ner_tui.core.scheduler.Scheduler`."""
     if max_model_len is not None and (
         engine.max_model_len is None or max_model_len < engine.max_model_len
     ):
@@ -422,101 +536,8 @@ def create_app(
         batch_window_ms=batch_window_ms,
     )
 
-    def route(path: str, handler: Handler, methods: list[str]) -> Route:
-        async def endpoint(request: Request) -> Response:
-            try:
-                response = await handler(request)
-            except ClientDisconnect:
-                # Nobody is left to answer: not a server error, and no traceback in the log.
-                log.info("client went away during %s", path)
-                state.metrics.disconnects += 1
-                return Response(status_code=499)
-            except HTTPError as exc:
-                response = error_response(exc.status, exc.message, exc.error_type, param=exc.param)
-            except InvalidRequest as exc:
-                response = error_response(400, str(exc), "Bad Request", param=exc.param)
-            except UnknownModel as exc:
-                response = error_response(404, exc.message, "NotFoundError")
-            except InputTooLong as exc:
-                response = error_response(400, exc.message, "BadRequestError", param="input_tokens")
-            except InvalidPrompt as exc:
-                response = error_response(400, exc.message, "BadRequestError")
-            except NerTuiError as exc:
-                log.error("request failed: %s", exc)
-                response = error_response(500, exc.message, "InternalServerError")
-            except Exception as exc:
-                log.exception("request failed")
-                response = error_response(
-                    500, f"{type(exc).__name__}: {exc}", "InternalServerError"
-                )
-            state.metrics.observe(path, response.status_code)
-            return response
-
-        return Route(path, endpoint, methods=methods)
-
-    async def pooling(request: Request) -> Response:
-        arrival = state.batcher.arrival()
-        try:
-            body = await read_json(request, state.max_body_bytes)
-            # The one call site that tells the scheduler a client has gone.
-            async with watch_disconnect(request.receive, arrival):
-                return await state.pool(body, arrival)
-        finally:
-            arrival.close()
-
-    async def tokenize(request: Request) -> Response:
-        req = validate_tokenize_request(await read_json(request, state.max_body_bytes))
-        if req.model is not None and req.model != state.name:  # vLLM's /tokenize says more
-            raise HTTPError(
-                404,
-                f"The model `{req.model}` does not exist. Valid aliases: {state.name}.",
-                "NotFoundError",
-                param="model",
-            )
-        (tokens,) = await state.tokenize([req.prompt], req.add_special_tokens)
-        strs = state.engine.token_strs(tokens) if req.return_token_strs else None
-        answer = TokenizeResponse(tokens, len(tokens), state.max_model_len, strs)
-        return json_response(tokenize_response_json(answer))
-
-    async def detokenize(request: Request) -> Response:
-        req = validate_detokenize_request(await read_json(request, state.max_body_bytes))
-        state.check_model(req.model)
-        bad = [t for t in req.tokens if t >= state.engine.vocab_size]  # negatives fail validation
-        if bad:
-            raise bad_request(f"Token id {bad[0]} is out of vocabulary.", "BadRequestError")
-        return json_response({"prompt": state.engine.detokenize(req.tokens)})
-
-    async def models(request: Request) -> Response:
-        card = dataclasses.replace(state.engine.model_card(), id=state.name)
-        return json_response(model_list_json([card], created=int(state.metrics.started)))
-
-    async def health(request: Request) -> Response:
-        return Response(status_code=200 if state.batcher.alive else 503)
-
-    async def version(request: Request) -> Response:
-        return json_response({"version": __version__})
-
-    async def metrics(request: Request) -> Response:
-        text = state.metrics.render(
-            state.batcher.stats,
-            state.batcher.waiting,
-            state.name,
-            running=state.batcher.running,
-            tokenized_chars=state.tokenized_chars,
-        )
-        return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")
-
-    async def load(request: Request) -> Response:
-        return json_response({"server_load": state.metrics.in_flight})
-
-    async def not_found(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, HTTPException)
-        response = json_response({"detail": exc.detail}, exc.status_code)
-        response.headers.update(exc.headers or {})  # a 405 says which methods are allowed
-        return response
-
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state.batcher.start()
         try:
             yield
@@ -524,22 +545,202 @@ def create_app(
             await state.batcher.stop()
             state.tokenizer_pool.shutdown(wait=False, cancel_futures=True)
 
-    app = Starlette(
-        routes=[
-            route("/pooling", pooling, ["POST"]),
-            route("/invocations", pooling, ["POST"]),
-            route("/tokenize", tokenize, ["POST"]),
-            route("/detokenize", detokenize, ["POST"]),
-            route("/v1/models", models, ["GET"]),
-            route("/health", health, ["GET"]),
-            route("/ping", health, ["GET", "POST"]),
-            route("/version", version, ["GET"]),
-            route("/metrics", metrics, ["GET"]),
-            route("/load", load, ["GET"]),
-        ],
-        exception_handlers={404: not_found, 405: not_found},
+    app = FastAPI(
+        title="ner-tui serve",
+        version=__version__,
+        summary="vLLM's pooling protocol for a token-classification (NER) model.",
         lifespan=lifespan,
+        redoc_url=None,
     )
+
+    # ---------------------------------------------------------------- routes
+
+    async def pooling(request: PoolingBody, raw_request: Request) -> Response:
+        state.metrics.in_flight += 1
+        try:
+            response = await _unless_client_leaves(
+                state.pool(request, raw_request.state.arrival), raw_request
+            )
+        finally:
+            state.metrics.in_flight -= 1
+        state.metrics.finished(time.monotonic() - raw_request.state.arrived)
+        return response
+
+    for path, name in (("/pooling", "pooling"), ("/invocations", "invocations")):
+        app.post(
+            path,
+            dependencies=[Depends(pooling_body)],
+            responses=_POOLING_RESPONSES,
+            response_model=None,
+            operation_id=name,
+            summary="Score every token of each prompt"
+            + (" (SageMaker's name for /pooling)" if name == "invocations" else ""),
+        )(pooling)
+
+    @app.post(
+        "/tokenize",
+        dependencies=[Depends(json_body)],
+        responses={200: {"model": TokenizeResponseBody}, **_errors(400, 404, 413)},
+        response_model=None,
+        summary="The token ids /pooling would score for a text",
+    )
+    async def tokenize(request: TokenizeCompletionRequest) -> Response:
+        if request.model is not None and request.model != state.name:  # vLLM says more here
+            raise HTTPError(
+                404,
+                f"The model `{request.model}` does not exist. Valid aliases: {state.name}.",
+                "NotFoundError",
+                param="model",
+            )
+        (tokens,) = await state.tokenize([request.prompt], request.add_special_tokens)
+        strs = state.engine.token_strs(tokens) if request.return_token_strs else None
+        answer = TokenizeResponse(tokens, len(tokens), state.max_model_len, strs)
+        return json_response(tokenize_response_json(answer))
+
+    @app.post(
+        "/detokenize",
+        dependencies=[Depends(json_body)],
+        responses={200: {"model": DetokenizeResponseBody}, **_errors(400, 404, 413)},
+        response_model=None,
+        summary="The text of token ids",
+    )
+    async def detokenize(request: DetokenizeRequest) -> Response:
+        state.check_model(request.model)
+        bad = [t for t in request.tokens if t >= state.engine.vocab_size]
+        if bad:
+            raise bad_request(f"Token id {bad[0]} is out of vocabulary.", "BadRequestError")
+        return json_response({"prompt": state.engine.detokenize(request.tokens)})
+
+    @app.get("/v1/models", responses={200: {"model": ModelListBody}}, response_model=None)
+    async def models() -> Response:
+        card = dataclasses.replace(state.engine.model_card(), id=state.name)
+        return json_response(model_list_json([card], created=int(state.metrics.started)))
+
+    async def health() -> Response:
+        return Response(status_code=200 if state.batcher.alive else 503)
+
+    health_responses: dict[int | str, dict[str, Any]] = {
+        **_EMPTY_OK,
+        503: {"description": "The engine is not running."},
+    }
+    for path, method, name in (
+        ("/health", "GET", "health"),
+        ("/ping", "GET", "ping"),
+        ("/ping", "POST", "ping_post"),
+    ):
+        app.api_route(
+            path,
+            methods=[method],
+            responses=health_responses,
+            response_class=Response,
+            operation_id=name,
+            summary="200 while the engine runs, else 503",
+        )(health)
+
+    @app.get("/version", responses={200: {"model": VersionBody}}, response_model=None)
+    async def version() -> Response:
+        return json_response({"version": __version__})
+
+    @app.get(
+        "/metrics",
+        response_class=Response,
+        responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+        summary="Prometheus metrics (vllm:* names, and ner_tui_*)",
+    )
+    async def metrics() -> Response:
+        return Response(state.metrics.render(), media_type=CONTENT_TYPE)
+
+    @app.get("/load", responses={200: {"model": LoadBody}}, response_model=None)
+    async def load() -> Response:
+        return json_response({"server_load": state.metrics.in_flight})
+
+    # ---------------------------------------------------------------- errors
+
+    async def invalid_body(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        errors = list(exc.errors())
+        return error_response(
+            400,
+            validation_error_message(errors),
+            "Bad Request",
+            param=validation_error_param(errors),
+        )
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPError)
+        return error_response(exc.status, exc.message, exc.error_type, param=exc.param)
+
+    async def starlette_error(request: Request, exc: Exception) -> Response:
+        """404 and 405 stay FastAPI's ``{"detail": ...}`` (with ``Allow``), as on vLLM;
+        anything else FastAPI raises is answered in the envelope."""
+        assert isinstance(exc, HTTPException)
+        if exc.status_code in (404, 405):
+            response = json_response({"detail": exc.detail}, exc.status_code)
+            response.headers.update(exc.headers or {})
+            return response
+        return error_response(exc.status_code, str(exc.detail), HTTPStatus(exc.status_code).phrase)
+
+    async def known_error(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, InvalidRequest):
+            return error_response(400, str(exc), "Bad Request", param=exc.param)
+        if isinstance(exc, UnknownModel):
+            return error_response(404, exc.message, "NotFoundError")
+        if isinstance(exc, InputTooLong):
+            return error_response(400, exc.message, "BadRequestError", param="input_tokens")
+        if isinstance(exc, InvalidPrompt):
+            return error_response(400, exc.message, "BadRequestError")
+        assert isinstance(exc, NerTuiError)
+        log.error("request failed: %s", exc)
+        return error_response(500, exc.message, "InternalServerError")
+
+    async def client_gone(request: Request, exc: Exception) -> Response:
+        log.info("client went away during %s", request.url.path)
+        return Response(status_code=499)  # nobody reads it; counted as a disconnect
+
+    async def server_error(request: Request, exc: Exception) -> Response:
+        log.error("request failed", exc_info=exc)
+        return error_response(500, f"{type(exc).__name__}: {exc}", "InternalServerError")
+
+    app.add_exception_handler(RequestValidationError, invalid_body)
+    app.add_exception_handler(HTTPError, http_error)
+    app.add_exception_handler(HTTPException, starlette_error)
+    for known in (InvalidRequest, NerTuiError, InvalidPrompt):
+        app.add_exception_handler(known, known_error)
+    app.add_exception_handler(ClientGone, client_gone)
+    app.add_exception_handler(Exception, server_error)
+
+    app.openapi = _openapi(app, with_api_key=bool(api_key))  # type: ignore[method-assign]
+
+    def opened(path: str) -> Any:
+        return state.batcher.arrival() if path in ("/pooling", "/invocations") else None
+
+    front = RequestFront(app, max_body_bytes=max_body_bytes, metrics=state.metrics, opened=opened)
     if api_key:
-        return ApiKeyGuard(app, api_key)
-    return app
+        return ApiKeyGuard(front, api_key)
+    return front
+
+
+def _openapi(app: FastAPI, *, with_api_key: bool) -> Callable[[], dict[str, Any]]:
+    """The schema FastAPI writes, saying what the server really answers: a validation error
+    is a 400 in vLLM's envelope (FastAPI would document a 422), and the key when one is set."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title, version=app.version, summary=app.summary, routes=app.routes
+            )
+            for path_item in schema["paths"].values():
+                for operation in path_item.values():
+                    operation.get("responses", {}).pop("422", None)
+                    if with_api_key:
+                        operation["security"] = [{"bearer": []}]
+            components = schema.setdefault("components", {})
+            schemas = components.get("schemas", {})
+            for unused in ("HTTPValidationError", "ValidationError"):
+                schemas.pop(unused, None)
+            if with_api_key:
+                components["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    return openapi

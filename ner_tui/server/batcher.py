@@ -4,7 +4,8 @@ batcher in the server), and a request whose client has gone is abandoned there.
 
 ``state.batcher`` is a :class:`ServerScheduler`; handlers take an :class:`Arrival` when a
 request comes in, hand it to :meth:`ServerScheduler.submit`, and call :meth:`Arrival.abandon`
-when the client disconnects (see :func:`watch_disconnect`).
+when the client disconnects (the HTTP layer also cancels the handler's task, which withdraws
+the request from the scheduler the same way).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -74,6 +75,8 @@ class ServerScheduler:
         #: Called on the event loop, once per request, with the seconds from its submission
         #: to the start of its first pass (the API layer's queue-time histogram).
         self.on_queue_time: Callable[[float], None] | None = None
+        #: Characters given to the tokenizer (the server counts them here for /metrics).
+        self.tokenized_chars = 0
         self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
@@ -133,26 +136,3 @@ class ServerScheduler:
                 raise ClientDisconnect() from None
             future.cancel()  # our task was cancelled: nobody wants these rows
             raise
-
-
-@contextlib.asynccontextmanager
-async def watch_disconnect(
-    receive: Callable[[], Awaitable[Any]], arrival: Arrival
-) -> AsyncIterator[None]:
-    """While the block runs, wait on ASGI ``receive`` (the body has been read, so the next
-    message is ``http.disconnect`` when the client goes) and abandon ``arrival`` then."""
-
-    async def watch() -> None:
-        while True:
-            message = await receive()
-            if message.get("type") == "http.disconnect":
-                arrival.abandon()
-                return
-
-    task = asyncio.create_task(watch(), name="ner-tui-disconnect-watch")
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task

@@ -1,28 +1,31 @@
-"""HTTP plumbing shared by the routes: vLLM's error envelope, JSON bodies with a size limit,
-and the API-key guard."""
+"""HTTP plumbing around the routes: vLLM's error envelope, the body size limit and client
+disconnects (:class:`RequestFront`), and the API-key guard."""
 
 from __future__ import annotations
 
 import hmac
 import json
 import re
-from typing import Any
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
 
-from starlette.requests import Request
+from starlette.exceptions import HTTPException
 from starlette.responses import Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ner_tui.server.protocol import error_json
 
 
-class HTTPError(Exception):
-    """An answer other than 2xx, carried up to the route wrapper. ``param`` names the request
-    field at fault, as vLLM's envelope does for some errors."""
+class HTTPError(HTTPException):
+    """An answer other than 2xx in vLLM's envelope, raised up to the app's handler. ``param``
+    names the request field at fault, as vLLM's envelope does for some errors. (A Starlette
+    HTTPException, so that FastAPI passes it through untouched even from reading the body.)"""
 
     def __init__(
         self, status: int, message: str, error_type: str, *, param: str | None = None
     ) -> None:
-        super().__init__(message)
+        super().__init__(status, message)
         self.status = status
         self.message = message
         self.error_type = error_type
@@ -38,8 +41,12 @@ def bad_request(
 
 
 def json_response(doc: Any, status: int = 200) -> Response:
+    """``doc`` as vLLM's JSONResponse writes it. A lone surrogate, which no request brings in
+    any more, would be written escaped rather than fail the answer."""
     body = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
-    return Response(body, status_code=status, media_type="application/json")
+    return Response(
+        body.encode("utf-8", "backslashreplace"), status_code=status, media_type="application/json"
+    )
 
 
 def error_response(
@@ -69,72 +76,7 @@ def sanitize_message(message: str) -> str:
     return _FILE_PATH.sub("<path>", message).strip()
 
 
-async def read_json(request: Request, max_bytes: int) -> Any:
-    """The decoded JSON body, or HTTPError 400 (not JSON) / 413 (over ``max_bytes``)."""
-    content_type = request.headers.get("content-type", "")
-    if content_type.split(";")[0].strip().lower() != "application/json":
-        raise bad_request(
-            f"Unsupported content type {content_type or '(none)'!r}: send application/json."
-        )
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
-        raise _too_large(max_bytes)
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_bytes:
-            raise _too_large(max_bytes)
-        chunks.append(chunk)
-    raw = b"".join(chunks)
-    try:
-        body = json.loads(raw)
-    except (ValueError, RecursionError) as exc:
-        # vLLM 0.32's words: the position of the error in `loc` and `param`, the reason in ctx.
-        if isinstance(exc, json.JSONDecodeError):
-            position, reason = exc.pos, exc.msg
-        else:
-            position, reason = 0, str(exc) if isinstance(exc, ValueError) else "nested too deeply"
-        raise bad_request(
-            f"1 validation error:\n  {{'type': 'json_invalid', 'loc': 'body.{position}', "
-            f"'msg': 'JSON decode error', 'input': '<dict of 0 items>', "
-            f"'ctx': {{'error': {reason!r}}}}}",
-            param=f"body.{position}",
-        ) from None
-    where = _lone_surrogate(body, "body")
-    if where is not None:
-        raise bad_request(
-            f"{where} holds a lone surrogate (an escaped \\ud800-\\udfff with no partner): "
-            "text must be valid Unicode.",
-            param=where,
-        )
-    return body
-
-
-def _lone_surrogate(value: Any, where: str) -> str | None:
-    """Where in a decoded JSON value a string (or key) holds a lone surrogate, if anywhere.
-
-    JSON may escape one (``"\\ud800"``); Python decodes it into a string that cannot be encoded
-    again, so it would fail deep inside (tokenizing, or writing the answer) as a 500."""
-    if isinstance(value, str):
-        return where if _SURROGATE.search(value) else None
-    if isinstance(value, list):
-        for i, item in enumerate(value):
-            if (found := _lone_surrogate(item, f"{where}.{i}")) is not None:
-                return found
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            if _SURROGATE.search(key):
-                return where
-            if (found := _lone_surrogate(item, f"{where}.{key}")) is not None:
-                return found
-    return None
-
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _too_large(max_bytes: int) -> HTTPError:
+def too_large(max_bytes: int) -> HTTPError:
     return HTTPError(
         413,
         f"Request body is larger than the server's limit of {max_bytes} bytes "
@@ -143,8 +85,104 @@ def _too_large(max_bytes: int) -> HTTPError:
     )
 
 
+class FrontMetrics(Protocol):
+    def answered(self, path: str, status: int) -> None: ...
+    def disconnected(self, path: str) -> None: ...
+
+
+# Where a request's client went away is kept in its ASGI scope (Request.state reads it).
+DISCONNECTED = "client_disconnected"
+
+
+class RequestFront:
+    """ASGI middleware in front of the routes, for every HTTP request:
+
+    - the body limit: a declared ``Content-Length`` over ``max_bytes`` is answered 413 before
+      anything is read, and a body that grows past it while streaming (chunked uploads) ends
+      with a 413 too (:func:`too_large`, raised from ``receive``, so FastAPI's handlers answer);
+    - client disconnects: once ``receive`` has said ``http.disconnect`` the request counts as
+      a disconnect, whatever the route did after that (FastAPI turns a body cut short into a
+      400 that nobody reads), and never as an error status;
+    - ``opened(path)`` is called as the request arrives (before its body is read), and what
+      it returns is closed when the request ends: the scheduler's arrival notice.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        metrics: FrontMetrics,
+        opened: Callable[[str], Any],
+    ) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.metrics = metrics
+        self.opened = opened
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope.get("path", "")
+        state = scope.setdefault("state", {})
+        declared = _content_length(scope)
+        if declared is not None and declared > self.max_body_bytes:
+            error = too_large(self.max_body_bytes)
+            response = error_response(error.status, error.message, error.error_type)
+            response.headers["Connection"] = "close"  # the unread body is not wanted
+            await response(scope, receive, send)
+            self.metrics.answered(path, error.status)
+            return
+        size = 0
+        status = 0
+        limit = self.max_body_bytes
+
+        async def counted_receive() -> Message:
+            nonlocal size
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                state[DISCONNECTED] = True
+            elif message["type"] == "http.request":
+                size += len(message.get("body", b""))
+                if size > limit:
+                    raise too_large(limit)
+            return message
+
+        async def noted_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        handle = self.opened(path)
+        state["arrival"] = handle
+        state["arrived"] = time.monotonic()
+        try:
+            await self.app(scope, counted_receive, noted_send)
+        finally:
+            if handle is not None:
+                handle.close()
+            if state.get(DISCONNECTED):
+                self.metrics.disconnected(path)
+            else:
+                self.metrics.answered(path, status or 500)
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", []):
+        if name == b"content-length":
+            return int(value) if value.isdigit() else None
+    return None
+
+
+# Paths a browser opens without a key: the schema and its page (they hold no data).
+_OPEN_PATHS = frozenset({"/health", "/docs", "/docs/oauth2-redirect", "/openapi.json"})
+
+
 class ApiKeyGuard:
-    """ASGI middleware: every path but ``/health`` needs ``Authorization: Bearer <key>``.
+    """ASGI middleware: every path but ``/health`` and the API's schema and docs page needs
+    ``Authorization: Bearer <key>``.
 
     (vLLM guards only ``/v1``-style paths; ner-tui's server guards ``/pooling`` and
     ``/tokenize`` too.)"""
@@ -154,7 +192,7 @@ class ApiKeyGuard:
         self.expected = f"Bearer {api_key}".encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("path") == "/health":
+        if scope["type"] != "http" or scope.get("path") in _OPEN_PATHS:
             await self.app(scope, receive, send)
             return
         given = b""

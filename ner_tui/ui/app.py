@@ -13,20 +13,22 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
+from textual.driver import Driver
 from textual.screen import Screen
 from textual.style import Style
 from textual.timer import Timer
-from textual.widgets import Footer, Header, TextArea
+from textual.widgets import Footer, Header, Input, TextArea
 from textual.worker import Worker, WorkerState
 
+from ner_tui.core.compare import CompareTarget
 from ner_tui.core.connect import Connection, Kind, connect
 from ner_tui.core.corpus import CorpusDocument
-from ner_tui.core.corpus_scores import CorpusScores, EntityTuple
+from ner_tui.core.corpus_scores import CorpusDecoder, CorpusScores
 from ner_tui.core.documents import read_text_file
 from ner_tui.core.errors import (
     MalformedResponse,
@@ -35,6 +37,7 @@ from ner_tui.core.errors import (
     RowMismatch,
     ServerUnreachable,
 )
+from ner_tui.core.session import SavedEntry, Session, load_session, save_session
 from ner_tui.core.settings import Settings
 from ner_tui.core.types import (
     AGGREGATIONS,
@@ -44,11 +47,18 @@ from ner_tui.core.types import (
     Prediction,
     ScoredText,
 )
-from ner_tui.ui.bindings import APP_BINDINGS, THRESHOLDS
+from ner_tui.ui.bindings import (
+    APP_BINDINGS,
+    THRESHOLD_MAX,
+    THRESHOLD_STEP,
+    app_binding,
+    keys_of,
+    known_binding_ids,
+)
 from ner_tui.ui.clipboard import copy_text
 from ner_tui.ui.commands import NerCommands, PaletteCommand, app_commands
 from ner_tui.ui.document import EntityDocument, LaidOut, decode_and_layout
-from ner_tui.ui.history import History
+from ner_tui.ui.history import History, HistoryEntry
 from ner_tui.ui.messages import (
     Connected,
     ConnectionFailed,
@@ -59,13 +69,19 @@ from ner_tui.ui.messages import (
     PredictionReady,
 )
 from ner_tui.ui.palette import EntityPalette, entity_types
+from ner_tui.ui.paste import paste_safe_driver
 from ner_tui.ui.samples import SAMPLES
+from ner_tui.ui.screens.compare import CompareScreen
+from ner_tui.ui.screens.compare_corpus import show_corpus_compare
 from ner_tui.ui.screens.corpus import CorpusScreen
+from ner_tui.ui.screens.distribution import DistributionScreen
 from ner_tui.ui.screens.error import ErrorScreen
 from ner_tui.ui.screens.export import ExportRequest, ExportScreen
 from ner_tui.ui.screens.help import HelpScreen
 from ner_tui.ui.screens.history import HistoryScreen
 from ner_tui.ui.screens.open_file import OpenFileScreen
+from ner_tui.ui.screens.search import SearchScreen
+from ner_tui.ui.screens.types import TypesScreen
 from ner_tui.ui.screenshots import ScreenshotsMixin
 from ner_tui.ui.widgets.entity_sidebar import EntitySidebar
 from ner_tui.ui.widgets.entity_text import EntityText
@@ -76,7 +92,6 @@ from ner_tui.ui.widgets.status_line import StatusInfo, StatusLine, format_ms, sh
 from ner_tui.ui.widgets.token_table import TokenTable
 
 log = logging.getLogger(__name__)
-Decoded = tuple[EntityTuple, ...] | None
 
 LIVE_DELAY = 0.5  # seconds of no typing before a live prediction
 SERVER_DISCOVER_TIMEOUT = 5.0  # a server that has not listed its models by then is not used
@@ -112,9 +127,10 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "ner-tui"
     COMMANDS = App.COMMANDS | {NerCommands}
-    # Small terminals (80x24) get a narrower sidebar and a shorter input (see app.tcss).
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]  # noqa: RUF012
-    VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]  # noqa: RUF012
+    # Small terminals (80x24, 60x20) get a narrower sidebar, a shorter input and no header
+    # (see app.tcss); the token table switches to its compact columns by itself.
+    HORIZONTAL_BREAKPOINTS = [(0, "-tiny"), (72, "-narrow"), (110, "-wide")]  # noqa: RUF012
+    VERTICAL_BREAKPOINTS = [(0, "-very-short"), (22, "-short"), (32, "-tall")]  # noqa: RUF012
     BINDINGS = APP_BINDINGS
 
     def __init__(
@@ -125,6 +141,7 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
         format_elapsed: Callable[[float], str] = format_ms,
         history_limit: int = 50,
         corpus: Path | None = None,
+        compare: CompareTarget | None = None,
     ) -> None:
         """``initial_text`` None: the first sample (so a first launch shows real entities);
         ``format_elapsed`` renders round-trip times (tests fix it for stable snapshots)."""
@@ -137,14 +154,17 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
         self.scored: ScoredText | None = None
         self.prediction: Prediction | None = None
         self.palette = EntityPalette()
-        self.view_options = ViewOptions(
-            decode=DecodeOptions(
-                aggregation=self.settings.aggregation,
-                mode=self.settings.mode,
-                threshold=self.settings.threshold,
-            )
+        session, self._session_warning = load_session()
+        self.view_options = _restored_options(self.settings, session)
+        self._session_theme = session.theme
+        self.history.restore(
+            [HistoryEntry(e.text, e.model, e.entities, e.tokens, e.when) for e in session.history]
         )
         self._pending_text: str | None = None
+        self._entity_index: int | None = None  # the entity ctrl+up/down stepped to
+        self._search_query = ""
+        self._search_at = -1
+        self._predict_key = "ctrl+s"
         self._last_attempt: Kind = "local" if self.settings.local else "server"
         self._connecting: Kind | None = None
         self._live_timer: Timer | None = None
@@ -155,10 +175,16 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
         self.corpus_docs: list[CorpusDocument] = []
         self.corpus_scored: list[ScoredText | None] = []
         self.corpus_scores: CorpusScores | None = None
-        self._corpus_decoded: tuple[tuple[str, str], list[Decoded]] | None = None
+        self._corpus_decoder: CorpusDecoder | None = None  # the kept scores, packed once
         self.corpus_screen: CorpusScreen | None = None
         self._corpus_cancelled = False
         self.corpus_done = 0  # documents through the model in the run going on
+        self.compare_target = compare  # model B (`ner-tui --compare-*`): compare mode at start
+        self._compare_at_start = compare is not None  # (the corpus compared, with --corpus)
+
+    def get_driver_class(self) -> type[Driver]:
+        """Textual's driver for this terminal, reading pastes that contain ESC as text."""
+        return paste_safe_driver(super().get_driver_class())
 
     # ------------------------------------------------------------------ layout
 
@@ -178,6 +204,10 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
         yield Footer()
 
     def on_mount(self) -> None:
+        if self._session_warning:
+            self.notify(self._session_warning, severity="warning", markup=False)
+        if not self.settings.theme and self._session_theme in self.available_themes:
+            self.theme = self._session_theme  # the last session's, unless the config names one
         if self.settings.theme and self.settings.theme in self.available_themes:
             self.theme = self.settings.theme
         elif self.settings.theme:
@@ -186,10 +216,8 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
                 severity="warning",
                 markup=False,
             )
-        if self.settings.keymap:
-            self.set_keymap(dict(self.settings.keymap))
+        self.apply_keymap(dict(self.settings.keymap))
         self.main.query_one("#input").border_title = "Text"
-        self.main.query_one("#input").border_subtitle = "ctrl+s predict"
         self.main.query_one("#text-view").border_title = "Entities in text"
         self.main.query_one("#tokens").border_title = "Tokens"
         self.main.query_one("#sidebar").border_title = "Entities"
@@ -201,9 +229,56 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
         kind: Kind = "local" if self.settings.local else "server"
         self.connect_backend(kind, fallback=self.settings.fallback_local)
 
+    def apply_keymap(self, keymap: dict[str, str]) -> None:
+        """Rebind by binding id (Textual's keymap), everywhere the keys are shown: the footer,
+        F1 and the input's border; the input gives up the app's keys it would take itself (an
+        app key moved to ctrl+e must not move the cursor instead); unknown ids get a warning."""
+        known = known_binding_ids()
+        unknown = [name for name in keymap if name not in known]
+        if unknown:
+            self.notify(
+                f"Unknown key binding {', '.join(map(repr, unknown))} in [keymap], ignored. "
+                f"Valid names: {', '.join(known)}.",
+                title="Keymap",
+                severity="warning",
+                markup=False,
+                timeout=15,
+            )
+        keymap = {name: keys for name, keys in keymap.items() if name in known}
+        self.set_keymap(keymap)
+        app_keys = [
+            key
+            for binding in APP_BINDINGS
+            if isinstance(binding, Binding) and binding.id in self._keymap
+            for key in keys_of(binding, self._keymap)
+        ]
+        self.main.query_one(InputPane).yield_keys(app_keys)
+        self._predict_key = predict = keys_of(app_binding("predict"), self._keymap)[0]
+        self.main.query_one("#input").border_subtitle = f"{predict} predict"
+
     async def on_unmount(self) -> None:
+        self.save_session()
         if self.connection is not None:
             await self.connection.aclose()
+
+    def save_session(self) -> None:
+        """Remember history, theme and decoding options for the next run (see core.session)."""
+        options = self.view_options
+        session = Session(
+            history=tuple(
+                SavedEntry(e.text, e.model, e.entities, e.tokens, e.when) for e in self.history
+            ),
+            theme=self.theme,
+            aggregation=options.decode.aggregation,
+            mode=options.decode.mode,
+            threshold=options.decode.threshold,
+            show_labels=options.show_labels,
+            hidden_types=tuple(sorted(options.hidden_types)),
+        )
+        try:
+            save_session(session)
+        except OSError as error:  # the app is closing: log it, never fail the exit
+            log.warning("could not save the session: %s", error)
 
     # ------------------------------------------------------------------ state helpers
 
@@ -322,6 +397,9 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
             self.run_prediction(text)
         if self.corpus_path is not None and not self.corpus_docs:
             self.open_corpus(self.corpus_path)
+        if self._compare_at_start and self.corpus_path is None:
+            self._compare_at_start = False
+            self.action_compare()
         self.refresh_bindings()
 
     @on(ConnectionFailed)
@@ -425,6 +503,7 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
             self.decode_options,
             self.palette,
             self.view_options.show_labels,
+            self.view_options.hidden_types,
         )
 
     def _busy(self, busy: bool, *, live: bool = False) -> None:
@@ -438,6 +517,7 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
         else:
             view.border_subtitle = ""
             view.loading = False
+            self._mark_out_of_date()
             if self._status.state == "busy":
                 self._show_status(state="ready")
         self.refresh_bindings()
@@ -483,8 +563,10 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
     @on(PredictionReady)
     def _on_prediction(self, message: PredictionReady) -> None:
         prediction = message.prediction
-        if prediction.options != self.decode_options or (
-            message.document.show_labels != self.view_options.show_labels
+        if (
+            prediction.options != self.decode_options
+            or message.document.show_labels != self.view_options.show_labels
+            or message.document.hidden_types != self.view_options.hidden_types
         ):
             # Options changed while this was computed: decode the new scores again.
             self.scored = prediction.scored
@@ -509,7 +591,9 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
 
     def show_prediction(self, prediction: Prediction, document: EntityDocument) -> None:
         """Set every result widget from one prediction (attributes down)."""
+        self._entity_index = None
         self.main.query_one(EntityText).set_document(document)
+        self._mark_out_of_date()
         self.main.query_one(TokenTable).set_prediction(prediction, self.palette)
         self.main.query_one(EntitySidebar).set_prediction(prediction, self.palette)
         scored = prediction.scored
@@ -558,19 +642,101 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
         token = self.prediction.tokens[message.index]
         self.main.query_one(EntityText).highlight_original(token.start, token.end)
 
+    def action_step_entity(self, step: int) -> None:
+        """Select the next (``step`` 1) or previous (-1) entity, wrapping at the ends."""
+        prediction = self.prediction
+        if prediction is None or not prediction.entities:
+            self.notify("No entities to step through.", severity="warning", markup=False)
+            return
+        count = len(prediction.entities)
+        current = self._entity_index
+        index = (0 if step > 0 else count - 1) if current is None else (current + step) % count
+        self._entity_index = index
+        entity = prediction.entities[index]
+        self.main.query_one(EntityText).highlight_original(entity.start, entity.end)
+        self.main.query_one(TokenTable).mark_members(entity.token_start, entity.token_end)
+        self.main.query_one(
+            EntityText
+        ).border_subtitle = f"entity {index + 1} of {count} · {entity.label} {entity.score:.2f}"
+
+    def action_search(self) -> None:
+        def chosen(query: str | None) -> None:
+            if query is not None:
+                self.find(query)
+
+        self.push_screen(SearchScreen(self._search_query), chosen)
+
+    def find(self, query: str) -> None:
+        """Highlight the next match of ``query`` (case-insensitive) in the text shown."""
+        view = self.main.query_one(EntityText)
+        document = view.document
+        if document is None:
+            self.notify("Nothing predicted to search yet.", severity="warning", markup=False)
+            return
+        text, needle = document.text.casefold(), query.casefold()
+        if len(text) != len(document.text):  # casefold changed lengths (ß): search exactly
+            text, needle = document.text, query
+        starts = []
+        at = text.find(needle)
+        while at >= 0 and needle:
+            starts.append(at)
+            at = text.find(needle, at + 1)
+        if not starts:
+            self.notify(f"{query!r} is not in the text.", severity="warning", markup=False)
+            return
+        after = self._search_at + 1 if query == self._search_query else 0
+        start = next((s for s in starts if s >= after), starts[0])
+        self._search_query, self._search_at = query, start
+        view.highlight_original(start, start + len(needle))
+        number = starts.index(start) + 1
+        view.border_subtitle = f"match {number} of {len(starts)} · ctrl+f again for the next"
+
+    @on(TokenTable.TokenChosen)
+    def _on_token_chosen(self, message: TokenTable.TokenChosen) -> None:
+        if self.prediction is not None and message.index < len(self.prediction.tokens):
+            self.push_screen(DistributionScreen(self.prediction, message.index, self.palette))
+
     @on(EntitySidebar.EntitySelected)
     def _on_entity(self, message: EntitySidebar.EntitySelected) -> None:
         entity = message.entity
         self.main.query_one(EntityText).highlight_original(entity.start, entity.end)
         self.main.query_one(TokenTable).mark_members(entity.token_start, entity.token_end)
 
+    async def on_event(self, event: events.Event) -> None:
+        """A paste while the token table, text view or sidebar has focus goes to the input
+        (Textual gives it to the focused widget, which would drop it)."""
+        if (
+            isinstance(event, events.Paste)
+            and not event.is_forwarded
+            and self.screen is self.main
+            and not isinstance(self.focused, TextArea | Input)
+        ):
+            pane = self.main.query_one(InputPane)
+            pane.focus()
+            pane._forward_event(event)
+            return
+        await super().on_event(event)
+
     @on(TextArea.Changed, "#input")
     def _on_input_changed(self) -> None:
+        self._mark_out_of_date()
         if not self.view_options.live:
             return
         if self._live_timer is not None:
             self._live_timer.stop()
         self._live_timer = self.set_timer(self.live_delay, self._live_predict)
+
+    def _mark_out_of_date(self) -> None:
+        """Say so on the results when the input no longer holds the text they are for."""
+        if self.predicting:
+            return  # the subtitle says "predicting…"
+        view = self.main.query_one(EntityText)
+        stale = self.prediction is not None and (
+            self.main.query_one(InputPane).text != self.prediction.text
+        )
+        note = f"out of date: the text changed · {self._predict_key} predicts it"
+        view.border_subtitle = note if stale else ""
+        view.set_class(stale, "-stale")
 
     def _live_predict(self) -> None:
         text = self.main.query_one(InputPane).text
@@ -593,21 +759,37 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
         self._set_decode(mode=mode)
 
     def action_threshold(self, step: int) -> None:
-        current = self.decode_options.threshold
-        below = [t for t in THRESHOLDS if t < current - 1e-9]
-        above = [t for t in THRESHOLDS if t > current + 1e-9]
-        if step > 0:
-            value = above[0] if above else THRESHOLDS[0]
-        else:
-            value = below[-1] if below else THRESHOLDS[-1]
+        """Step the threshold by :data:`THRESHOLD_STEP`; it stops at 0.00 and 0.99."""
+        value = self.decode_options.threshold + step * THRESHOLD_STEP
+        # Snap to the step's grid, so 0.30 + 0.05 is 0.35 and not 0.35000000000000003.
+        value = round(round(value / THRESHOLD_STEP) * THRESHOLD_STEP, 2)
         self.set_threshold(value)
 
     def set_threshold(self, threshold: float) -> None:
-        self._set_decode(threshold=max(0.0, min(1.0, threshold)))
+        clamped = round(max(0.0, min(THRESHOLD_MAX, threshold)), 2)
+        if clamped != self.decode_options.threshold:
+            self._set_decode(threshold=clamped)
 
     def action_toggle_labels(self) -> None:
         options = replace(self.view_options, show_labels=not self.view_options.show_labels)
         self._set_options(options)
+
+    def action_hide_types(self) -> None:
+        """Choose which entity types the view shows."""
+
+        def chosen(hidden: frozenset[str] | None) -> None:
+            if hidden is not None:
+                self.set_hidden_types(hidden)
+
+        types = self.palette.types
+        self.push_screen(TypesScreen(types, self.view_options.hidden_types, self.palette), chosen)
+
+    def toggle_type(self, entity_type: str) -> None:
+        """Hide ``entity_type`` if it is shown, show it if it is hidden."""
+        self.set_hidden_types(self.view_options.hidden_types ^ {entity_type})
+
+    def set_hidden_types(self, hidden: frozenset[str]) -> None:
+        self._set_options(replace(self.view_options, hidden_types=frozenset(hidden)))
 
     def action_toggle_live(self) -> None:
         self._set_options(
@@ -712,13 +894,30 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
         how = await copy_text(self, entity_lines(prediction))
         self.notify(f"{len(prediction.entities)} entities {how}", markup=False, timeout=5)
 
+    def action_copy_json(self) -> None:
+        if self.prediction is None:
+            self.notify("No result to copy yet.", severity="warning", markup=False)
+            return
+        self.copy_json(self.prediction)
+
+    @work(group="copy", exit_on_error=False)
+    async def copy_json(self, prediction: Prediction) -> None:
+        """Copy the whole result as the JSON export writes it (text, options, entities, tokens)."""
+        from ner_tui.core.export import to_json
+
+        text = await asyncio.to_thread(to_json, prediction)
+        how = await copy_text(self, text)
+        self.notify(f"The result as JSON ({len(text):,} characters) {how}", markup=False, timeout=5)
+
     def action_help(self) -> None:
         keys = []
         for binding in self.BINDINGS:
             assert isinstance(binding, Binding)
-            shown = [k for k in binding.key.split(",") if k != "ctrl+j"]
+            shown = keys_of(binding, self._keymap)
             display = " ".join(self.get_key_display(Binding(k, binding.action)) for k in shown)
             keys.append((display, binding.description, binding.tooltip))
+        keys.append(("ctrl+a", "Select all", "In the input: select the whole text."))
+        keys.append(("←/→", "Scroll tokens", "In the token table: scroll wide rows sideways."))
         keys.append(("ctrl+p", "Command palette", "Every command, themes included."))
         keys.append(("tab", "Next pane", "Move between input, text, tokens and entities."))
         keys.append(("ctrl+q", "Quit", "Leave ner-tui."))
@@ -756,7 +955,7 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
                 self.pop_screen()
         self.corpus_screen = CorpusScreen(path.name)
         self.corpus_docs, self.corpus_scored, self.corpus_scores = [], [], None
-        self._corpus_decoded = None
+        self._corpus_decoder = None
         self.push_screen(self.corpus_screen)
         self.run_corpus(path)
 
@@ -824,21 +1023,26 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
 
     @work(exclusive=True, group="corpus-score", exit_on_error=False)
     async def rescore_corpus(self) -> None:
-        """Decode the kept scores (only when aggregation or mode changed) and score them, in
-        a thread: no request."""
-        from ner_tui.core.corpus_scores import decode_corpus, rescore
+        """Decode the kept scores (all texts in one pass, each aggregation and mode once) and
+        score again the documents whose entities changed, in a thread: no request."""
+        from ner_tui.core.corpus_scores import rescore
 
         docs, scored, options = self.corpus_docs, list(self.corpus_scored), self.decode_options
+        previous = self.corpus_scores
         if self.corpus_screen is not None and self.corpus_screen in self.screen_stack:
             self.corpus_screen.show_rescoring()
-        key = (options.aggregation, options.mode)
-        cached = self._corpus_decoded
-        if cached is not None and cached[0] == key and len(cached[1]) == len(scored):
-            decoded = cached[1]
-        else:
-            decoded = await asyncio.to_thread(decode_corpus, scored, options)
-            self._corpus_decoded = (key, decoded)
-        scores = await asyncio.to_thread(rescore, docs, decoded, options)
+
+        def work() -> CorpusScores:
+            decoder = self._corpus_decoder
+            if decoder is None or not decoder.matches(scored):
+                decoder = self._corpus_decoder = CorpusDecoder(scored)
+            seen = decoder.seen.get(options)
+            if seen is None or len(seen.results) != len(docs):
+                seen = rescore(docs, decoder.decode(options), options, previous=previous)
+                decoder.seen[options] = seen
+            return seen
+
+        scores = await asyncio.to_thread(work)
         self.post_message(CorpusScored(scores))
 
     @on(CorpusLoaded)
@@ -870,6 +1074,9 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
         if self.corpus_screen is not None and self.corpus_screen in self.screen_stack:
             self.corpus_screen.show_progress(1, 1)
             self.corpus_screen.show_scores(message.scores)
+        if self._compare_at_start:  # `ner-tui --corpus FILE --compare-*`
+            self._compare_at_start = False
+            show_corpus_compare(self)
 
     def show_corpus_document(self, index: int) -> None:
         """Put a corpus document in the main view, from its kept scores (no request)."""
@@ -884,6 +1091,23 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
         self.scored = scored
         self.redecode()
 
+    # ------------------------------------------------------------------ compare
+
+    def action_compare(self) -> None:
+        """Compare mode on the input's text: model B from ``--compare-*``, else model A with
+        the other BIO decoder (``a``/``s`` there change B's settings)."""
+        if self.corpus_screen is not None and self.screen is self.corpus_screen:
+            show_corpus_compare(self)  # on the corpus view: the whole corpus compared
+            return
+        text = self.main.query_one(InputPane).text
+        if self.connection is None or not text.strip():
+            why = "not connected yet" if self.connection is None else "type some text first"
+            self.notify(f"Nothing to compare: {why}.", severity="warning", markup=False)
+            return
+        other: DecodeMode = "lenient" if self.decode_options.mode == "strict" else "strict"
+        target = self.compare_target or CompareTarget(mode=other)
+        self.push_screen(CompareScreen(target, text))
+
     # ------------------------------------------------------------------ palette
 
     def palette_commands(self) -> list[PaletteCommand]:
@@ -895,13 +1119,39 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
         self.notify("History cleared.", markup=False)
 
 
+def _restored_options(settings: Settings, session: Session) -> ViewOptions:
+    """The decoding options to start with: the config's, env's or flags' where they differ
+    from the defaults, else the last session's, else the defaults."""
+    defaults = Settings()
+    aggregation = settings.aggregation
+    if aggregation == defaults.aggregation and session.aggregation in AGGREGATIONS:
+        aggregation = session.aggregation  # type: ignore[assignment]
+    mode = settings.mode
+    if mode == defaults.mode and session.mode in ("lenient", "strict"):
+        mode = session.mode  # type: ignore[assignment]
+    threshold = settings.threshold
+    if threshold == defaults.threshold and session.threshold is not None:
+        threshold = session.threshold
+    return ViewOptions(
+        decode=DecodeOptions(aggregation=aggregation, mode=mode, threshold=threshold),
+        show_labels=True if session.show_labels is None else session.show_labels,
+        hidden_types=frozenset(session.hidden_types),
+    )
+
+
 def _first_lines(lines: list[str], shown: int = 8) -> str:
     """The first ``shown`` lines, and how many more there are, for a notification."""
     more = [f"… and {len(lines) - shown} more"] if len(lines) > shown else []
     return "\n".join(lines[:shown] + more)
 
 
-def run_app(settings: Settings | None = None, *, corpus: Path | None = None) -> int:
-    """Run the app until the user quits (``corpus``: opened once connected); the exit code."""
-    result = NerTuiApp(settings, corpus=corpus).run()
+def run_app(
+    settings: Settings | None = None,
+    *,
+    corpus: Path | None = None,
+    compare: CompareTarget | None = None,
+) -> int:
+    """Run the app until the user quits (``corpus``: opened once connected; ``compare``: model
+    B, compare mode once connected); the exit code."""
+    result = NerTuiApp(settings, corpus=corpus, compare=compare).run()
     return int(result or 0)

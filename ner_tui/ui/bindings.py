@@ -6,9 +6,14 @@ printable keys, f6/f7 and the usual editing chords).
 
 from __future__ import annotations
 
-from textual.binding import Binding, BindingType
+from collections.abc import Mapping
 
-THRESHOLDS = (0.0, 0.3, 0.5, 0.7, 0.9)  # f4 / shift+f4 step through these
+from textual.binding import Binding, BindingType
+from textual.dom import DOMNode
+
+THRESHOLDS = (0.0, 0.3, 0.5, 0.7, 0.9)  # the palette's presets
+THRESHOLD_STEP = 0.05  # f4 / shift+f4 move by this, clamped to 0.00..0.99 (never wrapping)
+THRESHOLD_MAX = 0.99
 
 APP_BINDINGS: list[BindingType] = [
     Binding(
@@ -47,7 +52,7 @@ APP_BINDINGS: list[BindingType] = [
         "Threshold",
         id="threshold_up",
         show=False,
-        tooltip="Raise the entity confidence threshold.",
+        tooltip="Raise the confidence threshold by 0.05 (up to 0.99).",
     ),
     Binding(
         "shift+f4",
@@ -55,7 +60,7 @@ APP_BINDINGS: list[BindingType] = [
         "Threshold down",
         id="threshold_down",
         show=False,
-        tooltip="Lower the entity confidence threshold.",
+        tooltip="Lower the confidence threshold by 0.05 (to 0.00).",
     ),
     Binding(
         "f5",
@@ -119,6 +124,46 @@ APP_BINDINGS: list[BindingType] = [
         tooltip="Score a corpus: open one, or show the one open.",
     ),
     Binding(
+        "f12",
+        "compare",
+        "Compare",
+        id="compare",
+        show=False,
+        tooltip="Model A beside model B on this text (--compare-*).",
+    ),
+    Binding(
+        "f10",
+        "hide_types",
+        "Types",
+        id="types",
+        show=False,
+        tooltip="Choose the entity types shown (and exported).",
+    ),
+    Binding(
+        "ctrl+down",
+        "step_entity(1)",
+        "Next entity",
+        id="next_entity",
+        show=False,
+        tooltip="Select the next entity in the text.",
+    ),
+    Binding(
+        "ctrl+up",
+        "step_entity(-1)",
+        "Previous entity",
+        id="previous_entity",
+        show=False,
+        tooltip="Select the previous entity in the text.",
+    ),
+    Binding(
+        "ctrl+f",
+        "search",
+        "Find",
+        id="search",
+        show=False,
+        tooltip="Find a word or phrase in the text (again: next match).",
+    ),
+    Binding(
         "ctrl+n",
         "next_sample",
         "Sample",
@@ -127,3 +172,35 @@ APP_BINDINGS: list[BindingType] = [
         tooltip="Replace the input with the next sample text.",
     ),
 ]
+
+
+def app_binding(binding_id: str) -> Binding:
+    """The app binding with ``binding_id``."""
+    for binding in APP_BINDINGS:
+        if isinstance(binding, Binding) and binding.id == binding_id:
+            return binding
+    raise KeyError(binding_id)
+
+
+def keys_of(binding: Binding, keymap: Mapping[str, str]) -> list[str]:
+    """The keys ``binding`` answers to under a user ``keymap`` (Textual's normalized form)."""
+    keys = keymap.get(binding.id or "", binding.key)
+    return [k.strip() for k in keys.split(",") if k.strip() and k.strip() != "ctrl+j"]
+
+
+def known_binding_ids() -> list[str]:
+    """Every binding id a ``[keymap]`` may name: the app's, then its screens' and widgets'
+    (every ner-tui class loaded, so a screen added later is included without a list here)."""
+    ids = [b.id for b in APP_BINDINGS if isinstance(b, Binding) and b.id]
+    seen = set(ids)
+    todo: list[type] = [DOMNode]
+    while todo:
+        cls = todo.pop()
+        todo.extend(cls.__subclasses__())
+        if not cls.__module__.startswith("ner_tui."):
+            continue
+        for binding in cls.__dict__.get("BINDINGS", ()):
+            if isinstance(binding, Binding) and binding.id and binding.id not in seen:
+                seen.add(binding.id)
+                ids.append(binding.id)
+    return ids

@@ -79,6 +79,15 @@ def app_commands(app: NerTuiApp) -> list[PaletteCommand]:
             )
     labels = "Hide labels" if app.view_options.show_labels else "Show labels"
     commands.append(c(labels, "The label chip after each entity", app.action_toggle_labels))
+    for entity_type in app.palette.types:
+        hidden = entity_type in app.view_options.hidden_types
+        commands.append(
+            c(
+                f"{'Show' if hidden else 'Hide'} type: {entity_type}",
+                "Toggle this entity type in the view (f10 chooses several)",
+                partial(app.toggle_type, entity_type),
+            )
+        )
     live = "Live mode: off" if app.view_options.live else "Live mode: on"
     commands.append(c(live, "Predict as you type", app.action_toggle_live))
     for name in SAMPLES:
@@ -89,6 +98,13 @@ def app_commands(app: NerTuiApp) -> list[PaletteCommand]:
                 partial(app.load_sample, name),
             )
         )
+    commands.append(
+        c(
+            "Compare models",
+            "This text through model A and model B, side by side",
+            app.action_compare,
+        )
+    )
     commands.append(c("History", "Past inputs", app.action_history))
     if len(app.history):
         commands.append(c("Clear history", "Forget past inputs", app.clear_history))
@@ -98,6 +114,16 @@ def app_commands(app: NerTuiApp) -> list[PaletteCommand]:
     )
     if app.corpus_screen is not None:
         commands.append(c("Show corpus", "Scores, documents and errors", app.action_show_corpus))
+    if app.corpus_docs and not app.corpus_running:
+        from ner_tui.ui.screens.compare_corpus import show_corpus_compare
+
+        commands.append(
+            c(
+                "Compare models on the corpus",
+                "A's and B's scores per type, B - A with its interval, documents by disagreement",
+                partial(show_corpus_compare, app),
+            )
+        )
     if app.prediction is not None:
         for fmt, label in (
             ("json", "JSON"),
@@ -113,6 +139,13 @@ def app_commands(app: NerTuiApp) -> list[PaletteCommand]:
                 )
             )
         commands.append(c("Copy entities", "To the clipboard", app.action_copy_entities))
+        commands.append(
+            c("Copy result as JSON", "Text, options, entities and tokens", app.action_copy_json)
+        )
+    if app.prediction is not None and app.prediction.entities:
+        commands.append(c("Next entity", "ctrl+down", partial(app.action_step_entity, 1)))
+        commands.append(c("Previous entity", "ctrl+up", partial(app.action_step_entity, -1)))
+    commands.append(c("Find in the text", "ctrl+f", app.action_search))
     kind = app.connection.kind if app.connection else None
     commands.append(
         c(

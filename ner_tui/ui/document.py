@@ -43,6 +43,7 @@ class LaidOut:
 
     document: EntityDocument
     show_labels: bool
+    hidden_types: frozenset[str] = frozenset()
 
 
 def chunk_edges(prediction: Prediction) -> list[int]:
@@ -214,11 +215,21 @@ class LineSlicer:
 
 
 def decode_and_layout(
-    scored: ScoredText, options: DecodeOptions, palette: EntityPalette, show_labels: bool
+    scored: ScoredText,
+    options: DecodeOptions,
+    palette: EntityPalette,
+    show_labels: bool,
+    hidden_types: frozenset[str] = frozenset(),
 ) -> tuple[Prediction, LaidOut]:
-    """Thread work: decode the scores and build the highlighted document."""
+    """Thread work: decode the scores and build the highlighted document. Entities of
+    ``hidden_types`` are left out of the prediction shown (and so of what is exported)."""
+    from dataclasses import replace
+
     from ner_tui.core.decoding import decode
 
     prediction = decode(scored, options)
+    if hidden_types:
+        shown = tuple(e for e in prediction.entities if e.label not in hidden_types)
+        prediction = replace(prediction, entities=shown)
     document = build_document(prediction, palette, show_labels=show_labels)
-    return prediction, LaidOut(document, show_labels)
+    return prediction, LaidOut(document, show_labels, hidden_types)

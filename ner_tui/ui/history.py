@@ -36,6 +36,10 @@ class History:
         while len(self._entries) > self.limit:
             self._entries.pop()
 
+    def restore(self, entries: list[HistoryEntry]) -> None:
+        """Put back saved entries (newest first), as many as the limit allows."""
+        self._entries = deque(entries[: self.limit])
+
     def remove(self, index: int) -> None:
         del self._entries[index]
 

@@ -18,6 +18,7 @@ import httpx
 import numpy as np
 
 MODEL = "<served model>"
+JSON = {"content-type": "application/json"}
 TEXT = "Barack Obama met Angela Merkel in Berlin on Tuesday, said the BBC."
 OTHER = "Apple and Microsoft shares rose in New York."
 IDS = [101, 1000, 2000, 3000, 4000, 102]
@@ -101,6 +102,19 @@ CASES: list[Case] = [
     pooling("truncate -2", input=TEXT, truncate_prompt_tokens=-2),
     Case("invalid JSON", raw=b'{"input": ', headers={"content-type": "application/json"}),
     Case("text/plain body", raw=TEXT.encode(), headers={"content-type": "text/plain"}),
+    Case("no content type", raw=b'{"input": "x"}'),
+    Case("empty body", raw=b"", headers=JSON),
+    Case("body is a list", raw=b"[]", headers=JSON),
+    pooling("priority 1.5", input=TEXT, priority=1.5),
+    pooling("lax values", input=TEXT, truncate_prompt_tokens="5", use_activation="yes"),
+    pooling("cache_salt empty", input=TEXT, cache_salt=""),
+    pooling("cache_salt with a slash", input=TEXT, cache_salt="a/b"),
+    pooling("mm_processor_kwargs not a dict", input=TEXT, mm_processor_kwargs=5),
+    Case("lone surrogate in a key", raw=b'{"input": "x", "\\ud83d": 1}', headers=JSON),
+    Case("lone surrogate in model", raw=b'{"model": "\\ud800", "input": "x"}', headers=JSON),
+    Case(
+        "lone surrogate in request_id", raw=b'{"input": "x", "request_id": "\\udfff"}', headers=JSON
+    ),
     Case("/invocations", path="/invocations", body={"input": TEXT}),
     # -- tokenizer endpoints
     Case("tokenize", path="/tokenize", body={"prompt": TEXT}),

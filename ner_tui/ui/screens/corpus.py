@@ -15,7 +15,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, ProgressBar, Sparkline, Static
+from textual.widgets import Footer, Header, ProgressBar, Sparkline, Static
 
 from ner_tui.core.corpus_scores import (
     SORT_KEYS,
@@ -26,24 +26,13 @@ from ner_tui.core.corpus_scores import (
     select,
 )
 from ner_tui.core.scoring import ERROR_KINDS
-from ner_tui.ui.corpus_marks import (
-    BOLD,
-    DIM,
-    KIND_NAMES,
-    cell,
-    curve_caption,
-    preview,
-    scores_table,
-)
+from ner_tui.ui.corpus_list import DocumentList
+from ner_tui.ui.corpus_marks import BOLD, DIM, KIND_NAMES, curve_caption, scores_table
 from ner_tui.ui.screens.corpus_document import CorpusDocumentScreen
 from ner_tui.ui.screens.corpus_errors import ErrorBrowserScreen
 
 if TYPE_CHECKING:
     from ner_tui.ui.app import NerTuiApp
-
-# The list shows the first rows of the sorted, filtered documents: a DataTable of 10,000 rows
-# takes seconds to fill, and the point of sorting is the top of the list (bench/corpus_view.py).
-MAX_ROWS = 200
 
 SORT_NAMES = {
     "document": "corpus order",
@@ -119,7 +108,7 @@ class CorpusScreen(Screen[None]):
             with Vertical(id="corpus-left"):
                 yield ProgressBar(id="corpus-progress", show_eta=False)
                 yield Static(id="corpus-filters")
-                yield DataTable(id="corpus-docs", cursor_type="row")
+                yield DocumentList(id="corpus-docs")
             with Vertical(id="corpus-scores"):
                 yield Static(scores_table(None), id="scores-table")
                 yield Sparkline([], id="threshold-curve")
@@ -130,10 +119,8 @@ class CorpusScreen(Screen[None]):
         self.title = f"Corpus · {self.corpus_name}"
         self.query_one("#corpus-left").border_title = "Documents"
         self.query_one("#corpus-scores").border_title = "Scores"
-        table = self.query_one(DataTable)
-        table.add_columns("#", "line", "errors", "F1", "low conf", "text")
         self._show_filters()
-        table.focus()
+        self.query_one(DocumentList).focus()
         # Shown again after the main view (a popped screen is composed anew): the app's state.
         app = self.ner_app
         if app.corpus_running:
@@ -178,7 +165,7 @@ class CorpusScreen(Screen[None]):
         self.query_one("#curve-caption", Static).update(curve_caption(scores))
         if report is None and self.sort == "document":
             self.sort = "confidence"
-        self._fill()
+        self._fill(keep=True)
 
     def _show_filters(self) -> None:
         parts: list[tuple[str, object]] = [
@@ -193,31 +180,21 @@ class CorpusScreen(Screen[None]):
             parts.append(("   scoring… esc to cancel", DIM))
         self.query_one("#corpus-filters", Static).update(Content.assemble(*parts))  # type: ignore[arg-type]
 
-    def _fill(self) -> None:
-        table = self.query_one(DataTable)
-        table.clear()
+    def _fill(self, *, keep: bool = False) -> None:
+        """List the documents chosen by the sort and filters (only the visible rows are
+        rendered, so this is the cost of :func:`select`); ``keep``: the cursor stays on its
+        document (new scores), else it goes to the top (new order)."""
         self._show_filters()
         if self.scores is None:
+            self.shown = []
+            self.query_one(DocumentList).show(self.shown)
             return
         self.shown = select(
             self.scores.results, sort=self.sort, label=self.type_filter, kind=self.kind_filter
         )
-        for r in self.shown[:MAX_ROWS]:
-            doc = r.doc
-            if doc.error is not None:
-                cells = ["!", "—", "—", cell(preview(doc.error.message, 60), DIM)]
-            else:
-                low = "—" if r.min_confidence is None else f"{r.min_confidence:.3f}"
-                f1 = "—" if r.score is None else f"{r.score.f1:.2f}"
-                errors = "—" if r.score is None else str(r.error_count)
-                cells = [errors, f1, low, cell(preview(doc.text, 60))]
-            table.add_row(str(doc.index + 1), str(doc.line), *cells, key=str(doc.index))
-        left = self.query_one("#corpus-left")
+        self.query_one(DocumentList).show(self.shown, keep=keep)
         total = len(self.scores.results)
-        if len(self.shown) > MAX_ROWS:
-            left.border_subtitle = f"first {MAX_ROWS:,} of {len(self.shown):,} ({total:,} in all)"
-        else:
-            left.border_subtitle = f"{len(self.shown):,} of {total:,}"
+        self.query_one("#corpus-left").border_subtitle = f"{len(self.shown):,} of {total:,}"
 
     # ------------------------------------------------------------------ keys
 
@@ -250,8 +227,8 @@ class CorpusScreen(Screen[None]):
             )
         )
 
-    @on(DataTable.RowSelected, "#corpus-docs")
-    def _open(self, event: DataTable.RowSelected) -> None:
-        index = event.cursor_row
+    @on(DocumentList.Selected, "#corpus-docs")
+    def _open(self, event: DocumentList.Selected) -> None:
+        index = event.index
         if 0 <= index < len(self.shown):
             self.app.push_screen(CorpusDocumentScreen(self.shown[index], self.ner_app.palette))

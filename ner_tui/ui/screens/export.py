@@ -1,4 +1,8 @@
-"""Export the current prediction to a file (JSON, JSONL, CoNLL, token table, HTML)."""
+"""Export the current prediction to a file (JSON, JSONL, CoNLL, token table, HTML).
+
+The suggested name is one that does not exist yet (``ner-tui-export-2.json``...), and a file that
+exists is only replaced after a second Enter, with the dialog saying so in between.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from pathlib import Path
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, RadioButton, RadioSet
 
@@ -36,6 +41,7 @@ class ExportScreen(ModalScreen[ExportRequest | None]):
         super().__init__()
         self.fmt = fmt if fmt in SUFFIX else "json"
         self.directory = directory or Path.cwd()
+        self._confirmed: Path | None = None  # an existing file Enter was pressed on once
 
     def compose(self) -> ComposeResult:
         with Vertical(id="export-dialog", classes="dialog") as box:
@@ -45,7 +51,8 @@ class ExportScreen(ModalScreen[ExportRequest | None]):
                 for name, description in FORMATS:
                     yield RadioButton(description, value=name == self.fmt, name=name)
             yield Label("File")
-            yield Input(str(self.directory / f"ner-tui-export{SUFFIX[self.fmt]}"), id="export-path")
+            yield Input(str(free_name(self.directory, SUFFIX[self.fmt])), id="export-path")
+            yield Label("", id="export-warning")
             with Horizontal(classes="buttons"):
                 yield Button("Export", id="export", variant="primary")
                 yield Button("Cancel", id="cancel")
@@ -55,8 +62,15 @@ class ExportScreen(ModalScreen[ExportRequest | None]):
         path_input = self.query_one("#export-path", Input)
         old = Path(path_input.value)
         if old.suffix in SUFFIX.values():
-            path_input.value = str(old.with_suffix(SUFFIX[name]))
+            new = old.with_suffix(SUFFIX[name])
+            if old.stem.startswith("ner-tui-export") and new.exists():
+                new = free_name(old.parent, SUFFIX[name])
+            path_input.value = str(new)
         self.fmt = name
+
+    def on_input_changed(self) -> None:
+        self._confirmed = None
+        self.query_one("#export-warning", Label).update("")
 
     def on_input_submitted(self) -> None:
         self._submit()
@@ -72,4 +86,21 @@ class ExportScreen(ModalScreen[ExportRequest | None]):
         if not value:
             self.notify("Give a file name to export to.", severity="warning", markup=False)
             return
-        self.dismiss(ExportRequest(Path(value).expanduser(), self.fmt))
+        path = Path(value).expanduser()
+        if path.exists() and self._confirmed != path:
+            self._confirmed = path
+            self.query_one("#export-warning", Label).update(
+                Content(f"{path.name} exists: press Enter again to replace it, or change the name.")
+            )
+            return
+        self.dismiss(ExportRequest(path, self.fmt))
+
+
+def free_name(directory: Path, suffix: str) -> Path:
+    """``ner-tui-export<suffix>`` in ``directory``, or ``-2``, ``-3``... when taken."""
+    path = directory / f"ner-tui-export{suffix}"
+    n = 2
+    while path.exists():
+        path = directory / f"ner-tui-export-{n}{suffix}"
+        n += 1
+    return path

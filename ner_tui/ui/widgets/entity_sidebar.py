@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
+from rich.cells import cell_len
 from textual import on
 from textual.content import Content
 from textual.message import Message
@@ -115,14 +116,14 @@ class EntitySidebar(OptionList):
                 name = visible_text(first.text)
                 count = f" ×{len(ids)}" if len(ids) > 1 else ""
                 room = name_width - len(count)
-                if len(name) > room:
-                    name = name[: room - 1] + "…"
+                name = _fit_cells(name, room)
                 score_style = Style(dim=True) if best >= 0.5 else Style(bold=True)
                 line = Content.assemble(
                     ("  ▌", colour.label_for(dark)),
                     name,
                     (count, Style(dim=True)),
-                    " " * max(1, room - len(name) + 1),
+                    # Cells, not characters: combining marks and joiners take none.
+                    " " * max(1, room - cell_len(name) + 1),
                     (f"{best:.2f}", score_style),
                 )
                 self._occurrences[ids[0]] = ids
@@ -172,3 +173,15 @@ class EntitySidebar(OptionList):
         step = (self._cycle.get(first, 0) + 1) % len(ids)
         self._cycle[first] = step
         self._select(ids[step])
+
+
+def _fit_cells(text: str, width: int) -> str:
+    """``text`` cut to ``width`` cells with "…" (never inside a grapheme's marks)."""
+    if cell_len(text) <= width:
+        return text
+    out = ""
+    for char in text:
+        if cell_len(out + char) > width - 1:
+            break
+        out += char
+    return out + "…"

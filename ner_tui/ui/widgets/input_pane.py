@@ -23,6 +23,7 @@ from typing import overload
 
 from rich.cells import cell_len
 from textual import on
+from textual.binding import Binding
 from textual.geometry import Size
 from textual.message import Message
 from textual.widgets import TextArea
@@ -100,6 +101,17 @@ class InputPane(TextArea):
     those keys, and the answer, :class:`TextRequested`, carries exactly what the screen shows
     once they are in."""
 
+    BINDINGS = [  # noqa: RUF012
+        Binding(
+            "ctrl+a",
+            "select_all",
+            "Select all",
+            id="input.select_all",
+            show=False,
+            tooltip="Select the whole text (home goes to the line start).",
+        ),
+    ]
+
     @dataclass
     class TextRequested(Message):
         """The pane's whole text, after every key queued before the request."""
@@ -108,6 +120,12 @@ class InputPane(TextArea):
 
     class _TextWanted(Message, bubble=False):
         """Queued behind the keys before it; answered with :class:`TextRequested`."""
+
+    def yield_keys(self, keys: list[str]) -> None:
+        """Stop handling ``keys`` here (e.g. ctrl+e, the editor's line end) so the app's
+        bindings a user moved onto them run while the input has focus."""
+        for key in keys:
+            self._bindings.key_to_bindings.pop(key, None)
 
     def request_text(self) -> None:
         """Post :class:`TextRequested` once the keys already queued here are handled."""

@@ -18,6 +18,7 @@ class ViewOptions:
     decode: DecodeOptions = field(default_factory=DecodeOptions)
     show_labels: bool = True
     live: bool = False
+    hidden_types: frozenset[str] = frozenset()  # entity types left out of the view (f10)
 
 
 class OptionsBar(Static):
@@ -34,13 +35,17 @@ class OptionsBar(Static):
 
     def show(self, options: ViewOptions) -> None:
         self.options = options
-        compact = self.is_attached and 0 < self.size.width < 100
+        width = self.size.width if self.is_attached else 0
+        compact = 0 < width < 100
+        tiny = 0 < width < 68  # 60-column terminals: values and keys only
         key = Style(dim=True)
         value = Style(bold=True)
-        sep = (" · " if compact else "  ·  ", Style(dim=True))
+        sep = ("  " if tiny else " · " if compact else "  ·  ", Style(dim=True))
         d = options.decode
         names = (
-            ("agg ", "decoder ", "thr ", "labels ", "live ")
+            ("", "", "≥", "lbl ", "live ")
+            if tiny
+            else ("agg ", "decoder ", "thr ", "labels ", "live ")
             if compact
             else ("aggregation ", "decoder ", "threshold ", "labels ", "live ")
         )
@@ -65,5 +70,10 @@ class OptionsBar(Static):
                 names[4],
                 ("on" if options.live else "off", value),
                 (" f9", key),
+                *(
+                    [sep, ("hidden ", Style()), (" ".join(sorted(options.hidden_types)), value)]
+                    if options.hidden_types
+                    else []
+                ),
             )
         )

@@ -1,5 +1,11 @@
 """The token/label table: a virtual table that renders only the rows on screen.
 
+At its natural width the columns are ``# token word label conf runner-ups``. When the pane is
+narrower than that (80x24 and smaller terminals) it switches to a compact layout that keeps what
+matters on screen: ``# token label conf`` first, the token cut shorter, then the word and the
+runner-ups abbreviated (``I-PER .02``). Either way a row wider than the pane scrolls sideways
+(Left/Right, or the horizontal scrollbar).
+
 Textual's DataTable builds a row object per token and measures every cell up front (about 1.7 s
 for 20,000 tokens here), so this table reads rows straight from the :class:`Prediction` instead:
 setting a 20,000-token prediction costs one pass over the token strings for column widths.
@@ -31,6 +37,7 @@ from ner_tui.ui.widgets.strip import content_strip
 LOW_CONFIDENCE = 0.5
 _MAX_TOKEN = 18
 _MAX_WORD = 20
+_COMPACT_TOKEN = 12
 _WIDTH_SAMPLE = 500
 
 
@@ -41,13 +48,35 @@ class _Columns:
     word: int
     label: int
     conf: int = 5
+    alts: int = 0  # the runner-ups' widest cell length
+
+    @property
+    def full_width(self) -> int:
+        """The natural layout's row width (mark, index, token, word, label, conf, runner-ups)."""
+        return (
+            2
+            + self.index
+            + 2
+            + self.token
+            + 2
+            + self.word
+            + 2
+            + self.label
+            + 2
+            + self.conf
+            + 2
+            + self.alts
+        )
 
 
 class TokenTable(ScrollView, can_focus=True):
     """One row per token the model saw, special tokens included (dimmed)."""
 
     DEFAULT_CSS = """
-    TokenTable { background: $surface; overflow-x: hidden; scrollbar-size-vertical: 1; }
+    TokenTable {
+        background: $surface; overflow-x: auto; scrollbar-size-vertical: 1;
+        scrollbar-size-horizontal: 1;
+    }
     TokenTable > .token-table--header { text-style: bold; color: $text-muted; }
     TokenTable > .token-table--cursor { background: $accent 40%; }
     TokenTable > .token-table--member { background: $accent 15%; }
@@ -64,6 +93,29 @@ class TokenTable(ScrollView, can_focus=True):
         Binding("pagedown", "page(1)", "Page down", show=False),
         Binding("home", "jump(0)", "First", show=False),
         Binding("end", "jump(-1)", "Last", show=False),
+        Binding(
+            "enter",
+            "choose",
+            "Label distribution",
+            id="tokens.distribution",
+            tooltip="Every label's probability for this token, as a bar chart.",
+        ),
+        Binding(
+            "left",
+            "scroll_left",
+            "Scroll left",
+            show=False,
+            id="tokens.scroll_left",
+            tooltip="Scroll a row wider than the pane back.",
+        ),
+        Binding(
+            "right",
+            "scroll_right",
+            "Scroll right",
+            show=False,
+            id="tokens.scroll_right",
+            tooltip="Scroll a row wider than the pane to its runner-ups and word.",
+        ),
     ]
 
     cursor: reactive[int] = reactive(-1, init=False)
@@ -79,6 +131,21 @@ class TokenTable(ScrollView, can_focus=True):
         def control(self) -> TokenTable:
             return self.table
 
+    @dataclass
+    class TokenChosen(Message):
+        """Enter on a token: show its whole label distribution."""
+
+        table: TokenTable
+        index: int
+
+        @property
+        def control(self) -> TokenTable:
+            return self.table
+
+    def action_choose(self) -> None:
+        if self.row_count:
+            self.post_message(self.TokenChosen(self, max(self.cursor, 0)))
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._prediction: Prediction | None = None
@@ -86,7 +153,8 @@ class TokenTable(ScrollView, can_focus=True):
         self._word_cache: dict[int, str] = {}
         self._cols = _Columns(1, 5, 4, 5)
         self._members: tuple[int, int] | None = None  # token range of a selected entity
-        self._cache: LRUCache[tuple[int, int, bool, bool], Strip] = LRUCache(256)
+        self._compact = False
+        self._cache: LRUCache[tuple[int, int, int, bool, bool], Strip] = LRUCache(256)
         self._theme_colours: dict[str, Color] = {}
         self._dark_cache: bool | None = None
 
@@ -116,11 +184,38 @@ class TokenTable(ScrollView, can_focus=True):
         label_w = max([5, *(len(label) for label in prediction.scored.id2label)])
         words = (self._word_of(t.index) for t in sample if t.word is not None)
         word_w = max([4, *(min(_MAX_WORD, cell_len(w)) for w in words)])
-        self._cols = _Columns(len(str(len(prediction.tokens))), token_w, word_w, label_w)
-        self.virtual_size = Size(0, len(prediction.tokens) + 1)
+        top_k = max((len(t.alternatives) for t in sample), default=0)
+        alts_w = top_k * (label_w + 7) - 2 if top_k else 10
+        self._cols = _Columns(len(str(len(prediction.tokens))), token_w, word_w, label_w, 5, alts_w)
+        self._fit_layout()
         self.set_reactive(TokenTable.cursor, -1)
         self.scroll_to(0, 0, animate=False)
         self.refresh()
+
+    def _fit_layout(self) -> None:
+        """Pick the natural or compact layout for the pane's width, and the scrollable size."""
+        width = self.scrollable_content_region.width
+        self._compact = bool(width) and width < self._cols.full_width
+        self._cache.clear()
+        c = self._cols
+        if self._compact:
+            token = min(c.token, _COMPACT_TOKEN)
+            alts = self._compact_alts()
+            row_width = 2 + c.index + 2 + token + 2 + c.label + 2 + c.conf + 2 + alts + 2 + c.word
+        else:
+            row_width = c.full_width
+        self.virtual_size = Size(row_width, self.row_count + 1 if self._prediction else 0)
+
+    def _compact_alts(self) -> int:
+        """The compact runner-up column's width ("I-PER .02" per runner-up)."""
+        c = self._cols
+        count = (c.alts + 2) // (c.label + 7) if c.alts else 0
+        return max(10, count * (c.label + 6) - 2)
+
+    def on_resize(self) -> None:
+        if self._prediction is not None:
+            self._fit_layout()
+            self.refresh()
 
     def mark_members(self, token_start: int, token_end: int) -> None:
         """Shade the rows of a selected entity and bring the first into view."""
@@ -217,6 +312,21 @@ class TokenTable(ScrollView, can_focus=True):
 
     def _header(self) -> Content:
         c = self._cols
+        if self._compact:
+            token = min(c.token, _COMPACT_TOKEN)
+            return Content(
+                "  "
+                + "#".rjust(c.index)
+                + "  "
+                + "token".ljust(token)
+                + "  "
+                + "label".ljust(c.label)
+                + "  "
+                + "conf".rjust(c.conf)
+                + "  "
+                + "runner-ups".ljust(self._compact_alts())
+                + "  word"
+            )
         parts = [
             "  ",
             "#".rjust(c.index),
@@ -246,10 +356,13 @@ class TokenTable(ScrollView, can_focus=True):
             mark = ("  ", None)
         pieces.append(mark)
         pieces.append((str(tok.index).rjust(c.index) + "  ", dim))
-        token = _fit(visible_text(tok.text), c.token)
+        compact = self._compact
+        token = _fit(visible_text(tok.text), min(c.token, _COMPACT_TOKEN) if compact else c.token)
         pieces.append((token + "  ", dim if tok.special else None))
         word = "" if tok.word is None else _fit(self._word_of(tok.index), c.word)
-        pieces.append((word.ljust(c.word) + "  ", Style(italic=True) if word else None))
+        word_piece = (word.ljust(c.word) + "  ", Style(italic=True) if word else None)
+        if not compact:
+            pieces.append(word_piece)
         _, kind = split_label(tok.label)
         label_style: Style | None = None
         if tok.special:
@@ -265,8 +378,14 @@ class TokenTable(ScrollView, can_focus=True):
             else (dim if tok.special else None)
         )
         pieces.append((f"{tok.score:.3f}"[: c.conf].rjust(c.conf), conf_style))
-        alts = "  ".join(f"{label} {score:.2f}" for label, score in tok.alternatives)
-        pieces.append(("  " + alts, dim))
+        if compact:
+            # "I-PER .02": the runner-ups in fewer cells, then the word.
+            alts = "  ".join(f"{label} {_short_score(score)}" for label, score in tok.alternatives)
+            pieces.append(("  " + alts.ljust(self._compact_alts()) + "  ", dim))
+            pieces.append(word_piece)
+        else:
+            alts = "  ".join(f"{label} {score:.2f}" for label, score in tok.alternatives)
+            pieces.append(("  " + alts, dim))
         return Content.assemble(*[(text, style) if style else text for text, style in pieces])
 
     def render_line(self, y: int) -> Strip:
@@ -274,15 +393,19 @@ class TokenTable(ScrollView, can_focus=True):
         base = self.visual_style
         if self._prediction is None:
             return Strip.blank(width, base.rich_style)
+        scroll_x = round(self.scroll_x)
         if y == 0:
             header_style = self.get_visual_style("token-table--header")
-            return content_strip(self._header(), Style.combine([base, header_style]), width)
+            header = content_strip(
+                self._header(), Style.combine([base, header_style]), scroll_x + width
+            )
+            return header.crop(scroll_x, scroll_x + width)
         row = y - 1 + round(self.scroll_y)
         if row >= self.row_count:
             return Strip.blank(width, base.rich_style)
         is_cursor = row == self.cursor
         is_member = self._members is not None and self._members[0] <= row < self._members[1]
-        key = (row, width, is_cursor, is_member)
+        key = (row, width, scroll_x, is_cursor, is_member)
         cached = self._cache.get(key)
         if cached is not None:
             return cached
@@ -291,9 +414,16 @@ class TokenTable(ScrollView, can_focus=True):
             style = Style.combine([base, self.get_visual_style("token-table--cursor")])
         elif is_member:
             style = Style.combine([base, self.get_visual_style("token-table--member")])
-        strip = content_strip(self._row(self._prediction.tokens[row]), style, width)
+        line = self._row(self._prediction.tokens[row])
+        strip = content_strip(line, style, scroll_x + width).crop(scroll_x, scroll_x + width)
         self._cache[key] = strip
         return strip
+
+
+def _short_score(score: float) -> str:
+    """``.02`` for 0.02, ``1.0`` for scores that round to one: three cells."""
+    text = f"{score:.2f}"
+    return "1.0" if text == "1.00" else text[1:]
 
 
 def _fit(text: str, width: int) -> str:
