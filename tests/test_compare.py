@@ -173,12 +173,12 @@ def test_a_clearly_worse_model_is_worse_and_an_equal_one_is_not() -> None:
 def test_target_builds_b_from_a() -> None:
     base = Settings(url="http://a:1", model="m1", tokenizer="t", api_key="k")
     assert not CompareTarget().given
-    settings_only = CompareTarget(aggregation="first", mode="strict")
+    settings_only = CompareTarget(aggregation="simple", mode="strict")
     assert settings_only.given and not settings_only.own_backend
     assert settings_only.settings(base) is base
     options = settings_only.options(DecodeOptions(threshold=0.5))
-    assert (options.aggregation, options.mode, options.threshold) == ("first", "strict", 0.5)
-    assert settings_only.settings_note(DecodeOptions()) == "aggregation first, mode strict"
+    assert (options.aggregation, options.mode, options.threshold) == ("simple", "strict", 0.5)
+    assert settings_only.settings_note(DecodeOptions()) == "aggregation simple, mode strict"
     other = CompareTarget(url="http://b:2").settings(base)
     assert (other.base_url, other.model, other.tokenizer, other.api_key) == (
         "http://b:2",

@@ -95,14 +95,14 @@ def test_comparing_settings_of_one_server_costs_no_second_request(
     server_a: ServeProcess, capsys: pytest.CaptureFixture[str]
 ) -> None:
     before = pooling_requests(server_a)
-    settings_only = ["--compare-aggregation", "first", "--compare-strict"]
+    settings_only = ["--compare-aggregation", "simple", "--compare-strict"]
     code = main(["predict", "--url", server_a.url, *settings_only, "-o", "jsonl", TEXT])
     out, err = capsys.readouterr()
     assert code == 0, err
     assert pooling_requests(server_a) - before == 1
     record = json.loads(out)
-    assert record["a"]["model"].endswith("simple, lenient)")
-    assert record["b"]["model"].endswith("first, strict)")
+    assert record["a"]["model"].endswith("first, lenient)")
+    assert record["b"]["model"].endswith("simple, strict)")
 
     before = pooling_requests(server_a)
     code = main(["eval", str(GOLD), "--url", server_a.url, "--compare-threshold", "0.99"])
@@ -215,7 +215,7 @@ def test_compare_flags_that_cannot_apply_say_so(capsys: pytest.CaptureFixture[st
     assert code == 2 and "--fail-if-worse needs model B" in capsys.readouterr().err
     code = main(["predict", "--local", "--compare-map", "PERSON", TEXT])
     assert code == 2 and "--compare-map: `PERSON` is not B=A" in capsys.readouterr().err
-    code = main(["predict", "--local", "--compare-aggregation", "simple", TEXT])
+    code = main(["predict", "--local", "--compare-aggregation", "first", TEXT])
     assert code == 2 and "nothing to compare" in capsys.readouterr().err
 
 

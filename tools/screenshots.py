@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import os
 import sys
+import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ from typing import Any
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("NER_TUI_CONFIG_FILE", "/nonexistent/ner-tui-config.toml")
+# Never the developer's saved history, theme or options: a fresh state dir for every run.
+os.environ["NER_TUI_STATE_DIR"] = tempfile.mkdtemp(prefix="ner-tui-shots-")
 
 from ner_tui.core.compare import CompareTarget
 from ner_tui.core.settings import Settings
@@ -31,6 +34,7 @@ from ner_tui.ui.widgets.input_pane import InputPane
 
 ROOT = Path(__file__).resolve().parent.parent
 SIZE = (130, 38)
+PROJECTOR = (80, 24)  # a laptop at a projector
 THEME = "textual-dark"
 NO_SERVER = "http://127.0.0.1:9"  # the discard port: nothing listens there
 
@@ -54,8 +58,10 @@ async def settle(pilot: Any, until: Callable[[NerTuiApp], bool]) -> None:
     raise RuntimeError("the app never reached the state to capture")
 
 
-async def shoot(app: NerTuiApp, path: Path, steps: list[Step]) -> None:
-    async with app.run_test(size=SIZE, notifications=True) as pilot:
+async def shoot(
+    app: NerTuiApp, path: Path, steps: list[Step], size: tuple[int, int] = SIZE
+) -> None:
+    async with app.run_test(size=size, notifications=True) as pilot:
         app.query_one(InputPane).cursor_blink = False
         for step in steps:
             await step(pilot)
@@ -105,6 +111,7 @@ async def main() -> int:
 
     shots: list[tuple[str, NerTuiApp, list[Step]]] = [
         ("first-launch", app(SAMPLES["News"]), [predicted]),
+        ("projector-80x24", app(SAMPLES["News"], local=True), [predicted]),
         ("rich-sentence", app(SAMPLES["Tricky text"], local=True), [predicted, select_entity]),
         (
             "strict-first",
@@ -140,7 +147,8 @@ async def main() -> int:
     for name, instance, steps in shots:
         if args.only and name not in args.only:
             continue
-        await shoot(instance, args.out / f"{name}.svg", steps)
+        size = PROJECTOR if name == "projector-80x24" else SIZE
+        await shoot(instance, args.out / f"{name}.svg", steps, size)
     return 0
 
 

@@ -390,9 +390,13 @@ def type_counts(
 
 def f1_of(counts: np.ndarray) -> np.ndarray:
     """F1 from ``(..., 3)`` arrays of (correct, predicted, gold); 0 where both are 0."""
+    # seqeval's arithmetic (precision and recall first), so a reported F1 equals eval's to the bit.
     correct = counts[..., 0].astype(np.float64)
-    total = counts[..., 1] + counts[..., 2]
-    return np.divide(2 * correct, total, out=np.zeros_like(correct), where=total > 0)
+    predicted, gold = counts[..., 1], counts[..., 2]
+    precision = np.divide(correct, predicted, out=np.zeros_like(correct), where=predicted > 0)
+    recall = np.divide(correct, gold, out=np.zeros_like(correct), where=gold > 0)
+    denom = precision + recall
+    return np.divide(2.0 * precision * recall, denom, out=np.zeros_like(correct), where=denom > 0)
 
 
 def bootstrap_weights(rng: np.random.Generator, rows: int, n: int) -> np.ndarray:
