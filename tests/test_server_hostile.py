@@ -212,3 +212,86 @@ def test_a_huge_single_text_is_refused_without_tokenizing_all_of_it(server: str)
         timeout=HANG_GUARD,
     )
     assert cut.status_code == 200 and len(cut.json()["data"][0]["data"]) == 128
+
+
+def _off_loop(url: str) -> float:
+    return metrics(url).get("bodies_parsed_off_loop_total", 0.0)
+
+
+def test_a_big_body_is_parsed_off_the_loop_with_the_same_answer(server: str) -> None:
+    """The /health stalls of the soak were a max-size body parsed on the event loop: bodies
+    over the threshold are parsed in a thread, a chunk at a time (counted in /metrics), and
+    the answer is the one the same prompts get in a small body."""
+    prompts = [PROMPT, [2, 11, 12, 13, 3]]
+    before = _off_loop(server)
+    small = httpx.post(f"{server}/pooling", json={"input": prompts}, timeout=HANG_GUARD)
+    assert small.status_code == 200
+    assert _off_loop(server) == before  # small bodies stay on the loop
+    pad = list(range(30_000))  # an unknown field, kept and ignored: the body is ~190 kB
+    big = httpx.post(f"{server}/pooling", json={"input": prompts, "pad": pad}, timeout=HANG_GUARD)
+    assert big.status_code == 200
+    assert _off_loop(server) == before + 1
+    assert [d["data"] for d in big.json()["data"]] == [d["data"] for d in small.json()["data"]]
+
+
+@pytest.mark.parametrize(
+    "faulty",
+    [
+        {"input": [[2, 3]], "encoding_format": "nope"},  # the request model's error
+        {"input": [[2, 3]], "normalize": True},  # refused before the schema
+        {"input": [[2, 3]], "model": "\ud800"},  # a lone surrogate
+        {"input": [[2, 3]], "model": "no-such-model"},  # after the schema: a 404
+        {"input": [[2, 3]], "truncate_prompt_tokens": -5, "task": 7},  # several errors
+    ],
+)
+def test_a_big_body_gets_the_same_error_as_a_small_one(server: str, faulty: dict) -> None:
+    """Validation errors and their envelope do not depend on where the body was parsed."""
+    assert len(json.dumps(faulty)) < 1000
+    before = _off_loop(server)
+    body = json.dumps(faulty)
+    small = httpx.post(
+        f"{server}/pooling",
+        content=body,
+        headers={"content-type": "application/json"},
+        timeout=HANG_GUARD,
+    )
+    # The same value, made big with whitespace (a padding field would show in the errors
+    # that echo the whole body).
+    padded = "{" + " \n" * 40_000 + body[1:]
+    big = httpx.post(
+        f"{server}/pooling",
+        content=padded,
+        headers={"content-type": "application/json"},
+        timeout=HANG_GUARD,
+    )
+    assert small.status_code in (400, 404)
+    assert (big.status_code, big.json()) == (small.status_code, small.json())
+    assert _off_loop(server) == before + 1
+
+
+def test_a_big_broken_body_gets_fastapis_json_error(server: str) -> None:
+    """A JSON error at the end of a big body is the error json.loads gives, worded as FastAPI
+    and vLLM word it inline."""
+    from ner_tui.server.protocol import validation_error_message, validation_error_param
+
+    broken = '{"input": [[2, 3]], "pad": ' + json.dumps(list(range(30_000)))[:-1] + ",]}"
+    try:
+        json.loads(broken)
+    except json.JSONDecodeError as exc:
+        error = {
+            "type": "json_invalid",
+            "loc": ("body", exc.pos),
+            "msg": "JSON decode error",
+            "input": {},
+            "ctx": {"error": exc.msg},
+        }
+    big = httpx.post(
+        f"{server}/pooling",
+        content=broken,
+        headers={"content-type": "application/json"},
+        timeout=HANG_GUARD,
+    )
+    assert big.status_code == 400
+    got = big.json()["error"]
+    assert got["message"] == validation_error_message([error])
+    assert got["param"] == validation_error_param([error])

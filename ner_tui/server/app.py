@@ -37,6 +37,7 @@ from ner_tui.core.model_info import special_template
 from ner_tui.core.protocol import PoolingRequest, PoolingResponse, TokenizeResponse, Usage
 from ner_tui.core.runners import give_back_memory
 from ner_tui.server.batcher import Arrival, ServerScheduler
+from ner_tui.server.bodies import OFF_LOOP_BODY_BYTES, BodyRoute
 from ner_tui.server.defaults import (
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_NUM_BATCHED_TOKENS,
@@ -478,11 +479,18 @@ async def json_body(request: Request) -> Any:
     if not raw:
         return None  # FastAPI answers the missing body
     body = await request.json()  # parsed (and cached) by FastAPI already
-    if _may_hold_surrogates(raw):
-        found = list(lone_surrogates(body))
-        if found:
-            raise RequestValidationError(found)
+    if len(raw) > OFF_LOOP_BODY_BYTES:  # a walk in Python, like the parse: off the loop
+        found = await asyncio.to_thread(_surrogates_in, raw, body)
+    else:
+        found = _surrogates_in(raw, body)
+    if found:
+        raise RequestValidationError(found)
     return body
+
+
+def _surrogates_in(raw: bytes, body: Any) -> list[dict[str, Any]]:
+    """pydantic's ``string_unicode`` errors for the lone surrogates in the decoded body."""
+    return list(lone_surrogates(body)) if _may_hold_surrogates(raw) else []
 
 
 def _may_hold_surrogates(raw: bytes) -> bool:
@@ -552,6 +560,9 @@ def create_app(
         lifespan=lifespan,
         redoc_url=None,
     )
+    # Big bodies are parsed off the event loop, in steps (ner_tui.server.bodies).
+    app.router.route_class = BodyRoute
+    app.state.parsed_off_loop = state.metrics.parsed_off_loop
 
     # ---------------------------------------------------------------- routes
 

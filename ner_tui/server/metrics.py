@@ -109,6 +109,12 @@ class Metrics:
             ["model_name", "path"],
             registry=reg,
         )
+        self._off_loop = Counter(
+            "ner_tui_bodies_parsed_off_loop",
+            "Request bodies over the size threshold, parsed in a thread a chunk at a time.",
+            ["path"],
+            registry=reg,
+        )
         self._model_name = model_name
         for path in ("/pooling", "/invocations"):  # at 0 from the start, so rate() has a base
             self._disconnects.labels(model_name=model_name, path=path)
@@ -124,6 +130,10 @@ class Metrics:
         self._disconnects.labels(model_name=self._model_name, path=path).inc()
         if path in ("/pooling", "/invocations"):
             self._finished_abort.inc()
+
+    def parsed_off_loop(self, path: str) -> None:
+        """A big body was parsed off the event loop (:mod:`ner_tui.server.bodies`)."""
+        self._off_loop.labels(path=path).inc()
 
     def scored(self, prompts: int, tokens: int) -> None:
         """A pooling request's prompts were scored."""
