@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import json
 import logging
 import re
 import time
@@ -92,6 +93,10 @@ TOKENIZE_CHUNK_CHARS = 32_768
 # time, stopping as soon as it is past the model's window (like vLLM, which tokenizes only
 # up to max_model_len + 1 tokens): a 16 MB text is refused in milliseconds, not 24 s.
 _PROBE_CHARS_PER_TOKEN = 8
+# With truncation asked for, a text longer than this many characters per kept token is cut to
+# a piece (a prefix for right truncation, a suffix for left) that still has this many more
+# tokens than are kept, and only the piece is tokenized (see _Server.tokenize_piece).
+_PIECE_MARGIN_TOKENS = 16
 # Memory is given back to the system when no /pooling request is left after this many tokens.
 _TRIM_AFTER_TOKENS = 4096
 
@@ -130,6 +135,8 @@ class _Server:
         # How many special tokens the tokenizer puts before/after a text (kept by truncation).
         before, after = special_template(engine.tokenizer, served_model_name)
         self.specials = (len(before), len(after))
+        # Whether a piece of a text cut at whitespace has the whole text's tokens at that end.
+        self.pieces_safe = splits_at_whitespace(engine.tokenizer)
 
     # -------------------------------------------------------------- helpers
 
@@ -214,13 +221,60 @@ class _Server:
         self, ids: list[int], k: int, side: str, *, texts_with_specials: bool
     ) -> list[int]:
         """Keep ``k`` tokens, like the tokenizer's own truncation: specials stay."""
-        if len(ids) <= k:
-            return ids
-        lead, trail = self.specials if texts_with_specials else (0, 0)
-        keep = max(k - lead - trail, 0)
-        body = ids[lead : len(ids) - trail]
-        body = body[:keep] if side == "right" else body[len(body) - keep :]
-        return ids[:lead] + body + ids[len(ids) - trail :]
+        return truncate_ids(ids, k, side, self.specials if texts_with_specials else (0, 0))
+
+    async def tokenize_truncated(
+        self,
+        texts: list[str],
+        add_special_tokens: bool,
+        keep: int,
+        side: str,
+        arrival: Arrival,
+    ) -> list[list[int]]:
+        """Token ids of ``texts`` for truncation to ``keep`` tokens on ``side``, each as
+        :meth:`truncate` would cut the whole text's ids: a long text is tokenized a piece at
+        that end (:meth:`tokenize_piece`), so a megabyte text truncated to 128 tokens costs a
+        few kilobytes of tokenizing."""
+        need = keep + _PIECE_MARGIN_TOKENS
+        long = [self.pieces_safe and len(t) > need * _PROBE_CHARS_PER_TOKEN for t in texts]
+        if not any(long):
+            return await self.tokenize(texts, add_special_tokens, arrival=arrival)
+        rest = iter(
+            await self.tokenize(
+                [t for t, cut in zip(texts, long, strict=True) if not cut],
+                add_special_tokens,
+                arrival=arrival,
+            )
+        )
+        loop = asyncio.get_running_loop()
+        out: list[list[int]] = []
+        for text, cut in zip(texts, long, strict=True):
+            if not cut:
+                out.append(next(rest))
+                continue
+            arrival.check()
+            ids = await loop.run_in_executor(
+                self.tokenizer_pool, self.tokenize_piece, text, add_special_tokens, need, side
+            )
+            out.append(ids)
+        return out
+
+    def tokenize_piece(
+        self, text: str, add_special_tokens: bool, need: int, side: str
+    ) -> list[int]:
+        """The ids of a piece of ``text`` at ``side`` ("right" truncation keeps the start, so
+        the piece is a prefix; "left": a suffix) with at least ``need`` tokens besides the
+        special ones, or of the whole text when no shorter piece has that many.
+
+        The piece is cut where a non-space character meets whitespace (the prefix ends with
+        the character, the suffix starts with the whitespace), a place where every
+        pre-tokenizer of :func:`splits_at_whitespace` splits, so its tokens are the whole
+        text's tokens at that end; the margin in ``need`` keeps the end that differs (the
+        last word of a prefix, the first of a suffix) out of what is kept."""
+        specials = sum(self.specials) if add_special_tokens else 0
+        return piece_ids(
+            text, lambda t: self._tokenize([t], add_special_tokens)[0], specials, need, side
+        )
 
     def chat_to_input(self, body: PoolingChatRequest) -> PoolingCompletionRequest:
         """vLLM's chat-style pooling request (``messages``) as a text ``input``, rendered with
@@ -280,16 +334,10 @@ class _Server:
         self.check_model(req.model)
         self.check_request_size(len(prompts), len(prompts))  # each prompt is >= 1 token
         text_input = isinstance(prompts[0], str)
-        if text_input:
-            ids = await self.tokenize(
-                prompts,  # type: ignore[arg-type]
-                req.add_special_tokens,
-                arrival=arrival,
-                stop_past=self.max_model_len if req.truncate_prompt_tokens is None else None,
-            )
-        else:
-            ids = prompts  # type: ignore[assignment]  # fresh lists from the validation
+        k = None
+        side = req.truncation_side or "right"
         if req.truncate_prompt_tokens is not None:
+            # Checked before tokenizing (which cannot fail), so the answer is the same.
             k = req.truncate_prompt_tokens
             if k == -1:
                 k = self.max_model_len if self.max_model_len is not None else 1 << 30
@@ -301,7 +349,24 @@ class _Server:
                     f"({self.max_model_len}). Please request a smaller truncation size.",
                     "BadRequestError",
                 )
-            side = req.truncation_side or "right"
+        if text_input and k is not None:
+            ids = await self.tokenize_truncated(
+                prompts,  # type: ignore[arg-type]
+                req.add_special_tokens,
+                k,
+                side,
+                arrival,
+            )
+        elif text_input:
+            ids = await self.tokenize(
+                prompts,  # type: ignore[arg-type]
+                req.add_special_tokens,
+                arrival=arrival,
+                stop_past=self.max_model_len,
+            )
+        else:
+            ids = prompts  # type: ignore[assignment]  # fresh lists from the validation
+        if k is not None:
             with_specials = text_input and req.add_special_tokens
             ids = [self.truncate(x, k, side, texts_with_specials=with_specials) for x in ids]
         self.engine.check_ids(ids)
@@ -335,6 +400,97 @@ _REMOVED_TASKS = {
     "score": "`score` task was removed; use `classify` instead.",
     "encode": "`encode` task was removed; use `token_embed` or `token_classify` instead.",
 }
+
+
+def splits_at_whitespace(tokenizer: Any) -> bool:
+    """Whether the tokenizer's pre-tokenizer always splits where a non-space character meets
+    whitespace (BERT's, whitespace, byte-level BPE's regex, SentencePiece's Metaspace with
+    ``split``; alone or in a sequence with punctuation/digit splitters), so that a prefix or
+    suffix of a text cut there is tokenized as that end of the whole text is. Anything else
+    (no pre-tokenizer, a Metaspace without ``split``, one this does not know): False, and
+    texts are tokenized whole."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    try:
+        config = json.loads(backend.to_str())["pre_tokenizer"]  # type: ignore[union-attr]
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return False
+    if not isinstance(config, dict):
+        return False  # no pre-tokenizer: the model sees the whole text as one piece
+    members = config.get("pretokenizers", []) if config.get("type") == "Sequence" else [config]
+    splitting = False
+    for member in members:
+        kind = member.get("type")
+        if kind in _SPLITS_AT_WHITESPACE:
+            flag = _SPLITS_AT_WHITESPACE[kind]
+            if flag is not None and not member.get(flag, True):
+                return False
+            splitting = True
+        elif kind not in ("Punctuation", "Digits"):
+            return False  # a splitter this does not know may join across whitespace
+    return splitting
+
+
+# Pre-tokenizers that split wherever a non-space character meets whitespace, and the flag of
+# their configuration that must be on for that.
+_SPLITS_AT_WHITESPACE: dict[str, str | None] = {
+    "BertPreTokenizer": None,
+    "Whitespace": None,
+    "WhitespaceSplit": None,
+    "Metaspace": "split",
+    "ByteLevel": "use_regex",
+}
+
+
+def truncate_ids(ids: list[int], k: int, side: str, specials: tuple[int, int]) -> list[int]:
+    """``ids`` cut to ``k`` tokens on ``side``, keeping the ``specials`` (how many special
+    tokens lead and trail), as the tokenizer's own truncation does."""
+    if len(ids) <= k:
+        return ids
+    lead, trail = specials
+    keep = max(k - lead - trail, 0)
+    body = ids[lead : len(ids) - trail]
+    body = body[:keep] if side == "right" else body[len(body) - keep :]
+    return ids[:lead] + body + ids[len(ids) - trail :]
+
+
+def piece_ids(
+    text: str, tokenize: Callable[[str], list[int]], specials: int, need: int, side: str
+) -> list[int]:
+    """``tokenize`` of the shortest piece of ``text`` at ``side`` (growing fourfold) with at
+    least ``need`` tokens besides its ``specials``, else of the whole text; see
+    :meth:`_Server.tokenize_piece`."""
+    size = need * _PROBE_CHARS_PER_TOKEN
+    while size < len(text):
+        piece = _piece(text, size, side)
+        if piece:
+            ids = tokenize(piece)
+            if len(ids) - specials >= need:
+                return ids
+        size *= 4
+    return tokenize(text)
+
+
+def _piece(text: str, size: int, side: str) -> str:
+    """About ``size`` characters at the ``side`` end of ``text`` ("right": a prefix ending in a
+    non-space character right before whitespace; "left": a suffix starting with the whitespace
+    right after a non-space character), or "" if there is no such place."""
+    if side == "right":
+        end = size
+        while end > 0:
+            end = max(text.rfind(" ", 0, end), text.rfind("\n", 0, end))
+            if end > 0 and not text[end - 1].isspace():
+                return text[:end]
+        return ""
+    start = len(text) - size
+    while 0 < start < len(text):
+        found = [i for i in (text.find(" ", start), text.find("\n", start)) if i >= 0]
+        if not found:
+            return ""
+        start = min(found)
+        if start > 0 and not text[start - 1].isspace():
+            return text[start:]
+        start += 1
+    return ""
 
 
 def _chunks(texts: list[str]) -> list[list[str]]:
