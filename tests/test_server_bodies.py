@@ -95,3 +95,20 @@ def test_non_finite_numbers_and_duplicate_keys_as_json_loads_has_them() -> None:
     raw = b'{"a": [NaN, Infinity, -Infinity, 1], "a": [2, 3], "b": {"c": 1, "c": 2}}'
     got = loads_in_steps(raw, chunk_chars=2)
     assert repr(got) == repr(json.loads(raw))
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 100])
+def test_an_answer_written_in_steps_has_json_responses_bytes(chunk: int) -> None:
+    from ner_tui.server.bodies import dumps_in_steps
+    from ner_tui.server.http import json_response
+
+    rng = random.Random(chunk)
+    for _ in range(30):
+        doc = {
+            "count": rng.randrange(10),
+            "max_model_len": rng.choice([None, 512]),
+            "tokens": [rng.randrange(30_000) for _ in range(rng.randrange(12))],
+            "token_strs": rng.choice([None, [_value(rng, 4) for _ in range(rng.randrange(9))]]),
+            '\u00e9 "key"': "\ud800 lone",  # escaped as json_response escapes it
+        }
+        assert dumps_in_steps(doc, chunk) == json_response(doc).body

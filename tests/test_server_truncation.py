@@ -121,3 +121,14 @@ def test_the_server_tokenizes_a_piece_of_a_huge_text_it_truncates() -> None:
                 assert same.status_code == 200
                 assert cut.json()["data"][0]["data"] == same.json()["data"][0]["data"]
                 assert cut.json()["usage"] == same.json()["usage"]
+        # /tokenize answers every token (no piece will do): a long answer is written off the
+        # loop in steps, with the same ids and strings as the tokenizer's.
+        long = text[:400_000]
+        answer = httpx.post(
+            f"{proc.url}/tokenize", json={"prompt": long, "return_token_strs": True}, timeout=120
+        )
+        assert answer.status_code == 200
+        ids = list(tok(long)["input_ids"])
+        assert len(ids) > 65_536
+        assert answer.json()["tokens"] == ids and answer.json()["count"] == len(ids)
+        assert answer.json()["token_strs"] == tok.convert_ids_to_tokens(ids)

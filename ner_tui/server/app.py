@@ -38,7 +38,7 @@ from ner_tui.core.model_info import special_template
 from ner_tui.core.protocol import PoolingRequest, PoolingResponse, TokenizeResponse, Usage
 from ner_tui.core.runners import give_back_memory
 from ner_tui.server.batcher import Arrival, ServerScheduler
-from ner_tui.server.bodies import OFF_LOOP_BODY_BYTES, BodyRoute
+from ner_tui.server.bodies import OFF_LOOP_BODY_BYTES, BodyRoute, dumps_in_steps
 from ner_tui.server.defaults import (
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_NUM_BATCHED_TOKENS,
@@ -97,6 +97,8 @@ _PROBE_CHARS_PER_TOKEN = 8
 # a piece (a prefix for right truncation, a suffix for left) that still has this many more
 # tokens than are kept, and only the piece is tokenized (see _Server.tokenize_piece).
 _PIECE_MARGIN_TOKENS = 16
+# A /tokenize answer with more tokens than this is written off the event loop.
+_INLINE_ANSWER_TOKENS = 65_536
 # Memory is given back to the system when no /pooling request is left after this many tokens.
 _TRIM_AFTER_TOKENS = 4096
 
@@ -760,9 +762,21 @@ def create_app(
                 param="model",
             )
         (tokens,) = await state.tokenize([request.prompt], request.add_special_tokens)
-        strs = state.engine.token_strs(tokens) if request.return_token_strs else None
-        answer = TokenizeResponse(tokens, len(tokens), state.max_model_len, strs)
-        return json_response(tokenize_response_json(answer))
+
+        def answer() -> dict[str, object]:
+            strs = state.engine.token_strs(tokens) if request.return_token_strs else None
+            return tokenize_response_json(
+                TokenizeResponse(tokens, len(tokens), state.max_model_len, strs)
+            )
+
+        if len(tokens) <= _INLINE_ANSWER_TOKENS:
+            return json_response(answer())
+        # Every token is answered (no prefix will do here): a long answer is written off the
+        # loop, in steps (ner_tui.server.bodies.dumps_in_steps), so others are not held up.
+        body = await asyncio.get_running_loop().run_in_executor(
+            state.tokenizer_pool, lambda: dumps_in_steps(answer())
+        )
+        return Response(body, media_type="application/json")
 
     @app.post(
         "/detokenize",
