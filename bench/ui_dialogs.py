@@ -22,7 +22,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -33,12 +32,12 @@ os.environ["NER_TUI_STATE_DIR"] = tempfile.mkdtemp(prefix="ner-tui-bench-")
 from textual import events
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ui_render import Frames, default_model  # noqa: E402
+from ui_render import Frames, default_model
 
-from ner_tui.core.model_info import load_model_info  # noqa: E402
-from ner_tui.core.settings import Settings  # noqa: E402
-from ner_tui.ui.app import NerTuiApp  # noqa: E402
-from ner_tui.ui.samples import SAMPLES, long_document  # noqa: E402
+from ner_tui.core.model_info import load_model_info
+from ner_tui.core.settings import Settings
+from ner_tui.ui.app import NerTuiApp
+from ner_tui.ui.samples import SAMPLES, long_document
 
 SIZE = (140, 45)
 #: (name, key, the screen class that must be on top)
