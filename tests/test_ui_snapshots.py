@@ -82,7 +82,8 @@ def test_first_launch_80x24(snap_compare: Any) -> None:
 
 def test_first_launch_60x20(snap_compare: Any) -> None:
     """60x20: the sidebar shrinks to 22 columns and the options bar to values and keys; three
-    lines of highlighted text over four token rows; the token table still shows token, label and confidence for every visible row."""
+    lines of highlighted text over four token rows; the token table still shows token, label
+    and confidence for every visible row."""
     app = snapshot_app(SAMPLES["News"])
     assert snap_compare(
         app, terminal_size=(60, 20), run_before=until(lambda a: a.prediction is not None)
