@@ -9,7 +9,8 @@ then ``--repeat`` times idle and ``--repeat`` times while a long document
 the same process, interleaved (idle, busy, idle, busy...). It prints the medians, the
 busy/idle ratio and the absolute busy figure against the 100 ms goal (issue #14).
 
-Usage: ``.venv/bin/python bench/ui_dialogs.py [--model DIR] [--repeat N] [--paragraphs N]``
+Usage: ``.venv/bin/python bench/ui_dialogs.py [--model DIR] [--repeat N] [--paragraphs N]
+[--nice N]`` (``--nice 0``: the engine at the interface's priority, as before issue #14).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from ui_render import Frames, default_model
 
 from ner_tui.core.model_info import load_model_info
 from ner_tui.core.settings import Settings
+from ner_tui.ui import app as app_module
 from ner_tui.ui.app import NerTuiApp
 from ner_tui.ui.samples import SAMPLES, long_document
 
@@ -165,13 +167,21 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--paragraphs", type=int, default=150)
     parser.add_argument("--threads", type=int, help="engine threads (default: its choice)")
+    parser.add_argument(
+        "--nice",
+        type=int,
+        default=app_module.ENGINE_NICE,
+        help=f"the engine threads' nice (default: the app's, {app_module.ENGINE_NICE}; "
+        "0 compares with an engine at the interface's priority)",
+    )
     args = parser.parse_args()
+    app_module.ENGINE_NICE = args.nice
     text = long_document(args.paragraphs)
     tokens = len(load_model_info(args.model).tokenizer(text, add_special_tokens=False)["input_ids"])
     print(
         f"model: {args.model}\nterminal: {SIZE[0]}x{SIZE[1]} (headless, frames rendered to "
         f"bytes)\nlong document: {args.paragraphs} paragraphs, {len(text):,} characters, "
-        f"{tokens:,} tokens"
+        f"{tokens:,} tokens\nengine threads' nice: {args.nice}"
     )
     results = asyncio.run(run(args.model, args.repeat, args.paragraphs, args.threads))
     print("\nkey -> first frame showing the dialog, median ms (main-thread CPU ms in brackets)")
