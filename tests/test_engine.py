@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import shutil
+import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -413,3 +416,28 @@ def test_bundled_model_scores_do_not_depend_on_batch_neighbours() -> None:
         assert np.abs(a - b).max() < 1e-2
     np.testing.assert_allclose(alone[0].sum(-1), 1.0, atol=1e-4)
     eng.close()
+
+
+def _nice(tid: int) -> int:
+    return os.getpriority(os.PRIO_PROCESS, tid)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="nice is per thread on Linux")
+async def test_nice_lowers_the_engine_threads_not_the_caller() -> None:
+    """The app's engine (nice > 0): ONNX Runtime's pool threads and the scheduler thread run
+    at lower priority, so the event loop's thread wins the CPU; the caller keeps its own."""
+    me = threading.get_native_id()
+    before = set(os.listdir("/proc/self/task"))
+    base = _nice(me)
+    eng = LocalEngine.load(TINY, threads=2, nice=5)
+    try:
+        pool = set(os.listdir("/proc/self/task")) - before
+        assert pool, "ONNX Runtime with 2 threads starts a pool thread"
+        assert {_nice(int(t)) for t in pool} == {min(19, base + 5)}
+        await eng.pool([[1, 2, 3]], model=eng.served_model_name)
+        scheduler = eng.scheduler._thread
+        assert scheduler is not None and scheduler.native_id is not None
+        assert _nice(scheduler.native_id) == min(19, base + 5)
+        assert _nice(me) == base
+    finally:
+        eng.close()

@@ -6,6 +6,7 @@ widget agrees with the prediction the app received, not on particular entities.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import threading
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from servers import free_port, serve_process
+from textual import events
 from textual.message import Message
 from textual.pilot import Pilot
 
@@ -28,6 +30,7 @@ from ner_tui.ui.screens.error import ErrorScreen
 from ner_tui.ui.screens.export import ExportScreen
 from ner_tui.ui.screens.help import HelpScreen
 from ner_tui.ui.screens.history import HistoryScreen
+from ner_tui.ui.screens.types import TypesScreen
 from ner_tui.ui.widgets.entity_sidebar import EntitySidebar
 from ner_tui.ui.widgets.entity_text import EntityText
 from ner_tui.ui.widgets.input_pane import InputPane
@@ -738,3 +741,56 @@ async def test_predict_uses_the_text_typed_just_before_it() -> None:
         await settle(pilot, lambda: app.prediction is not None)
         assert pane.text == typed
         assert app.prediction is not None and app.prediction.text == typed
+
+
+async def test_dialogs_open_while_a_prediction_is_in_flight() -> None:
+    """F1, export, history and the types list open (are the active screen) and close while
+    the engine is still on a prediction, which then lands as usual (bench/ui_dialogs.py
+    times this against the same dialogs opened idle)."""
+    app = make(local_settings(), initial_text=TEXT)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, lambda: app.prediction is not None)
+        assert app.connection is not None
+        engine = app.connection.backend
+        gate = threading.Event()
+        forward = engine._forward  # type: ignore[attr-defined]
+
+        def held(prompts: object, use_activation: object) -> object:
+            gate.wait(30)  # the pass waits here until every dialog has been opened
+            return forward(prompts, use_activation)
+
+        engine._forward = held  # type: ignore[attr-defined]
+
+        async def wait(until: Callable[[], bool]) -> None:
+            for _ in range(500):
+                await asyncio.sleep(0.01)
+                if until():
+                    return
+            raise AssertionError("the expected state never came")
+
+        async def key(name: str, until: Callable[[], bool]) -> None:
+            # As the terminal driver sends keys: Pilot.press would wait for the app to idle.
+            event = events.Key(name, None)
+            event.set_sender(app)
+            app._driver.send_message(event)  # type: ignore[union-attr]
+            await wait(until)
+
+        try:
+            app.query_one(InputPane).load_text(OTHER)
+            app.run_prediction(OTHER)
+            await wait(lambda: app.predicting)
+            dialogs = [
+                ("f1", HelpScreen),
+                ("f8", ExportScreen),
+                ("ctrl+r", HistoryScreen),
+                ("f10", TypesScreen),
+            ]
+            for name, screen in dialogs:
+                await key(name, lambda screen=screen: isinstance(app.screen, screen))  # type: ignore[misc]
+                assert app.predicting
+                await key("escape", lambda: len(app.screen_stack) == 1)
+                assert app.predicting
+        finally:
+            gate.set()
+        await settle(pilot, lambda: app.prediction.text == OTHER)  # type: ignore[union-attr]
+        assert_widgets_match(app)

@@ -70,8 +70,9 @@ def test_first_launch(snap_compare: Any) -> None:
 
 
 def test_first_launch_80x24(snap_compare: Any) -> None:
-    """A laptop terminal at a projector: no header, a shorter input, a 30-column sidebar; the
-    token table's compact columns keep token, label, confidence and the first runner-up
+    """A laptop terminal at a projector: no header, two lines of input, four lines of
+    highlighted text and seven token rows (four before the short-height layout), a 30-column
+    sidebar; the token table's compact columns keep token, label, confidence and the first runner-up
     (abbreviated, ``I-LOC .15``) on screen, with a horizontal scrollbar for the rest."""
     app = snapshot_app(SAMPLES["News"])
     assert snap_compare(
@@ -80,8 +81,9 @@ def test_first_launch_80x24(snap_compare: Any) -> None:
 
 
 def test_first_launch_60x20(snap_compare: Any) -> None:
-    """60x20: the sidebar shrinks to 22 columns and the options bar to values and keys; the
-    token table still shows token, label and confidence for every visible row."""
+    """60x20: the sidebar shrinks to 22 columns and the options bar to values and keys; three
+    lines of highlighted text over four token rows; the token table still shows token, label
+    and confidence for every visible row."""
     app = snapshot_app(SAMPLES["News"])
     assert snap_compare(
         app, terminal_size=(60, 20), run_before=until(lambda a: a.prediction is not None)

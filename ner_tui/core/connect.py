@@ -39,8 +39,11 @@ from ner_tui.core.types import ScoredText
 Kind = Literal["server", "local"]
 
 
-async def open_backend(settings: Settings) -> PoolingBackend:
-    """The local engine (``settings.local``) or an HTTP client for ``settings.base_url``."""
+async def open_backend(settings: Settings, *, nice: int = 0) -> PoolingBackend:
+    """The local engine (``settings.local``) or an HTTP client for ``settings.base_url``.
+
+    ``nice``: lower the local engine's thread priority by this much (the app does, so its
+    interface stays quick while the engine works; see ``LocalEngine.load``)."""
     if settings.local:
         from ner_tui.core.engine import LocalEngine
         from ner_tui.models import bundled_model_path
@@ -59,9 +62,15 @@ async def open_backend(settings: Settings) -> PoolingBackend:
         )
         if snapshot is not None:
             return await asyncio.to_thread(
-                LocalEngine.load, snapshot, threads=settings.threads, served_model_name=model_dir
+                LocalEngine.load,
+                snapshot,
+                threads=settings.threads,
+                served_model_name=model_dir,
+                nice=nice,
             )
-        return await asyncio.to_thread(LocalEngine.load, model_dir, threads=settings.threads)
+        return await asyncio.to_thread(
+            LocalEngine.load, model_dir, threads=settings.threads, nice=nice
+        )
     try:
         return PoolingClient(
             settings.base_url,
@@ -201,20 +210,21 @@ async def connect(
     *,
     discover_timeout: float | None = None,
     model_dir: str | None = None,
+    nice: int = 0,
 ) -> Connection:
     """Open a backend of ``kind``, find its model and load the matching tokenizer.
 
     ``discover_timeout``: give up on a server that has not listed its models by then (the app
     uses it to fall back to the local engine quickly). ``model_dir``: for the local engine, a
-    model directory to prefer over the bundled model. Raises the core's errors
-    (ServerUnreachable, RequestTimeout, UnknownModel, ModelLoadError...).
+    model directory to prefer over the bundled model. ``nice``: see :func:`open_backend`.
+    Raises the core's errors (ServerUnreachable, RequestTimeout, UnknownModel, ModelLoadError...).
     """
     wanted = (
         local_settings(settings, model_dir)
         if kind == "local"
         else dataclasses.replace(settings, local=False)
     )
-    backend = await open_backend(wanted)
+    backend = await open_backend(wanted, nice=nice)
     try:
         try:
             card = await asyncio.wait_for(

@@ -115,6 +115,7 @@ class LocalEngine:
         self.max_num_seqs = DEFAULT_MAX_NUM_SEQS
         self._scheduler: Scheduler | None = None
         self._closed = False
+        self.nice = 0  # > 0: the engine's threads run at lower OS priority (see load)
 
     # ---------------------------------------------------------------- loading
 
@@ -127,12 +128,16 @@ class LocalEngine:
         served_model_name: str | None = None,
         max_model_len: int | None = None,
         onnx_file: str | None = None,
+        nice: int = 0,
     ) -> LocalEngine:
         """Load tokenizer, config and weights from a Hugging Face model directory (or hub id).
 
         ``threads`` caps the CPU threads of one forward pass (default: the runtime's choice).
         ``served_model_name`` defaults to ``model_dir`` as given. ``max_model_len`` defaults
-        to the config's position limit and may not exceed it. Raises ModelLoadError."""
+        to the config's position limit and may not exceed it. ``nice`` > 0 (the app's
+        engine): the engine's threads run at that much lower OS priority on Linux, so the
+        interface's thread gets the CPU first (``runners.lower_thread_priority``). Raises
+        ModelLoadError."""
         path = model_directory(model_dir)
         config_path = path / "config.json"
         try:
@@ -170,7 +175,7 @@ class LocalEngine:
                 )
         limit = max_model_len if max_model_len is not None else derived
 
-        runner = open_runner(path, onnx_path, threads, list(tokenizer.model_input_names))
+        runner = open_runner(path, onnx_path, threads, list(tokenizer.model_input_names), nice=nice)
         engine = cls(
             model_dir=path,
             runner=runner,
@@ -181,6 +186,7 @@ class LocalEngine:
             max_model_len=limit,
             threads=threads,
         )
+        engine.nice = max(0, nice)
         engine._probe()
         return engine
 
@@ -396,6 +402,7 @@ class LocalEngine:
                 max_num_batched_tokens=self.max_num_batched_tokens,
                 max_num_seqs=self.max_num_seqs,
                 on_idle=give_back_memory,
+                nice=self.nice,
             )
         return self._scheduler
 

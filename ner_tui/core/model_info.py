@@ -39,8 +39,6 @@ _OFFSET_POSITION_TYPES = frozenset(
 )
 
 
-
-
 @dataclass(frozen=True, eq=False)
 class ModelInfo:
     """What the client needs of a model: its fast tokenizer, label names and window size.
@@ -76,7 +74,6 @@ class ModelInfo:
     @property
     def num_labels(self) -> int:
         return len(self.id2label)
-
 
 
 _TRANSFORMERS_IMPORT = threading.Lock()

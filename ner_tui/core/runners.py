@@ -19,6 +19,9 @@ from __future__ import annotations
 
 import importlib.util
 import mmap
+import os
+import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -36,6 +39,7 @@ __all__ = [
     "activation_for",
     "find_weights",
     "give_back_memory",
+    "lower_thread_priority",
     "open_runner",
 ]
 
@@ -101,13 +105,55 @@ def find_weights(model_dir: Path, onnx_file: str | None) -> Path | None:
 
 
 def open_runner(
-    model_dir: Path, onnx_path: Path | None, threads: int | None, input_names: Sequence[str]
+    model_dir: Path,
+    onnx_path: Path | None,
+    threads: int | None,
+    input_names: Sequence[str],
+    nice: int = 0,
 ) -> Runner:
     """An ONNX Runtime session for ``onnx_path``, else transformers + torch on ``model_dir``
-    (``input_names``: the tokenizer's, to know whether the model takes token_type_ids)."""
+    (``input_names``: the tokenizer's, to know whether the model takes token_type_ids).
+
+    ``nice`` > 0: ONNX Runtime's worker threads run at that much lower OS priority (see
+    :func:`lower_thread_priority`)."""
     if onnx_path is not None:
-        return _OnnxRunner(onnx_path, threads)
+        if nice <= 0 or not sys.platform.startswith("linux"):
+            return _OnnxRunner(onnx_path, threads)
+        # ORT starts its intra-op threads when the session is created, and a Linux thread
+        # inherits its creator's nice value: create it from a thread of lowered priority
+        # (which then ends; the caller's own priority cannot be raised back unprivileged).
+        box: list[_OnnxRunner | BaseException] = []
+
+        def create() -> None:
+            lower_thread_priority(nice)
+            try:
+                box.append(_OnnxRunner(onnx_path, threads))
+            except BaseException as exc:  # re-raised in the caller's thread
+                box.append(exc)
+
+        creator = threading.Thread(target=create, name="ner-tui-engine-load", daemon=True)
+        creator.start()
+        creator.join()
+        if isinstance(box[0], BaseException):
+            raise box[0]
+        return box[0]
     return _TorchRunner(model_dir, threads, input_names)
+
+
+def lower_thread_priority(nice: int) -> bool:
+    """Raise the calling thread's nice value by ``nice`` (Linux, where nice is per thread;
+    threads it starts inherit it). The app's engine runs so: its threads then take the CPU
+    only when the event loop's thread does not want it, so the interface keeps answering keys
+    while a long document is predicted, and the engine loses nothing on a machine otherwise
+    idle. A no-op (False) elsewhere, where the call would lower the whole process."""
+    if nice <= 0 or not sys.platform.startswith("linux"):
+        return False
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice))
+    except OSError:  # pragma: no cover - a best effort
+        return False
+    return True
 
 
 def _find_onnx(model_dir: Path, onnx_file: str | None) -> Path | None:

@@ -103,6 +103,7 @@ class Scheduler:
         on_idle: Callable[[], object] | None = None,
         batch_window_s: float = 0.0,
         name: str = "ner-tui-engine",
+        nice: int = 0,
     ) -> None:
         self._forward = forward
         #: With > 0, a pass that is not full waits up to this long after its oldest new
@@ -113,6 +114,8 @@ class Scheduler:
         self.on_idle = on_idle
         self.stats = SchedulerStats()
         self._name = name
+        #: > 0: the scheduler thread (which takes part in each pass) runs at lower priority.
+        self.nice = nice
         self._requests: list[_Request] = []
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -258,6 +261,10 @@ class Scheduler:
     # ------------------------------------------------------------ the thread
 
     def _loop(self) -> None:
+        if self.nice > 0:
+            from ner_tui.core.runners import lower_thread_priority
+
+            lower_thread_priority(self.nice)
         try:
             while True:
                 plan: list[tuple[_Request, int]] = []

@@ -95,6 +95,10 @@ log = logging.getLogger(__name__)
 
 LIVE_DELAY = 0.5  # seconds of no typing before a live prediction
 SERVER_DISCOVER_TIMEOUT = 5.0  # a server that has not listed its models by then is not used
+#: The local engine's threads run this much below the interface's priority (Linux): on a
+#: laptop's few cores, ONNX Runtime's threads otherwise share the CPU evenly with the event
+#: loop, and F1 took 0.2-1.6 s to open during a long prediction (bench/ui_dialogs.py).
+ENGINE_NICE = 10
 DIAGNOSTIC_ERRORS = (MalformedResponse, RowMismatch)
 FIRST_SAMPLE = "News"
 
@@ -337,6 +341,7 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
                 kind,
                 discover_timeout=SERVER_DISCOVER_TIMEOUT,
                 model_dir=self._current_model_dir(),
+                nice=ENGINE_NICE,
             )
         except NerTuiError as error:
             if (
@@ -349,7 +354,9 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
                 self._show_status(state="connecting", source="starting the local engine…")
                 self._last_attempt = "local"
                 try:
-                    connection = await connect(self.settings, "local", model_dir=None)
+                    connection = await connect(
+                        self.settings, "local", model_dir=None, nice=ENGINE_NICE
+                    )
                 except NerTuiError as local_error:
                     self.post_message(ConnectionFailed("local", local_error))
                     return
