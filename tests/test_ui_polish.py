@@ -401,3 +401,24 @@ async def test_notifications_leave_the_status_line_readable() -> None:
         status = app.query_one(StatusLine)
         for toast in rack.query(Toast):
             assert not toast.region.overlaps(status.region), (toast.region, status.region)
+
+
+def test_every_binding_has_an_id_and_a_tooltip() -> None:
+    """The style rule behind `[keymap]` and F1: every ner-tui binding can be renamed (id) and
+    explained (tooltip), including screens and widgets added later."""
+    from textual.binding import Binding
+    from textual.dom import DOMNode
+
+    import ner_tui.ui.app  # noqa: F401 - loads every screen and widget class
+
+    missing = []
+    todo: list[type] = [DOMNode]
+    while todo:
+        cls = todo.pop()
+        todo.extend(cls.__subclasses__())
+        if not cls.__module__.startswith("ner_tui."):
+            continue
+        for binding in cls.__dict__.get("BINDINGS", ()):
+            if isinstance(binding, Binding) and not (binding.id and binding.tooltip):
+                missing.append(f"{cls.__qualname__}: {binding.key} -> {binding.action}")
+    assert missing == []

@@ -87,12 +87,30 @@ class TokenTable(ScrollView, can_focus=True):
         "token-table--member",
     }
     BINDINGS = [  # noqa: RUF012
-        Binding("up", "cursor(-1)", "Up", show=False),
-        Binding("down", "cursor(1)", "Down", show=False),
-        Binding("pageup", "page(-1)", "Page up", show=False),
-        Binding("pagedown", "page(1)", "Page down", show=False),
-        Binding("home", "jump(0)", "First", show=False),
-        Binding("end", "jump(-1)", "Last", show=False),
+        Binding("up", "cursor(-1)", "Up", id="tokens.up", show=False, tooltip="The token above."),
+        Binding(
+            "down", "cursor(1)", "Down", id="tokens.down", show=False, tooltip="The token below."
+        ),
+        Binding(
+            "pageup",
+            "page(-1)",
+            "Page up",
+            id="tokens.page_up",
+            show=False,
+            tooltip="One screen of tokens up.",
+        ),
+        Binding(
+            "pagedown",
+            "page(1)",
+            "Page down",
+            id="tokens.page_down",
+            show=False,
+            tooltip="One screen of tokens down.",
+        ),
+        Binding(
+            "home", "jump(0)", "First", id="tokens.first", show=False, tooltip="The first token."
+        ),
+        Binding("end", "jump(-1)", "Last", id="tokens.last", show=False, tooltip="The last token."),
         Binding(
             "enter",
             "choose",
