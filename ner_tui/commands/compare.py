@@ -25,6 +25,7 @@ from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, Literal
 
+from ner_tui.commands.eval import open_gold
 from ner_tui.commands.report import _table, render_report
 from ner_tui.core.aio import map_ordered
 from ner_tui.core.compare import (
@@ -41,7 +42,7 @@ from ner_tui.core.compare import (
     open_pair,
     score_pair,
 )
-from ner_tui.core.corpus import CorpusDocument, open_corpus, read_corpus
+from ner_tui.core.corpus import CorpusDocument
 from ner_tui.core.documents import Document
 from ner_tui.core.errors import (
     EXIT_PARTIAL,
@@ -429,14 +430,7 @@ async def eval_compare(
 ) -> CompareRun:
     """Score A and B on every document of ``gold_path`` both could predict; the paired
     bootstrap of their F1 difference."""
-    gold_file = open_corpus(gold_path)
-    documents = read_corpus(
-        gold_file,
-        corpus_format,  # type: ignore[arg-type]
-        scheme=scheme,
-        mode=settings.mode,
-        label_map=settings.label_map,
-    )
+    gold_file, documents = open_gold(settings, gold_path, corpus_format, scheme)
     scorers = Scorer(), Scorer()
     counts = PairedCounts()
     seen = skipped = 0

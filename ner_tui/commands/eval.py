@@ -123,6 +123,22 @@ class EvalRun:
     errors: IO[str]
 
 
+def open_gold(
+    settings: Settings, gold_path: str, corpus_format: str, scheme: str | None
+) -> tuple[IO[str], Iterator[CorpusDocument]]:
+    """The gold file (the caller closes it) and its documents, read lazily as ``settings``
+    decode and rename labels: how ``eval`` and ``eval --compare-*`` read a corpus."""
+    gold_file = open_corpus(gold_path)
+    documents = read_corpus(
+        gold_file,
+        corpus_format,  # type: ignore[arg-type]
+        scheme=scheme,
+        mode=settings.mode,
+        label_map=settings.label_map,
+    )
+    return gold_file, documents
+
+
 async def evaluate(
     settings: Settings,
     gold_path: str,
@@ -137,14 +153,7 @@ async def evaluate(
     """Score every document of ``gold_path`` (skipping and reporting the broken ones).
 
     ``html``: also write one page with every scored document, gold over predicted."""
-    gold_file = open_corpus(gold_path)
-    documents = read_corpus(
-        gold_file,
-        corpus_format,  # type: ignore[arg-type]
-        scheme=scheme,
-        mode=settings.mode,
-        label_map=settings.label_map,
-    )
+    gold_file, documents = open_gold(settings, gold_path, corpus_format, scheme)
     scorer = Scorer()
     page = HtmlPage(f"ner-tui eval · {Path(gold_path).name}") if html is not None else None
     if page is not None and html is not None:
