@@ -4,8 +4,9 @@ SVG snapshot of the view."""
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import httpx
 import pytest
 from compare_models import bpe_model_dir
 from servers import SERVE_COMMAND, ServeProcess, free_port, serve_process
+from test_ui_pilot import settle as pilot_settle
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Static
 
@@ -57,13 +59,8 @@ def shown(app: NerTuiApp) -> CompareScreen | None:
     return None
 
 
-async def settle(pilot: Pilot[Any], until: Callable[[], bool], rounds: int = 600) -> None:
-    for _ in range(rounds):
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
-        if until():
-            return
-    raise AssertionError("the app never reached the expected state")
+# The pilot tests' settle, with more rounds: a corpus or two models take longer to settle.
+settle = functools.partial(pilot_settle, rounds=600)
 
 
 def status(screen: CompareScreen) -> str:

@@ -5,12 +5,13 @@ setting changes."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from test_ui_pilot import settle as pilot_settle
 from textual.pilot import Pilot
 
 from ner_tui.commands.eval import evaluate
@@ -46,13 +47,8 @@ def notes(app: NerTuiApp) -> list[tuple[str, str, str]]:
     return log
 
 
-async def settle(pilot: Pilot[int], until: Callable[[], bool], rounds: int = 600) -> None:
-    for _ in range(rounds):
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
-        if until():
-            return
-    raise AssertionError("the app never reached the expected state")
+# The pilot tests' settle, with more rounds: a corpus or two models take longer to settle.
+settle = functools.partial(pilot_settle, rounds=600)
 
 
 def hold_after_two(app: NerTuiApp) -> None:
