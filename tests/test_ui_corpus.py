@@ -405,3 +405,67 @@ async def test_every_document_is_listed_and_reachable(tmp_path: Path) -> None:
         await pilot.pause()
         assert isinstance(app.screen, CorpusDocumentScreen)
         assert app.screen.result is shown[listing.cursor]
+
+
+async def painted(app: NerTuiApp, shows: Any, seconds: float = 20.0) -> bool:
+    """Whether Textual draws a frame showing ``shows()`` by itself (its own update timer, as in
+    a terminal: no ``pilot.pause``, which refreshes the screen on its own)."""
+    frames: list[bool] = []
+    original = app._display
+
+    def display(screen: Any, renderable: Any) -> None:
+        frames.append(bool(shows()))
+        original(screen, renderable)
+
+    app._display = display  # type: ignore[method-assign]
+    try:
+        for _ in range(int(seconds / 0.01)):
+            await asyncio.sleep(0.01)
+            if any(frames):
+                return True
+        return False
+    finally:
+        app._display = original  # type: ignore[method-assign]
+
+
+async def test_corpus_screen_shown_again_still_repaints() -> None:
+    """Leaving the corpus view and coming back (escape, ctrl+g) shows the same screen, and a key
+    there still reaches the terminal: a screen Textual removed on pop and then pushed again
+    never repaints by itself (its update timer stopped), so the app keeps it installed."""
+    from textual import events
+
+    app = corpus_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await scored(pilot)
+        screen = app.corpus_screen
+        assert screen is not None
+        await pilot.press("escape")
+        assert app.screen is app.main
+        await pilot.press("ctrl+g")
+        await pilot.pause()
+        assert app.screen is screen
+        sort = screen.sort
+        key = events.Key("s", "s")
+        key.set_sender(app)
+        app._driver.send_message(key)  # type: ignore[union-attr]  # as the terminal does
+        assert await painted(app, lambda: app.screen is screen and screen.sort != sort)
+
+
+async def test_a_second_corpus_replaces_the_first() -> None:
+    app = corpus_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await scored(pilot)
+        first = app.corpus_screen
+        assert first is not None
+        await pilot.press("escape")
+        app.open_corpus(ERRORS)
+        await scored(pilot)
+        second = app.corpus_screen
+        assert second is not None and second is not first and app.screen is second
+        assert not app.is_screen_installed(first) and not first.is_attached
+        assert app.corpus_scores is not None and len(app.corpus_scores.results) == 17
+        app.open_corpus(CONLL)  # from the corpus view itself
+        await scored(pilot)
+        assert app.screen is app.corpus_screen and app.corpus_screen is not second
+        assert not app.is_screen_installed(second) and not second.is_attached
+        assert app.screen_stack == [app.main, app.corpus_screen]

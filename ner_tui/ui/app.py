@@ -957,14 +957,28 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
                 "Not connected yet: the corpus opens once the model is ready.", markup=False
             )
             return
-        if self.corpus_screen is not None and self.corpus_screen in self.screen_stack:
-            while self.screen is not self.main:
-                self.pop_screen()
-        self.corpus_screen = CorpusScreen(path.name)
         self.corpus_docs, self.corpus_scored, self.corpus_scores = [], [], None
         self._corpus_decoder = None
-        self.push_screen(self.corpus_screen)
+        self.push_screen(self.new_corpus_screen(path.name))
         self.run_corpus(path)
+
+    def new_corpus_screen(self, name: str) -> CorpusScreen:
+        """A corpus screen for a new corpus, in place of the previous one.
+
+        The screen is installed: leaving it (escape) keeps it mounted and up to date, so coming
+        back shows it at once. (A screen Textual removed on pop and then pushed again never
+        repaints by itself: its update timer died with it.)"""
+        old = self.corpus_screen
+        if old is not None:
+            shown = old in self.screen_stack
+            while shown and self.screen is not self.main:
+                self.pop_screen()  # removed by Textual once popped, being uninstalled below
+            self.uninstall_screen(old)
+            if not shown and old.is_attached:
+                old.remove()
+        self.corpus_screen = CorpusScreen(name)
+        self.install_screen(self.corpus_screen, name=f"corpus-{id(self.corpus_screen)}")
+        return self.corpus_screen
 
     @work(exclusive=True, group="corpus", exit_on_error=False)
     async def run_corpus(self, path: Path) -> None:
@@ -1036,7 +1050,7 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
 
         docs, scored, options = self.corpus_docs, list(self.corpus_scored), self.decode_options
         previous = self.corpus_scores
-        if self.corpus_screen is not None and self.corpus_screen in self.screen_stack:
+        if self.corpus_screen is not None:
             self.corpus_screen.show_rescoring()
 
         def work() -> CorpusScores:
@@ -1069,7 +1083,7 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
     @on(CorpusProgress)
     def _on_corpus_progress(self, message: CorpusProgress) -> None:
         self.corpus_done = message.done
-        if self.corpus_screen is not None and self.corpus_screen in self.screen_stack:
+        if self.corpus_screen is not None:
             self.corpus_screen.show_progress(message.done, message.total)
 
     @on(CorpusScored)
@@ -1078,7 +1092,7 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
             self.rescore_corpus()  # the options changed meanwhile
             return
         self.corpus_scores = message.scores
-        if self.corpus_screen is not None and self.corpus_screen in self.screen_stack:
+        if self.corpus_screen is not None:
             self.corpus_screen.show_progress(1, 1)
             self.corpus_screen.show_scores(message.scores)
         if self._compare_at_start:  # `ner-tui --corpus FILE --compare-*`

@@ -121,7 +121,7 @@ class CorpusScreen(Screen[None]):
         self.query_one("#corpus-scores").border_title = "Scores"
         self._show_filters()
         self.query_one(DocumentList).focus()
-        # Shown again after the main view (a popped screen is composed anew): the app's state.
+        # Mounted once (the app installs it) and kept up to date from then on: the app's state.
         app = self.ner_app
         if app.corpus_running:
             self.show_progress(app.corpus_done, len(app.corpus_docs))
@@ -133,7 +133,7 @@ class CorpusScreen(Screen[None]):
 
     @property
     def ready(self) -> bool:
-        """Composed and shown (a screen pushed again mounts anew and reads the app's state)."""
+        """Composed (until its first push, the app's state waits for ``on_mount``)."""
         return bool(self.query("#corpus-docs"))
 
     def show_progress(self, done: int, total: int) -> None:
