@@ -248,6 +248,48 @@ async def test_setting_change_rescores_without_model() -> None:
         assert calls == []
 
 
+async def test_slow_rescore_is_marked_and_a_seen_setting_is_not_scored_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A re-score that takes a while marks the scores "re-scoring…" until the new ones are
+    in; going back to a setting seen before shows its scores without scoring anything."""
+    import threading
+
+    import ner_tui.core.corpus_scores as corpus_scores
+
+    release = threading.Event()
+    calls: list[object] = []
+    original = corpus_scores.rescore
+
+    def held(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args[2])
+        release.wait(30)
+        return original(*args, **kwargs)
+
+    app = corpus_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await scored(pilot)
+        first = app.corpus_scores
+        assert first is not None
+        box = app.screen.query_one("#corpus-scores")
+        assert box.border_subtitle == "first · lenient · threshold 0.00"
+        monkeypatch.setattr(corpus_scores, "rescore", held)
+        await pilot.press("f4")
+        for _ in range(600):  # (settle would wait for the held worker)
+            if box.border_subtitle == "re-scoring…":
+                break
+            await pilot.pause(0.05)
+        assert box.border_subtitle == "re-scoring…"
+        assert app.corpus_scores is first  # the old scores stay until the new ones are in
+        release.set()
+        await settle(pilot, lambda: box.border_subtitle == "first · lenient · threshold 0.05")
+        assert len(calls) == 1
+        await pilot.press("shift+f4")  # back to 0.00: seen before
+        await settle(pilot, lambda: app.corpus_scores is first)
+        assert box.border_subtitle == "first · lenient · threshold 0.00"
+        assert len(calls) == 1
+
+
 async def test_escape_cancels_the_run() -> None:
     long = "\n".join(f"Angela Merkel met Emmanuel Macron in Paris, take {i}." for i in range(400))
     app = corpus_app(corpus=None, max_concurrency=1)

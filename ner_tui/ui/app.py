@@ -1050,21 +1050,33 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
 
         docs, scored, options = self.corpus_docs, list(self.corpus_scored), self.decode_options
         previous = self.corpus_scores
-        if self.corpus_screen is not None:
-            self.corpus_screen.show_rescoring()
+        decoder = self._corpus_decoder
+        if decoder is not None and decoder.matches(scored):
+            seen = decoder.seen.get(options)
+            if seen is not None and len(seen.results) == len(docs):
+                self.post_message(CorpusScored(seen))  # a setting seen before: no thread
+                return
 
         def work() -> CorpusScores:
             decoder = self._corpus_decoder
             if decoder is None or not decoder.matches(scored):
                 decoder = self._corpus_decoder = CorpusDecoder(scored)
-            seen = decoder.seen.get(options)
-            if seen is None or len(seen.results) != len(docs):
-                seen = rescore(docs, decoder.decode(options), options, previous=previous)
-                decoder.seen[options] = seen
+            seen = rescore(docs, decoder.decode(options), options, previous=previous)
+            decoder.seen[options] = seen
             return seen
 
-        scores = await asyncio.to_thread(work)
+        # Marked "re-scoring…" only when it takes long enough to be seen: a mark drawn and
+        # replaced a few frames later is one more screen paint before the scores.
+        mark = self.set_timer(0.15, self._show_rescoring)
+        try:
+            scores = await asyncio.to_thread(work)
+        finally:
+            mark.stop()
         self.post_message(CorpusScored(scores))
+
+    def _show_rescoring(self) -> None:
+        if self.corpus_screen is not None:
+            self.corpus_screen.show_rescoring()
 
     @on(CorpusLoaded)
     def _on_corpus_loaded(self, message: CorpusLoaded) -> None:
