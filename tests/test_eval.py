@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from nervaluate import Evaluator
@@ -27,9 +28,10 @@ def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str,
     return code, out, err
 
 
-def _sentences() -> list[list[tuple[str, str]]]:
+def _sentences(conll: Path = CONLL) -> list[list[tuple[str, str]]]:
+    """(token, tag) per sentence of a CoNLL file, read here apart from ner-tui's reader."""
     sentences: list[list[tuple[str, str]]] = [[]]
-    for line in CONLL.read_text().splitlines():
+    for line in conll.read_text().splitlines():
         if not line.strip() or line.startswith("-DOCSTART-"):
             if sentences[-1]:
                 sentences.append([])
@@ -39,29 +41,33 @@ def _sentences() -> list[list[tuple[str, str]]]:
     return [s for s in sentences if s]
 
 
-@pytest.fixture(scope="module")
-def predictions(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The bundled model's predictions for the corpus texts, saved by ``ner-tui predict``."""
-    texts = tmp_path_factory.mktemp("eval") / "texts.txt"
-    texts.write_text("\n".join(" ".join(t for t, _ in s) for s in _sentences()) + "\n")
-    out = texts.with_name("predictions.jsonl")
+def predict(texts: list[str], out: Path) -> Path:
+    """The bundled model's predictions for ``texts``, saved by ``ner-tui predict -o jsonl``."""
     import contextlib
     import io
 
+    source = out.with_suffix(".txt")
+    source.write_text("\n".join(texts) + "\n")
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer):
-        assert (
-            main(["predict", *LOCAL, "--aggregation", "first", "-f", str(texts), "-o", "jsonl"])
-            == 0
-        )
+        argv = ["predict", *LOCAL, "--aggregation", "first", "-f", str(source), "-o", "jsonl"]
+        assert main(argv) == 0
     out.write_text(buffer.getvalue())
     return out
 
 
-def _predicted_tags(predictions: Path) -> list[list[str]]:
+@pytest.fixture(scope="module")
+def predictions(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled model's predictions for the corpus texts (as eval rebuilds them)."""
+    texts = [" ".join(t for t, _ in s) for s in _sentences()]
+    return predict(texts, tmp_path_factory.mktemp("eval") / "predictions.jsonl")
+
+
+def _predicted_tags(predictions: Path, conll: Path = CONLL) -> list[list[str]]:
     """IOB2 tags over the gold tokens, from the saved predictions (the oracle's own mapping)."""
     rows = []
-    for line, sentence in zip(predictions.read_text().splitlines(), _sentences(), strict=True):
+    sentences = _sentences(conll)
+    for line, sentence in zip(predictions.read_text().splitlines(), sentences, strict=True):
         doc = json.loads(line)
         tags, position = [], 0
         previous = None
@@ -79,16 +85,14 @@ def _predicted_tags(predictions: Path) -> list[list[str]]:
     return rows
 
 
-def test_conll_scores_equal_seqeval_on_the_same_tags(
-    predictions: Path, capsys: pytest.CaptureFixture[str]
+def assert_equals_seqeval(
+    report: dict[str, Any], conll: Path, predictions: Path, mode: str | None = None
 ) -> None:
-    code, out, err = _run(
-        ["eval", str(CONLL), "--predictions", str(predictions), "-o", "json"], capsys
-    )
-    assert code == 0, err
-    report = json.loads(out)
-    gold = [[tag for _, tag in s] for s in _sentences()]
-    oracle = classification_report(gold, _predicted_tags(predictions), output_dict=True)
+    """``report`` (eval's JSON) has seqeval's numbers on the gold tags and the predictions'."""
+    gold = [[tag for _, tag in s] for s in _sentences(conll)]
+    extra: dict[str, Any] = {"mode": "strict", "scheme": IOB2} if mode == "strict" else {}
+    predicted = _predicted_tags(predictions, conll)
+    oracle = classification_report(gold, predicted, output_dict=True, **extra)
     for name, row in report["per_type"].items():
         assert row["precision"] == pytest.approx(oracle[name]["precision"])
         assert row["recall"] == pytest.approx(oracle[name]["recall"])
@@ -101,6 +105,39 @@ def test_conll_scores_equal_seqeval_on_the_same_tags(
         ("weighted", "weighted avg"),
     ):
         assert report[ours]["f1"] == pytest.approx(oracle[theirs]["f1-score"])
+
+
+def assert_equals_nervaluate(report: dict[str, Any], gold: Path, predictions: Path) -> None:
+    """``report`` (eval's JSON) has nervaluate's four schemes on the same spans."""
+
+    def spans(path: Path) -> list[list[dict[str, Any]]]:
+        return [
+            [
+                {"label": e["label"], "start": e["start"], "end": e["end"] - 1}
+                for e in json.loads(line)["entities"]
+            ]
+            for line in path.read_text().splitlines()
+        ]
+
+    true, pred = spans(gold), spans(predictions)
+    tags = sorted({e["label"] for doc in true + pred for e in doc})
+    oracle = Evaluator(true, pred, tags=tags, loader="dict").evaluate()["overall"]
+    names = {"strict": "strict", "exact": "exact", "partial": "partial", "type": "ent_type"}
+    for ours, theirs in names.items():
+        for field in ("correct", "incorrect", "partial", "missed", "spurious"):
+            assert report["schemes"][ours][field] == getattr(oracle[theirs], field), (ours, field)
+        assert report["schemes"][ours]["f1"] == pytest.approx(oracle[theirs].f1)
+
+
+def test_conll_scores_equal_seqeval_on_the_same_tags(
+    predictions: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = _run(
+        ["eval", str(CONLL), "--predictions", str(predictions), "-o", "json"], capsys
+    )
+    assert code == 0, err
+    report = json.loads(out)
+    assert_equals_seqeval(report, CONLL, predictions)
     # The model is right about most of it, and not about all of it: a real run, not a stub.
     assert 0.6 < report["micro"]["f1"] < 1.0
     assert report["documents"] == report["scored"] == 16 and report["skipped"] == 0
@@ -130,27 +167,7 @@ def test_jsonl_scores_equal_nervaluate_on_the_same_spans(
     )
     assert code == 0, err
     report = json.loads(out)
-    true = [
-        [
-            {"label": e["label"], "start": e["start"], "end": e["end"] - 1}
-            for e in json.loads(line)["entities"]
-        ]
-        for line in JSONL.read_text().splitlines()
-    ]
-    pred = [
-        [
-            {"label": e["label"], "start": e["start"], "end": e["end"] - 1}
-            for e in json.loads(line)["entities"]
-        ]
-        for line in predictions.read_text().splitlines()
-    ]
-    tags = sorted({e["label"] for doc in true + pred for e in doc})
-    oracle = Evaluator(true, pred, tags=tags, loader="dict").evaluate()["overall"]
-    names = {"strict": "strict", "exact": "exact", "partial": "partial", "type": "ent_type"}
-    for ours, theirs in names.items():
-        for field in ("correct", "incorrect", "partial", "missed", "spurious"):
-            assert report["schemes"][ours][field] == getattr(oracle[theirs], field), (ours, field)
-        assert report["schemes"][ours]["f1"] == pytest.approx(oracle[theirs].f1)
+    assert_equals_nervaluate(report, JSONL, predictions)
     # Every error is listed with its document, line and the text it covers.
     first = report["errors"][0]
     doc = json.loads(JSONL.read_text().splitlines()[first["document"]])

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ner_tui.core.corpus import CorpusDocument, token_spans
+from ner_tui.core.export import json_score
 from ner_tui.core.html import Mark
 from ner_tui.core.scoring import DocumentScore, ScoredError, Scorer, Span
 
@@ -102,7 +103,7 @@ def error_record(doc: CorpusDocument, error: ScoredError) -> dict[str, Any]:
         record: dict[str, Any] = {"start": start, "end": end, "label": span.label}
         record["text"] = doc.text[start:end]
         if span.score is not None:
-            record["score"] = round(float(span.score), 4)
+            record["score"] = json_score(span.score)
         return record
 
     return {

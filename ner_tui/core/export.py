@@ -83,7 +83,9 @@ def format_for_path(path: str | Path) -> ExportFormat | None:
     return _SUFFIXES.get(Path(path).suffix.lower())
 
 
-def _score(value: float) -> float:
+def json_score(value: float) -> float:
+    """A score as the JSON outputs write it (6 decimals): ``predict -o jsonl`` and eval's errors
+    alike, so an error seen on saved predictions carries the live run's score."""
     return round(float(value), 6)
 
 
@@ -137,8 +139,8 @@ def to_document(prediction: Prediction, extra: Mapping[str, Any] | None = None) 
                 "start": e.start,
                 "end": e.end,
                 "label": e.label,
-                "score": _score(e.score),
-                "min_score": _score(e.min_score),
+                "score": json_score(e.score),
+                "min_score": json_score(e.min_score),
                 "text": e.text,
             }
             for e in prediction.entities
@@ -151,7 +153,7 @@ def to_document(prediction: Prediction, extra: Mapping[str, Any] | None = None) 
                 "end": t.end,
                 "word": t.word,
                 "label": t.label,
-                "score": _score(t.score),
+                "score": json_score(t.score),
                 **({"rejected": True} if t.rejected else {}),
             }
             for t in content_tokens(prediction)

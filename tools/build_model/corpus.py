@@ -48,8 +48,10 @@ def _clean_spaces(text: str) -> str:
     return re.sub(r" *\n *", "\n", text).strip()
 
 
-def lee_documents(name: str) -> list[Document]:
-    path = test_data_dir() / name
+def lee_documents(name: str, path: Path | None = None) -> list[Document]:
+    """The stories of ``name`` (one per line, cleaned of runs of spaces), from gensim's test
+    data or from ``path``; the hand-checked gold's offsets are offsets into these texts."""
+    path = path if path is not None else test_data_dir() / name
     docs = []
     for i, line in enumerate(path.read_text(encoding="latin-1").splitlines()):
         line = _clean_spaces(line)
