@@ -9,15 +9,17 @@ Two measurements, each against a baseline run in the same process (these machine
    texts on the same backend (the model's share of the work: what eval adds is reading the gold
    and scoring).
 2. **Peak RSS** of an ``ner-tui eval -o json`` process over ``--big`` sentences and over
-   ``--small`` sentences, against a loopback server that answers every ``/pooling`` call at
-   once with fixed rows (so the run is the client's work only: reading, tokenizing, decoding,
-   scoring, spooling errors; ~110 sentences/s on 2 shared cores, so 100,000 take ~15 min), and
+   ``--small`` sentences, against a real ``ner-tui serve`` on loopback with the bundled model
+   (``--server real``, the default; the server's own peak RSS is printed after each run), or a
+   loopback server that answers every ``/pooling`` call at once with fixed rows (``--server
+   instant``: the client's work only: reading, tokenizing, decoding, scoring, spooling errors;
+   ~110 sentences/s on 2 shared cores, so 100,000 take ~15 min), and
    with ``--predictions`` (no model: reading both files, scoring, and an error or two in every
    sentence spooled and written to the report). The goal is the same peak for both sizes:
    memory bounded by the documents in flight, not by the file.
 
     .venv/bin/python bench/eval.py [--sentences 10000] [--small 1000] [--big 100000]
-        [--skip throughput] [--only-predictions]
+        [--skip throughput] [--server real|instant|none]
 
 The scoring step alone against seqeval + nervaluate is ``bench/eval_scoring.py``.
 """
@@ -157,20 +159,39 @@ def _instant_server(model_dir: Path, labels: int) -> tuple[str, object]:
     return f"http://127.0.0.1:{port}", server
 
 
-def memory(small: int, big: int, work: Path, *, server: bool = True) -> None:
+def _peak_kb(pid: int) -> int:
+    """A running process's peak RSS so far (VmHWM), in kB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
+
+
+def memory(small: int, big: int, work: Path, *, server: str = "real") -> None:
+    """``server``: ``real`` (``ner-tui serve`` with the bundled model, whose own peak RSS is
+    printed too), ``instant`` (fixed rows at once: the client's work only) or ``none``."""
+    from contextlib import ExitStack
+
+    from servers import serve_process
+
     from ner_tui.models import bundled_model_path
 
     model = bundled_model_path()
     labels = len(json.loads((model / "config.json").read_text())["id2label"])
-    url, instant = _instant_server(model, labels)
     print(f"\n2. peak RSS of `ner-tui eval -o json`, {small:,} and {big:,} sentences")
     print(f"{'':>32} {'sentences':>10} {'seconds':>8} {'sentences/s':>12} {'peak RSS MB':>12}")
-    modes = {
-        "instant loopback server": ["--url", url, "--concurrency", "16"],
-        "--predictions (no model)": ["--predictions"],
-    }
-    if not server:
-        del modes["instant loopback server"]
+    modes: dict[str, list[str]] = {}
+    stack = ExitStack()
+    serve_pid = None
+    if server == "real":
+        serving = stack.enter_context(serve_process())
+        serve_pid = serving.process.pid
+        modes["ner-tui serve loopback"] = ["--url", serving.url, "--concurrency", "16"]
+    elif server == "instant":
+        url, instant = _instant_server(model, labels)
+        stack.callback(setattr, instant, "should_exit", True)
+        modes["instant loopback server"] = ["--url", url, "--concurrency", "16"]
+    modes["--predictions (no model)"] = ["--predictions"]
     for name, flags in modes.items():
         results = []
         for n in (small, big):
@@ -185,8 +206,11 @@ def memory(small: int, big: int, work: Path, *, server: bool = True) -> None:
             seconds, peak = _rss_of(argv)
             results.append(peak)
             print(f"{name:>32} {n:>10,} {seconds:>8.1f} {n / seconds:>12.0f} {peak / 1024:>12.1f}")
+            if serve_pid is not None and flags[0] == "--url":
+                served = _peak_kb(serve_pid) / 1024
+                print(f"{'the server, peak RSS so far':>32} {'':>33} {served:>12.1f}")
         print(f"{'':>32} peak at {big:,} / peak at {small:,}: {results[1] / results[0]:.2f}x")
-    instant.should_exit = True  # type: ignore[attr-defined]
+    stack.close()
 
 
 def main() -> None:
@@ -196,9 +220,11 @@ def main() -> None:
     parser.add_argument("--big", type=int, default=100_000)
     parser.add_argument("--skip", nargs="*", default=[], choices=["throughput", "memory"])
     parser.add_argument(
-        "--only-predictions",
-        action="store_true",
-        help="memory: only the --predictions runs (minutes, where the server runs take ~15)",
+        "--server",
+        choices=["real", "instant", "none"],
+        default="real",
+        help="memory: against a real `ner-tui serve` (the bundled model), a server answering "
+        "fixed rows at once (the client alone), or only the --predictions runs",
     )
     args = parser.parse_args()
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
@@ -207,7 +233,7 @@ def main() -> None:
         if "throughput" not in args.skip:
             throughput(args.sentences, work)
         if "memory" not in args.skip:
-            memory(args.small, args.big, work, server=not args.only_predictions)
+            memory(args.small, args.big, work, server=args.server)
 
 
 if __name__ == "__main__":
