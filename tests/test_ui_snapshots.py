@@ -189,6 +189,16 @@ def test_corpus_screen(snap_compare: Any) -> None:
     assert snap_compare(corpus_snapshot_app(), terminal_size=SIZE, run_before=corpus_until("s"))
 
 
+def test_corpus_screen_80x24(snap_compare: Any) -> None:
+    """The same corpus view on a projector's 80x24: the scores panel in its narrow columns
+    (`F1` and `support` apart, the error-count chips packed whole onto lines), the document
+    list in compact columns (no line number, `err`/`low`) so the start of each text shows,
+    and a shorter F1 curve."""
+    assert snap_compare(
+        corpus_snapshot_app(), terminal_size=(80, 24), run_before=corpus_until("s")
+    )
+
+
 def test_corpus_document_with_errors(snap_compare: Any) -> None:
     """The wrong-gold sentence opened: the legend of error marks, the gold text (PER correct,
     `met` MISC missed in red, Paris ORG wrong type in orange, `on Tuesday` DATE wrong

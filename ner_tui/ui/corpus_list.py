@@ -23,8 +23,12 @@ from textual.strip import Strip
 from ner_tui.core.corpus_scores import DocumentResult
 from ner_tui.ui.corpus_marks import preview
 
-# (title, width); the text takes what is left.
-COLUMNS = (("#", 6), ("line", 6), ("errors", 7), ("F1", 6), ("low conf", 9))
+# (title, width, which of row_cells); the text takes what is left.
+COLUMNS = (("#", 6, 0), ("line", 6, 1), ("errors", 7, 2), ("F1", 6, 3), ("low conf", 9, 4))
+# Under COMPACT_BELOW cells (a projector's 80 columns): no line number (the document shows it),
+# short titles, so some of the text still shows.
+COMPACT = (("#", 6, 0), ("err", 4, 2), ("F1", 5, 3), ("low", 6, 4))
+COMPACT_BELOW = 60
 TEXT_WIDTH = 200  # characters of the text kept per row (the widget crops to its width)
 
 
@@ -40,9 +44,20 @@ def row_cells(result: DocumentResult) -> tuple[list[str], bool]:
     return [str(doc.index + 1), str(doc.line), errors, f1, low, text], False
 
 
-def _line(cells: Sequence[str]) -> str:
-    fixed = " " + "".join(c[: w - 1].ljust(w) for c, (_, w) in zip(cells, COLUMNS, strict=False))
-    return fixed + (cells[len(COLUMNS)] if len(cells) > len(COLUMNS) else "")
+Columns = tuple[tuple[str, int, int], ...]
+
+
+def _line(cells: Sequence[str], columns: Columns = COLUMNS) -> str:
+    """One row: each column's cell cut to its width, then the text (``cells``' last)."""
+    fixed = " " + "".join(cells[i][: w - 1].ljust(w) for _, w, i in columns)
+    return fixed + (cells[-1] if len(cells) > len(COLUMNS) else "")
+
+
+def _header(columns: Columns) -> str:
+    titles = [""] * len(COLUMNS)
+    for title, _, i in columns:
+        titles[i] = title
+    return _line([*titles, "text"], columns)
 
 
 class DocumentList(ScrollView, can_focus=True):
@@ -117,7 +132,8 @@ class DocumentList(ScrollView, can_focus=True):
         super().__init__(id=id)
         self._rows: Sequence[DocumentResult] = ()
         self._cache: dict[int, tuple[str, bool]] = {}  # row -> its line, built when first seen
-        self._header = _line([title for title, _ in COLUMNS] + ["text"])
+        self._columns: Columns = COLUMNS
+        self._header = _header(COLUMNS)
 
     @property
     def row_count(self) -> int:
@@ -160,7 +176,7 @@ class DocumentList(ScrollView, can_focus=True):
         cached = self._cache.get(index)
         if cached is None:
             cells, broken = row_cells(self._rows[index])
-            cached = self._cache[index] = (_line(cells), broken)
+            cached = self._cache[index] = (_line(cells, self._columns), broken)
         return cached
 
     def watch_cursor(self, old: int, new: int) -> None:
@@ -174,6 +190,10 @@ class DocumentList(ScrollView, can_focus=True):
 
     def on_resize(self, event: events.Resize) -> None:
         self.virtual_size = Size(event.size.width, len(self._rows) + 1)
+        columns = COMPACT if event.size.width < COMPACT_BELOW else COLUMNS
+        if columns is not self._columns:
+            self._columns, self._header, self._cache = columns, _header(columns), {}
+            self.refresh()
 
     # ------------------------------------------------------------------ keys and mouse
 

@@ -49,13 +49,30 @@ def cell(text: str, style: Style | None = None) -> Text:
     return Text(text, style=style.rich_style if style is not None else "", no_wrap=True)
 
 
-def legend() -> Content:
-    """What each error mark means."""
-    parts = [Content.styled("marks: correct in its type's colour ·", DIM)]
-    for kind in ERROR_KINDS:
-        parts.append(Content.styled(f" {KIND_NAMES[kind]} ", KIND_STYLES[kind]))
-    parts.append(Content.styled(" current ", CURRENT))
-    return Content(" ").join(parts)
+def legend(width: int | None = None) -> Content:
+    """What each error mark means, in ``width`` cells when given: without the words on correct
+    marks when one line would not hold it all, then on as many lines as it takes (never
+    breaking a mark)."""
+    chips = [Content.styled(f" {KIND_NAMES[kind]} ", KIND_STYLES[kind]) for kind in ERROR_KINDS]
+    chips.append(Content.styled(" current ", CURRENT))
+    full = Content(" ").join([Content.styled("correct: in its type's colour ·", DIM), *chips])
+    if width is None or full.cell_length <= width:
+        return full
+    return packed(chips, width)
+
+
+def packed(chips: list[Content], width: int) -> Content:
+    """``chips`` one space apart, on as many lines of ``width`` cells as it takes, never
+    breaking one (wrapping would split ``wrong type`` at its space)."""
+    lines: list[list[Content]] = [[]]
+    used = 0
+    for chip in chips:
+        if lines[-1] and used + 1 + chip.cell_length > width:
+            lines.append([])
+            used = 0
+        used += chip.cell_length + (1 if lines[-1] else 0)
+        lines[-1].append(chip)
+    return Content("\n").join(Content(" ").join(line) for line in lines)
 
 
 def _display(text: str) -> tuple[str, list[int]]:
@@ -157,8 +174,9 @@ def scores_table(scores: CorpusScores | None, width: int = 44) -> Content:
             Content.styled("confidence (the ones it is least sure of).", DIM),
         ]
         return Content("\n").join(lines)
-    name_w = max(12, width - 4 * 8)
-    widths = [name_w, 8, 8, 8, 8]
+    number_w = 8 if width >= 44 else 7  # narrow: 38 cells hold "weighted" and four numbers
+    name_w = max(9, width - 3 * number_w - 8)
+    widths = [name_w, number_w, number_w, number_w, 8]  # (8: " support")
     lines = [_row(["type", "P", "R", "F1", "support"], widths, BOLD)]
     averages = (("micro", report.micro), ("macro", report.macro), ("weighted", report.weighted))
     for name, row in (*sorted(report.per_type.items()), *averages):
@@ -179,8 +197,7 @@ def scores_table(scores: CorpusScores | None, width: int = 44) -> Content:
         Content.styled(f" {KIND_NAMES[k]} {report.errors.get(k, 0)} ", KIND_STYLES[k])
         for k in ERROR_KINDS
     ]
-    lines.append(Content(" ").join(counts[:3]))
-    lines.append(Content(" ").join(counts[3:]))
+    lines.append(packed(counts, width))
     return Content("\n").join(lines)
 
 

@@ -157,7 +157,7 @@ class CorpusScreen(Screen[None]):
         self.query_one(
             "#corpus-scores"
         ).border_subtitle = f"{o.aggregation} · {o.mode} · threshold {o.threshold:.2f}"
-        self.query_one("#scores-table", Static).update(scores_table(scores))
+        self.query_one("#scores-table", Static).update(scores_table(scores, self._table_width))
         report = scores.report
         curve = self.query_one(Sparkline)
         curve.data = [p.f1 for p in report.thresholds] if report is not None else []
@@ -166,6 +166,16 @@ class CorpusScreen(Screen[None]):
         if report is None and self.sort == "document":
             self.sort = "confidence"
         self._fill(keep=True)
+
+    @property
+    def _table_width(self) -> int:
+        """The scores table's cells: narrower below 110 columns (app.tcss: ``-narrow``)."""
+        return 44 if self.app.size.width >= 110 else 38
+
+    def on_resize(self) -> None:
+        if self.scores is not None and self.ready:
+            table = scores_table(self.scores, self._table_width)
+            self.query_one("#scores-table", Static).update(table)
 
     def _show_filters(self) -> None:
         parts: list[tuple[str, object]] = [

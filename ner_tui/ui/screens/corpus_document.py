@@ -49,7 +49,7 @@ class CorpusDocumentScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header(icon="◆")
-        yield Static(legend(), id="document-legend")
+        yield Static(legend(self.app.size.width - 2), id="document-legend")
         with VerticalScroll(id="document-body"):
             yield Static(id="document-gold", classes="document-side")
             yield Static(id="document-pred", classes="document-side")
@@ -63,6 +63,9 @@ class CorpusDocumentScreen(Screen[None]):
         self.query_one("#document-pred").border_title = "Predicted"
         self.query_one("#document-errors").border_title = "Errors · n next · p previous"
         self.show()
+
+    def on_resize(self) -> None:
+        self.query_one("#document-legend", Static).update(legend(self.size.width - 2))
 
     def show(self) -> None:
         current = self.errors[self.current] if self.current >= 0 else None
