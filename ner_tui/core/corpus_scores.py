@@ -19,8 +19,8 @@ exactly the totals of scoring every document afresh.
 
 from __future__ import annotations
 
-import itertools
 import gc
+import itertools
 import operator
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
