@@ -317,19 +317,29 @@ def rescore(
         or len(docs) == 0
     ):
         return _rescore_all(docs, decoded, options, prep)
+    batch = _flatten(range(len(docs)), list(decoded), threshold)
+    if batch is None:
+        return _rescore_all(docs, decoded, options, prep)
     results = list(previous.results)
     todo: list[int] = []
     most = redo_share * len(docs)
-    for i, (doc, entities, old) in enumerate(zip(docs, decoded, results, strict=True)):
-        kept = () if entities is None else tuple(e for e in entities if e[3] >= threshold)
-        scored = entities is not None and doc.gold is not None
+    for i, (doc, entities, old, whole) in enumerate(
+        zip(docs, decoded, results, batch.whole(), strict=True)
+    ):
         if old.doc is not doc:
-            return _rescore_all(docs, decoded, options, prep)
+            return _rescore_all(docs, decoded, options, prep, batch)
+        if entities is None:
+            kept: tuple[EntityTuple, ...] = ()
+        elif whole and type(entities) is tuple:
+            kept = entities
+        else:
+            kept = tuple(e for e in entities if e[3] >= threshold)
+        scored = entities is not None and doc.gold is not None
         if (old.score is not None) == scored and old.entities == kept:
             continue  # the same result as before
         todo.append(i)
         if len(todo) > most:  # no need to look further
-            return _rescore_all(docs, decoded, options, prep)
+            return _rescore_all(docs, decoded, options, prep, batch)
     old_lists = [results[i].entities if results[i].score is not None else None for i in todo]
     gone_batch = _flatten(todo, old_lists, None)
     new_batch = _flatten(todo, [decoded[i] for i in todo], threshold)
@@ -354,6 +364,7 @@ def _rescore_all(
     decoded: Sequence[Decoded],
     options: DecodeOptions,
     prep: _Prepared | None = None,
+    batch: _Batch | None = None,
 ) -> CorpusScores:
     """Every document scored in one vectorised pass (:func:`_score_batch`), documents it
     does not cover one by one; the same as :func:`_rescore_plain`."""
@@ -361,7 +372,8 @@ def _rescore_all(
         return _rescore_plain(docs, decoded, options)
     if prep is None:
         prep = _prepare(docs)
-    batch = _flatten(range(len(docs)), list(decoded), options.threshold)
+    if batch is None:
+        batch = _flatten(range(len(docs)), list(decoded), options.threshold)
     if batch is None:
         return replace(_rescore_plain(docs, decoded, options), prepared=prep)
     scorer = Scorer()
@@ -619,10 +631,17 @@ class _Batch:
     e_doc: np.ndarray  # (E,) the document of each entity
     e_s: np.ndarray
     e_e: np.ndarray
+    e_label: tuple[str, ...]
     e_score: np.ndarray
     keep: np.ndarray  # (E,) kept at the threshold
     threshold: float
     keep_all: bool  # no threshold: every entity kept
+
+    def whole(self) -> list[bool]:
+        """Per document: every entity kept."""
+        bounds = np.append(np.searchsorted(self.e_doc, self.sel), len(self.e_doc))
+        kept = np.concatenate(([0], np.cumsum(self.keep)))
+        return ((kept[bounds[1:]] - kept[bounds[:-1]]) == np.diff(bounds)).tolist()
 
 
 def _flatten(
@@ -634,7 +653,7 @@ def _flatten(
     sel_a = np.asarray(sel, dtype=np.int64)
     e_doc = np.repeat(sel_a, sizes)
     if flat:
-        starts, ends, _, scores = zip(*flat, strict=True)
+        starts, ends, e_label, scores = zip(*flat, strict=True)
         e_score = np.array(scores)
         if e_score.dtype != np.float64:
             return None
@@ -646,9 +665,20 @@ def _flatten(
     else:
         e_s = e_e = np.zeros(0, dtype=np.int64)
         e_score = np.zeros(0, dtype=np.float64)
+        e_label = ()
     keep = np.ones(len(flat), dtype=bool) if threshold is None else e_score >= threshold
     return _Batch(
-        sel_a, lists, flat, e_doc, e_s, e_e, e_score, keep, threshold or 0.0, threshold is None
+        sel_a,
+        lists,
+        flat,
+        e_doc,
+        e_s,
+        e_e,
+        e_label,
+        e_score,
+        keep,
+        threshold or 0.0,
+        threshold is None,
     )
 
 
@@ -698,12 +728,12 @@ def _score_batch(
     codes = dict(prep.codes)
     names = list(prep.names)
     flat = batch.flat
-    labels = [flat[k][2] for k in kept_idx[p_idx].tolist()]
-    for label in labels:
-        if label not in codes:
-            codes[label] = len(names)
-            names.append(label)
-    p_lab = np.array([codes[label] for label in labels], dtype=np.int64)
+    for label in sorted(set(batch.e_label) - codes.keys()):
+        codes[label] = len(names)
+        names.append(label)
+    e_lab = np.fromiter(map(codes.__getitem__, batch.e_label), np.int64, len(batch.e_label))
+    p_lab = e_lab[kept_idx[p_idx]]
+    labels = np.array(names, dtype=object)[p_lab].tolist()
 
     # Scored documents: with gold, predicted, in the batch. Overlaps between their gold and
     # predicted entities, as ranges (both sides sorted and apart in each document).
@@ -913,16 +943,12 @@ def _score_batch(
     # Errors, grouped by document (sorted by document, then position).
     gold_index = (g_in - prep.gold_first[gd]).tolist()  # each scored gold entity's index
     p_global = p_in.tolist()  # scored prediction -> its index in ``spans``
-    err_objects = [
-        _new_error(
-            ERROR_KINDS[k],
-            None if g < 0 else docs[d].gold[gold_index[g]],  # type: ignore[index]
-            None if q < 0 else spans[p_global[q]],
-        )
-        for k, g, q, d in zip(
-            err_kind.tolist(), err_g.tolist(), err_p.tolist(), err_doc.tolist(), strict=True
-        )
+    err_golds = [
+        None if g < 0 else docs[d].gold[gold_index[g]]  # type: ignore[index]
+        for g, d in zip(err_g.tolist(), err_doc.tolist(), strict=True)
     ]
+    err_preds = [None if q < 0 else spans[p_global[q]] for q in err_p.tolist()]
+    err_objects = _new_errors([ERROR_KINDS[k] for k in err_kind.tolist()], err_golds, err_preds)
     errors_of: dict[int, tuple[ScoredError, ...]] = {}
     if len(err_doc):
         with_errors, firsts_at = np.unique(err_doc, return_index=True)
@@ -937,9 +963,7 @@ def _score_batch(
     for b in np.flatnonzero(vec[batch.sel]).tolist():
         d = sel_l[b]
         score_all[b] = _new_score(correct_d[d], n_gold_d[d], n_pred_d[d], errors_of.get(d, empty))
-    results = list(
-        map(_new_result, [docs[d] for d in sel_l], kept_all, predicted_all, score_all, low_of)
-    )
+    results = _new_results([docs[d] for d in sel_l], kept_all, predicted_all, score_all, low_of)
     for b in slow_b:  # the plain path, document by document
         doc, kept = docs[sel_l[b]], kept_all[b]
         predicted = predicted_spans(doc, kept)
@@ -985,13 +1009,19 @@ def _new_spans(
     return out
 
 
-def _new_error(kind: ErrorKind, gold: Span | None, pred: Span | None) -> ScoredError:
+def _new_errors(
+    kinds: list[ErrorKind], golds: list[Span | None], preds: list[Span | None]
+) -> list[ScoredError]:
     s0, s1, s2 = _ERROR
-    error = _new(ScoredError)
-    s0(error, kind)
-    s1(error, gold)
-    s2(error, pred)
-    return error
+    out: list[ScoredError] = []
+    add = out.append
+    for kind, gold, pred in zip(kinds, golds, preds, strict=True):
+        error = _new(ScoredError)
+        s0(error, kind)
+        s1(error, gold)
+        s2(error, pred)
+        add(error)
+    return out
 
 
 def _new_score(
@@ -1006,21 +1036,25 @@ def _new_score(
     return score
 
 
-def _new_result(
-    doc: CorpusDocument,
-    entities: tuple[EntityTuple, ...],
-    predicted: tuple[Span, ...],
-    score: DocumentScore | None,
-    low: float | None,
-) -> DocumentResult:
+def _new_results(
+    docs: list[CorpusDocument],
+    entities: list[tuple[EntityTuple, ...]],
+    predicted: list[tuple[Span, ...]],
+    scores: list[DocumentScore | None],
+    lows: list[float | None],
+) -> list[DocumentResult]:
     s0, s1, s2, s3, s4 = _RESULT
-    result = _new(DocumentResult)
-    s0(result, doc)
-    s1(result, entities)
-    s2(result, predicted)
-    s3(result, score)
-    s4(result, low)
-    return result
+    out: list[DocumentResult] = []
+    add = out.append
+    for doc, kept, spans, score, low in zip(docs, entities, predicted, scores, lows, strict=True):
+        result = _new(DocumentResult)
+        s0(result, doc)
+        s1(result, kept)
+        s2(result, spans)
+        s3(result, score)
+        s4(result, low)
+        add(result)
+    return out
 
 
 SortKey = Literal["document", "errors", "f1", "confidence"]
