@@ -10,8 +10,12 @@ strict mode or threshold re-scores the corpus from those scores alone:
   score, which is exactly what :func:`~ner_tui.core.decoding.decode` does with a threshold, so
   no text is decoded again (:func:`rescore`).
 
-Each document is scored with :func:`~ner_tui.core.evaluation.score_document`, the same step as
-``ner-tui eval``, so the numbers are eval's. Given the previous :class:`CorpusScores`,
+Every document is scored as :func:`~ner_tui.core.evaluation.score_document` scores it (the
+same step as ``ner-tui eval``, so the numbers are eval's), all documents in one vectorised pass
+(:func:`_score_batch`; the per-document step, :func:`_rescore_plain`, is its reference, which
+tests compare it with, and takes the documents the pass does not cover). The corpus's constants
+(units, gold entities and gold unit types) are computed once and carried from one
+:class:`CorpusScores` to the next. Given the previous :class:`CorpusScores`,
 :func:`rescore` scores again only the documents whose kept entities changed: their old counts
 are taken out of the corpus totals and the new ones put in (:meth:`Scorer.merge`), which leaves
 exactly the totals of scoring every document afresh.
@@ -200,9 +204,9 @@ class CorpusDecoder:
         """:meth:`decode` without looking at or filling what is remembered."""
         out: list[Decoded] = [None] * len(self.scored)
         for pack in self._packs:
-            for position, entities in zip(
-                pack.positions, _decode_packed(pack, options), strict=True
-            ):
+            with _gc_paused():  # tens of thousands of entity tuples, none in a cycle
+                decoded = _decode_packed(pack, options)
+            for position, entities in zip(pack.positions, decoded, strict=True):
                 out[position] = entities
         if self._alone:
             alone = decode_each([self.scored[i] for i in self._alone], options)
