@@ -693,7 +693,7 @@ def _score_batch(
     none when not ``build`` (only the counts wanted)."""
     docs = prep.docs
     n_docs = len(docs)
-    grid = scorer._grid
+    grid = scorer.grid
     in_batch = np.zeros(n_docs, dtype=bool)
     in_batch[batch.sel] = True
     predicted_doc = np.zeros(n_docs, dtype=bool)

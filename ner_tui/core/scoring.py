@@ -211,6 +211,11 @@ class Scorer:
         self._errors: dict[str, dict[ErrorKind, int]] = {}
         self._confusion: Counter[tuple[str, str]] = Counter()
 
+    @property
+    def grid(self) -> Sequence[float]:
+        """The score curve's thresholds (shared between scorers: do not modify)."""
+        return self._grid
+
     def add(
         self,
         gold: Sequence[Span],
