@@ -8,8 +8,13 @@ local engine (bundled model); their ``ScoredText`` is reused to make ``--docs`` 
   predictions already in the gold's units): what ``ner-tui eval`` pays to score, no decoding;
 - decoding every kept text (aggregation or strict mode changed): ``decode`` text by text (the
   old path, ``decode_each``), then ``CorpusDecoder`` (pack once, then one vectorised pass);
-- re-scoring at a new threshold: every document (``rescore``), then only those whose kept
-  entities changed (``rescore(..., previous=...)``), and the same after an aggregation change;
+- re-scoring at a new threshold: every document (``rescore``, which prepares the corpus's
+  constants first), then only those whose kept entities changed (``rescore(...,
+  previous=...)``), and the same after an aggregation change; every document scored one by
+  one (``_rescore_plain``, the reference the vectorised pass equals; asserted here on the
+  corpus) against the vectorised pass once the corpus is prepared (``_rescore_all``), at
+  ``simple`` (few errors) and ``none`` (two documents in three with errors), and simple ->
+  none through ``rescore`` (every document changed: what f2 pays);
 - in the app (headless ``run_test``; keys sent as the terminal driver sends them; every
   figure is key -> the first frame rendered to terminal bytes that shows the new state, via
   ``ui_render.Frames``, not ``Pilot.press``/``pause``, which wait for the process to go idle
@@ -23,7 +28,10 @@ local engine (bundled model); their ``ScoredText`` is reused to make ``--docs`` 
 
 Goal (issue): < 100 ms for first paint and for a re-score.
 
-    .venv/bin/python bench/corpus_view.py [--docs 10000] [--repeat 3]
+``--distinct``: no two documents alike (each copy its own text, offsets, gold indices and
+scores, in its own objects), to show no figure leans on the corpus repeating 16 sentences.
+
+    .venv/bin/python bench/corpus_view.py [--docs 10000] [--repeat 3] [--distinct]
 """
 
 from __future__ import annotations
@@ -34,11 +42,21 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ner_tui.core.corpus import CorpusDocument, open_corpus, read_corpus
-from ner_tui.core.corpus_scores import CorpusDecoder, decode_each, rescore
+from ner_tui.core.corpus_scores import (
+    CorpusDecoder,
+    _prepare,
+    _rescore_all,
+    _rescore_plain,
+    decode_each,
+    rescore,
+)
 from ner_tui.core.evaluation import predicted_spans, score_document
 from ner_tui.core.scoring import Scorer
 from ner_tui.core.settings import Settings
@@ -58,8 +76,15 @@ def median_ms(func: Callable[[], Any], repeat: int) -> float:
     return statistics.median(times)
 
 
-async def corpus(n: int) -> tuple[list[CorpusDocument], list[ScoredText | None]]:
-    """``n`` documents cycling through the fixture sentences, each with its kept scores."""
+async def corpus(
+    n: int, *, distinct: bool = False
+) -> tuple[list[CorpusDocument], list[ScoredText | None]]:
+    """``n`` documents cycling through the fixture sentences, each with its kept scores.
+
+    ``distinct``: no two documents alike, nor their kept scores: each copy gets a token of
+    its own in front (``d<i>``, tagged O, which the model did not see), so its text, offsets
+    and gold token indices are its own, and its probabilities are sharpened by a power of
+    its own (the same best label per token, other entity scores), all in new objects."""
     from ner_tui.core.alignment import score
     from ner_tui.core.connect import connect
 
@@ -73,11 +98,35 @@ async def corpus(n: int) -> tuple[list[CorpusDocument], list[ScoredText | None]]
         ]
     finally:
         await conn.aclose()
-    docs = [
-        CorpusDocument(i, i + 1, base[i % 16].text, base[i % 16].gold, base[i % 16].tokens)
-        for i in range(n)
-    ]
-    return docs, [kept[i % 16] for i in range(n)]
+    if not distinct:
+        docs = [
+            CorpusDocument(i, i + 1, base[i % 16].text, base[i % 16].gold, base[i % 16].tokens)
+            for i in range(n)
+        ]
+        return docs, [kept[i % 16] for i in range(n)]
+    docs, scored = [], []
+    for i in range(n):
+        doc, item = base[i % 16], kept[i % 16]
+        assert doc.tokens is not None and doc.gold is not None and item is not None
+        head = f"d{i}"
+        shift = len(head) + 1
+        tokens = ((0, len(head)), *((s + shift, e + shift) for s, e in doc.tokens))
+        gold = tuple(replace(g, start=g.start + 1, end=g.end + 1) for g in doc.gold)
+        docs.append(CorpusDocument(i, i + 1, f"{head} {doc.text}", gold, tokens))
+        probs = np.asarray(item.probs, dtype=np.float64) ** (1.0 + (i % 997) / 4000)
+        probs /= probs.sum(axis=1, keepdims=True)
+        offsets = np.asarray(item.offsets) + np.where(np.asarray(item.special)[:, None], 0, shift)
+        scored.append(
+            replace(
+                item,
+                text=f"{head} {item.text}",
+                offsets=offsets,
+                probs=probs.astype(np.float32),
+                token_ids=np.array(item.token_ids),
+                special=np.array(item.special),
+            )
+        )
+    return docs, scored
 
 
 async def in_app(
@@ -216,12 +265,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--docs", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--distinct",
+        action="store_true",
+        help="no two documents alike (each its own text, offsets and scores; see corpus())",
+    )
     args = parser.parse_args()
     if not 1 <= args.repeat < len(AGGREGATIONS):
         parser.error(
             f"--repeat must be 1 to {len(AGGREGATIONS) - 1} (each repeat visits a new aggregation)"
         )
-    docs, kept = asyncio.run(corpus(args.docs))
+    docs, kept = asyncio.run(corpus(args.docs, distinct=args.distinct))
     options = DecodeOptions()
     decoded = CorpusDecoder(kept).decode(options)
     assert decoded == decode_each(kept, options)
@@ -235,10 +289,16 @@ def main() -> None:
         scorer.report()
 
     first = DecodeOptions(aggregation="first")
+    none = DecodeOptions(aggregation="none")
     decoder = CorpusDecoder(kept)
     at_0 = rescore(docs, decoded, options)
     decoded_first = decoder.decode(first)
+    decoded_none = decoder.decode(none)
     half = DecodeOptions(threshold=0.5)
+    prepared = _prepare(docs)
+    plain = _rescore_plain(docs, decoded_none, none)
+    fast = rescore(docs, decoded_none, none, previous=at_0)
+    assert fast.results == plain.results and vars(fast.totals) == vars(plain.totals)
     base = median_ms(baseline, args.repeat)
     rows = [
         ("decode text by text (old f2/f3)", median_ms(lambda: decode_each(kept, first), 1)),
@@ -253,6 +313,27 @@ def main() -> None:
         (
             "rescore every document (old f4)",
             median_ms(lambda: rescore(docs, decoded, half), args.repeat),
+        ),
+        (
+            "  per document (the reference), simple",
+            median_ms(lambda: _rescore_plain(docs, decoded, half), args.repeat),
+        ),
+        (
+            "  per document (the reference), none",
+            median_ms(lambda: _rescore_plain(docs, decoded_none, none), args.repeat),
+        ),
+        ("  of which: prepare the corpus (once)", median_ms(lambda: _prepare(docs), args.repeat)),
+        (
+            "  one pass, corpus prepared: simple",
+            median_ms(lambda: _rescore_all(docs, decoded, half, prepared), args.repeat),
+        ),
+        (
+            "  one pass, corpus prepared: none",
+            median_ms(lambda: _rescore_all(docs, decoded_none, none, prepared), args.repeat),
+        ),
+        (
+            "rescore simple -> none (all changed)",
+            median_ms(lambda: rescore(docs, decoded_none, none, previous=at_0), args.repeat),
         ),
         (
             "rescore changed only: threshold 0 -> 0.5",

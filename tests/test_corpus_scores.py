@@ -12,10 +12,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ner_tui.core import corpus_scores
 from ner_tui.core.corpus import CorpusDocument, token_spans
 from ner_tui.core.corpus_scores import (
     CorpusDecoder,
+    CorpusScores,
     Decoded,
+    _rescore_all,
+    _rescore_plain,
     all_errors,
     decode_each,
     entity_types,
@@ -241,3 +245,139 @@ def _json(value: object) -> str:
     import json
 
     return json.dumps(value, sort_keys=True)
+
+
+# --------------------------------------------------------------------------- the vectorised pass
+
+SCORES = [0.2, 0.5, 0.5, 0.7, 0.95]  # 0.5: exactly at a threshold below
+
+
+@st.composite
+def mixed_corpora(draw: st.DrawFn) -> tuple[list[CorpusDocument], list[Decoded], list[Decoded]]:
+    """CoNLL-like documents (gold over ``doc.tokens``) and JSONL ones (gold over characters,
+    the confusion over whitespace words), with gold and without, empty ones, long entities
+    (nervaluate's 1% overlap rule), and two predictions of each: entities that hit a gold one
+    exactly, with another type, overlap it, lie inside it, span several, cut words, and now
+    and then out of order or overlapping (the plain path's shapes)."""
+    labels = st.sampled_from(["PER", "LOC", "ORG"])
+    docs: list[CorpusDocument] = []
+    firsts: list[Decoded] = []
+    seconds: list[Decoded] = []
+    for i in range(draw(st.integers(1, 7))):
+        conll = draw(st.booleans())
+        sizes = draw(st.lists(st.integers(1, 4), min_size=0, max_size=9))
+        if draw(st.integers(0, 9)) == 0:
+            sizes.append(draw(st.integers(101, 140)))  # a token longer than 100 characters
+        gaps = [1 if conll else draw(st.integers(1, 3)) for _ in sizes]
+        words, at = [], 0
+        for size, gap in zip(sizes, gaps, strict=True):
+            words.append((at, at + size))
+            at += size + gap
+        text = "".join("w" * (e - s) + " " * gap for (s, e), gap in zip(words, gaps, strict=True))[
+            : max(at - 1, 0)
+        ]
+        bounds = sorted({0, len(text), *(p for w in words for p in w)})
+
+        def cuts(n: int, pool: list[int]) -> list[tuple[int, int]]:
+            points = sorted(set(draw(st.lists(st.sampled_from(pool), max_size=n))))
+            return [(a, b) for a, b in zip(points[0::2], points[1::2], strict=False) if b > a]
+
+        gold: tuple[Span, ...] | None = None
+        if draw(st.integers(0, 4)):
+            if conll:
+                pairs = cuts(8, list(range(len(words) + 1)))
+            else:
+                pairs = cuts(8, bounds + list(range(len(text) + 1)))
+            gold = tuple(Span(a, b, draw(labels)) for a, b in pairs)
+            if gold and draw(st.integers(0, 19)) == 0:  # overlapping gold: the plain path
+                end = gold[0].end + 1 if not conll or gold[0].end < len(words) else gold[0].end
+                gold = (*gold, Span(gold[0].start, end, draw(labels)))
+        tokens = tuple(words) if conll else None
+        docs.append(CorpusDocument(i, i + 1, text, gold, tokens))
+        gold_chars = []
+        for span in gold or ():
+            if conll and span.end <= len(words):
+                gold_chars.append((words[span.start][0], words[span.end - 1][1]))
+            elif not conll:
+                gold_chars.append((span.start, span.end))
+
+        def predictions(pool: list[int], gold_chars: list[tuple[int, int]]) -> Decoded:
+            if draw(st.integers(0, 6)) == 0:
+                return None
+            pairs = cuts(10, pool)
+            if gold_chars and draw(st.booleans()):  # exact hits, maybe with another type
+                pairs = sorted(set(pairs) | set(draw(st.lists(st.sampled_from(gold_chars)))))
+                kept: list[tuple[int, int]] = []
+                for a, b in pairs:  # apart again, as decoded entities are
+                    if not kept or a >= kept[-1][1]:
+                        kept.append((a, b))
+                pairs = kept
+            entities = [(a, b, draw(labels), draw(st.sampled_from(SCORES))) for a, b in pairs]
+            if entities and draw(st.integers(0, 14)) == 0:  # out of order, overlapping
+                a, b, label, score = entities[0]
+                entities.append((a, b + 1, label, score))
+            return tuple(entities)
+
+        pool = bounds + [p for g in gold_chars for p in g] + list(range(len(text) + 3))
+        firsts.append(predictions(pool, gold_chars))
+        seconds.append(predictions(pool, gold_chars))
+    return docs, firsts, seconds
+
+
+def _same(a: CorpusScores, b: CorpusScores) -> None:
+    assert a.results == b.results
+    for x, y in zip(a.results, b.results, strict=True):
+        assert type(x.entities) is tuple and x.predicted == y.predicted
+        assert (x.score.errors if x.score else None) == (y.score.errors if y.score else None)
+    if b.report is None:
+        assert a.report is None
+    else:
+        assert a.report is not None
+        assert _json(a.report.to_json()) == _json(b.report.to_json())
+    assert a.totals is not None and b.totals is not None
+    assert vars(a.totals) == vars(b.totals)  # every count, so later merges agree too
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mixed_corpora(), st.sampled_from([0.0, 0.5, 0.7]), st.sampled_from([0.0, 0.5]))
+def test_the_vectorised_pass_equals_scoring_document_by_document(
+    corpus: tuple[list[CorpusDocument], list[Decoded], list[Decoded]], before: float, after: float
+) -> None:
+    docs, first, second = corpus
+    options = DecodeOptions(threshold=before)
+    fast = _rescore_all(docs, first, options)
+    _same(fast, _rescore_plain(docs, first, options))
+    # And re-scoring only what changed (in vectorised batches) from there.
+    options = DecodeOptions(threshold=after)
+    again = rescore(docs, second, options, previous=fast, redo_share=1.0)
+    _same(again, _rescore_plain(docs, second, options))
+    back = rescore(docs, first, options, previous=again, redo_share=1.0)
+    _same(back, _rescore_plain(docs, first, options))
+
+
+def test_the_vectorised_pass_scores_without_the_per_document_path(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Stars of every kind (a gold entity split in two, two gold entities under one, exact,
+    wrong type, missed, spurious, no gold) in CoNLL and JSONL documents: no document goes the plain
+    way, and the result is still the plain one."""
+    text = "Angela Merkel met Macron in Paris ."
+    tokens = ((0, 6), (7, 13), (14, 17), (18, 24), (25, 27), (28, 33), (34, 35))
+    conll = CorpusDocument(0, 1, text, (Span(0, 2, "PER"), Span(3, 4, "PER")), tokens)
+    jsonl = CorpusDocument(1, 2, text, (Span(0, 6, "PER"), Span(7, 13, "PER"), Span(28, 33, "LOC")))
+    docs = [conll, jsonl, CorpusDocument(2, 3, text, None)]
+    decoded: list[Decoded] = [
+        ((0, 6, "PER", 0.9), (7, 13, "PER", 0.8), (18, 24, "ORG", 0.5), (25, 27, "LOC", 0.3)),
+        ((0, 13, "PER", 0.9), (14, 17, "MISC", 0.2), (28, 33, "ORG", 0.6)),
+        ((0, 6, "PER", 0.7),),
+    ]
+    expected = _rescore_plain(docs, decoded, DecodeOptions())
+    kinds = {e.kind for r in expected.results if r.score for e in r.score.errors}
+    assert kinds == {"wrong_boundary", "wrong_type", "missed", "spurious"}
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a document went the plain way")
+
+    monkeypatch.setattr(corpus_scores, "score_document", refuse)
+    monkeypatch.setattr(corpus_scores, "predicted_spans", refuse)
+    _same(_rescore_all(docs, decoded, DecodeOptions()), expected)

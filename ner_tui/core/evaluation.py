@@ -33,8 +33,10 @@ def score_document(
     scorer: Scorer, doc: CorpusDocument, gold: tuple[Span, ...], predicted: tuple[Span, ...]
 ) -> DocumentScore:
     """Add one document's ``gold`` and ``predicted`` spans to ``scorer``; its own score."""
-    words = [m.span() for m in _WORD.finditer(doc.text)]
-    units = list(doc.tokens) if doc.tokens is not None else words
+    if doc.tokens is not None:
+        units = list(doc.tokens)
+    else:
+        units = [m.span() for m in _WORD.finditer(doc.text)]
     return scorer.add(
         gold,
         predicted,

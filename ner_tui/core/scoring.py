@@ -211,6 +211,11 @@ class Scorer:
         self._errors: dict[str, dict[ErrorKind, int]] = {}
         self._confusion: Counter[tuple[str, str]] = Counter()
 
+    @property
+    def grid(self) -> Sequence[float]:
+        """The score curve's thresholds (shared between scorers: do not modify)."""
+        return self._grid
+
     def add(
         self,
         gold: Sequence[Span],
@@ -259,6 +264,14 @@ class Scorer:
             add_all_correct(per_label, self._schemes, self._schemes_per_type)
             return DocumentScore(n_correct, len(g), len(p), ())
 
+        errors = self.add_mismatched(gold, pred, g, p)
+        return DocumentScore(n_correct, len(g), len(p), errors)
+
+    def add_mismatched(
+        self, gold: Sequence[Span], pred: Sequence[Span], g: list[Triple], p: list[Triple]
+    ) -> tuple[ScoredError, ...]:
+        """The second half of :meth:`add` for a document whose predictions are not exactly its
+        gold: nervaluate's counts and the error kinds (``g``/``p``: the spans as triples)."""
         add_schemes(g, p, self._schemes, self._schemes_per_type)
         errors = []
         for kind, j, i in error_pairs(g, p):
@@ -273,7 +286,41 @@ class Scorer:
             by_kind[kind] += 1
             errors.append(ScoredError(kind, gold_span, pred_span))
         errors.sort(key=_error_position)
-        return DocumentScore(n_correct, len(g), len(p), tuple(errors))
+        return tuple(errors)
+
+    @classmethod
+    def from_counts(
+        cls,
+        *,
+        thresholds: int = 101,
+        documents: int,
+        gold: dict[str, int],
+        pred: dict[str, int],
+        correct: dict[str, int],
+        kept: Sequence[int],
+        kept_correct: Sequence[int],
+        schemes: Sequence[int],
+        schemes_per_type: dict[str, list[int]],
+        errors: dict[str, dict[ErrorKind, int]],
+        confusion: dict[tuple[str, str], int],
+    ) -> Scorer:
+        """A scorer holding counts summed elsewhere (the corpus view's vectorised scoring):
+        exactly the state :meth:`add` leaves after the same documents, zero counts dropped
+        as :meth:`merge` drops them."""
+        out = cls(thresholds=thresholds)
+        if len(kept) != len(out._kept) or len(kept_correct) != len(out._kept):
+            raise ValueError(f"kept counts need {len(out._kept)} buckets")
+        part = cls.__new__(cls)
+        part._grid = out._grid
+        part._documents = documents
+        part._gold, part._pred, part._correct = gold, pred, correct
+        part._kept, part._kept_correct = [int(n) for n in kept], [int(n) for n in kept_correct]
+        part._schemes = [int(n) for n in schemes]
+        part._schemes_per_type = schemes_per_type
+        part._errors = errors
+        part._confusion = Counter(confusion)
+        out.merge(part)
+        return out
 
     def copy(self) -> Scorer:
         """An independent scorer with the same counts (for re-scoring some documents)."""
