@@ -241,6 +241,26 @@ def test_a_threshold_change_reuses_the_unchanged_documents() -> None:
     assert _json(kept.report.to_json()) == _json(fresh.report.to_json())
 
 
+def test_remembered_settings_are_bounded_by_documents(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The decoder keeps the most recent settings' scores, as many as hold SEEN_DOCUMENTS
+    documents' results (a threshold sweep across aggregations must not keep every corpus)."""
+    monkeypatch.setattr(corpus_scores, "SEEN_DOCUMENTS", 7)  # two settings of three documents
+    decoder = CorpusDecoder([])
+    settings = [DecodeOptions(threshold=t) for t in (0.0, 0.1, 0.2)]
+    scored = {o: rescore(DOCS, DECODED, o) for o in settings}
+    decoder.remember(scored[settings[0]])
+    decoder.remember(scored[settings[1]])
+    assert decoder.recall(settings[0], 3) is scored[settings[0]]  # now the most recent
+    assert decoder.recall(settings[0], 2) is None  # other documents
+    decoder.remember(scored[settings[2]])  # the least recent (0.1) goes
+    assert decoder.recall(settings[1], 3) is None
+    assert decoder.recall(settings[0], 3) is scored[settings[0]]
+    assert decoder.recall(settings[2], 3) is scored[settings[2]]
+    monkeypatch.setattr(corpus_scores, "SEEN_DOCUMENTS", 1)  # fewer than a corpus: the last
+    decoder.remember(scored[settings[1]])
+    assert [decoder.recall(o, 3) is not None for o in settings] == [False, True, False]
+
+
 def _json(value: object) -> str:
     import json
 

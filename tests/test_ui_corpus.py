@@ -258,11 +258,11 @@ async def test_slow_rescore_is_marked_and_a_seen_setting_is_not_scored_again(
     import ner_tui.core.corpus_scores as corpus_scores
 
     release = threading.Event()
-    calls: list[object] = []
+    calls: list[Any] = []
     original = corpus_scores.rescore
 
     def held(*args: Any, **kwargs: Any) -> Any:
-        calls.append(args[2])
+        calls.append(args[2])  # the options
         release.wait(30)
         return original(*args, **kwargs)
 
@@ -273,6 +273,9 @@ async def test_slow_rescore_is_marked_and_a_seen_setting_is_not_scored_again(
         assert first is not None
         box = app.screen.query_one("#corpus-scores")
         assert box.border_subtitle == "first · lenient · threshold 0.00"
+        decoder = app._corpus_decoder
+        assert decoder is not None  # f2's guess scored (with the real rescore) before the patch
+        await settle(pilot, lambda: decoder.recall(app._next_aggregation, 16) is not None)
         monkeypatch.setattr(corpus_scores, "rescore", held)
         await pilot.press("f4")
         for _ in range(600):  # (settle would wait for the held worker)
@@ -283,11 +286,51 @@ async def test_slow_rescore_is_marked_and_a_seen_setting_is_not_scored_again(
         assert app.corpus_scores is first  # the old scores stay until the new ones are in
         release.set()
         await settle(pilot, lambda: box.border_subtitle == "first · lenient · threshold 0.05")
-        assert len(calls) == 1
+
+        def ours() -> list[Any]:
+            """The re-scores of this aggregation (not f2's guess, scored ahead)."""
+            return [c for c in calls if c.aggregation == "first"]
+
+        assert len(ours()) == 1
         await pilot.press("shift+f4")  # back to 0.00: seen before
         await settle(pilot, lambda: app.corpus_scores is first)
         assert box.border_subtitle == "first · lenient · threshold 0.00"
-        assert len(calls) == 1
+        assert len(ours()) == 1
+
+
+async def test_the_next_aggregation_is_scored_ahead(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once the scores have been on screen a moment, the corpus is scored under the aggregation
+    f2 goes to next, in the background: f2 then shows it without scoring anything."""
+    from dataclasses import replace
+
+    import ner_tui.core.corpus_scores as corpus_scores
+
+    app = corpus_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await scored(pilot)
+        decoder = app._corpus_decoder
+        assert decoder is not None and app.decode_options.aggregation == "first"
+        following = replace(app.decode_options, aggregation="average")
+        await settle(pilot, lambda: decoder.recall(following, 16) is not None)
+        calls: list[object] = []
+        original = corpus_scores.rescore
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            calls.append(args[2])
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(corpus_scores, "rescore", counted)
+        ahead = decoder.recall(following, 16)
+        await pilot.press("f2")
+        await settle(pilot, lambda: app.corpus_scores is ahead)
+        assert calls == []  # shown from what was scored ahead
+        # ...and it equals scoring it now, from nothing
+        assert ahead is not None and ahead.report is not None
+        fresh = original(app.corpus_docs, decoder.decode(following), following)
+        assert fresh.report is not None and ahead.report.to_json() == fresh.report.to_json()
+        # the guess moves on: max, after average
+        after = replace(following, aggregation="max")
+        await settle(pilot, lambda: decoder.recall(after, 16) is not None)
 
 
 async def test_escape_cancels_the_run() -> None:

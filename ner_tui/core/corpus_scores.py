@@ -26,6 +26,7 @@ from __future__ import annotations
 import gc
 import itertools
 import operator
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -119,6 +120,11 @@ class _Packed:
     word_starts: np.ndarray  # first token of each word unit (never across texts)
 
 
+#: How many documents' results :meth:`CorpusDecoder.remember` keeps over all settings (about
+#: 20 settings of a 10,000-sentence corpus, 2 of 100,000).
+SEEN_DOCUMENTS = 200_000
+
+
 class CorpusDecoder:
     """Every kept text packed once into concatenated arrays and decoded in one vectorised pass
     per (aggregation, mode), remembered: the same entities as :func:`decode` text by text
@@ -132,9 +138,9 @@ class CorpusDecoder:
     def __init__(self, scored: Sequence[ScoredText | None]) -> None:
         self.scored = list(scored)
         self._cache: dict[tuple[str, str], list[Decoded]] = {}
-        # The corpus scores already computed from these texts, by options (for the caller
-        # to fill: a setting visited again is then a lookup).
-        self.seen: dict[DecodeOptions, CorpusScores] = {}
+        # The corpus scores already computed from these texts, by options, most recent last
+        # (remember/recall: a setting visited again is a lookup).
+        self._seen: OrderedDict[DecodeOptions, CorpusScores] = OrderedDict()
         groups: dict[tuple[str, ...], list[int]] = {}
         self._alone: list[int] = []
         for i, item in enumerate(self.scored):
@@ -148,6 +154,24 @@ class CorpusDecoder:
                 continue
             groups.setdefault(tuple(item.id2label), []).append(i)
         self._packs = [self._pack(ids, positions) for ids, positions in groups.items()]
+
+    def remember(self, scores: CorpusScores) -> None:
+        """Keep ``scores`` for :meth:`recall`: the most recent settings, as many as hold
+        :data:`SEEN_DOCUMENTS` documents' results in all (at least the last one), since a
+        sweep of thresholds across aggregations would otherwise keep hundreds of corpora."""
+        self._seen[scores.options] = scores
+        self._seen.move_to_end(scores.options)
+        keep = max(1, SEEN_DOCUMENTS // max(1, len(scores.results)))
+        while len(self._seen) > keep:
+            self._seen.popitem(last=False)
+
+    def recall(self, options: DecodeOptions, documents: int) -> CorpusScores | None:
+        """The scores remembered for ``options`` over ``documents`` documents, if any."""
+        scores = self._seen.get(options)
+        if scores is None or len(scores.results) != documents:
+            return None
+        self._seen.move_to_end(options)
+        return scores
 
     def matches(self, scored: Sequence[ScoredText | None]) -> bool:
         """Whether this decoder holds exactly these kept scores (the same objects)."""

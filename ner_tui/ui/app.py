@@ -8,6 +8,7 @@ Escape cancels the older one); changing aggregation, decoder or threshold re-dec
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import Callable
 from dataclasses import replace
@@ -125,6 +126,16 @@ EMPTY_TEXT = _placeholder(
 )
 
 
+#: Seconds the corpus scores stay on screen, no key pressed, before f2's are scored ahead.
+PREFETCH_AFTER = 0.3
+
+
+def _log_prefetch_failure(future: asyncio.Future[CorpusScores]) -> None:
+    """A guess that failed costs nothing but the log line (f2 then scores as usual)."""
+    if not future.cancelled() and future.exception() is not None:
+        log.warning("scoring the corpus ahead failed", exc_info=future.exception())
+
+
 class NerTuiApp(ScreenshotsMixin, App[int]):
     """``ner-tui``: type text, see what the NER model sees."""
 
@@ -183,6 +194,9 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
         self.corpus_screen: CorpusScreen | None = None
         self._corpus_cancelled = False
         self.corpus_done = 0  # documents through the model in the run going on
+        # The corpus scored ahead under the aggregation f2 goes to next (see _prefetch_next).
+        self._prefetch_timer: Timer | None = None
+        self._prefetching: tuple[DecodeOptions, asyncio.Future[CorpusScores]] | None = None
         self.compare_target = compare  # model B (`ner-tui --compare-*`): compare mode at start
         self._compare_at_start = compare is not None  # (the corpus compared, with --corpus)
 
@@ -753,8 +767,14 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
     # ------------------------------------------------------------------ options
 
     def action_cycle_aggregation(self) -> None:
-        current = AGGREGATIONS.index(self.decode_options.aggregation)
-        self.set_aggregation(AGGREGATIONS[(current + 1) % len(AGGREGATIONS)])
+        self.set_aggregation(self._next_aggregation.aggregation)
+
+    @property
+    def _next_aggregation(self) -> DecodeOptions:
+        """The decode options after f2: the next aggregation, the rest the same."""
+        options = self.decode_options
+        current = AGGREGATIONS.index(options.aggregation)
+        return replace(options, aggregation=AGGREGATIONS[(current + 1) % len(AGGREGATIONS)])
 
     def set_aggregation(self, aggregation: Aggregation) -> None:
         self._set_decode(aggregation=aggregation)
@@ -959,6 +979,7 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
             return
         self.corpus_docs, self.corpus_scored, self.corpus_scores = [], [], None
         self._corpus_decoder = None
+        gc.unfreeze()  # what the last corpus froze goes back to the collector
         self.push_screen(self.new_corpus_screen(path.name))
         self.run_corpus(path)
 
@@ -1050,10 +1071,12 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
 
         docs, scored, options = self.corpus_docs, list(self.corpus_scored), self.decode_options
         previous = self.corpus_scores
+        if self._prefetch_timer is not None:
+            self._prefetch_timer.stop()
         decoder = self._corpus_decoder
         if decoder is not None and decoder.matches(scored):
-            seen = decoder.seen.get(options)
-            if seen is not None and len(seen.results) == len(docs):
+            seen = decoder.recall(options, len(docs))
+            if seen is not None:
                 self.post_message(CorpusScored(seen))  # a setting seen before: no thread
                 return
 
@@ -1061,18 +1084,47 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
             decoder = self._corpus_decoder
             if decoder is None or not decoder.matches(scored):
                 decoder = self._corpus_decoder = CorpusDecoder(scored)
-            seen = rescore(docs, decoder.decode(options), options, previous=previous)
-            decoder.seen[options] = seen
-            return seen
+            scores = rescore(docs, decoder.decode(options), options, previous=previous)
+            decoder.remember(scores)
+            return scores
 
         # Marked "re-scoring…" only when it takes long enough to be seen: a mark drawn and
         # replaced a few frames later is one more screen paint before the scores.
         mark = self.set_timer(0.15, self._show_rescoring)
+        ahead = self._prefetching
         try:
-            scores = await asyncio.to_thread(work)
+            if ahead is not None and ahead[0] == options and not ahead[1].done():
+                scores = await asyncio.shield(ahead[1])  # already being scored: wait for it
+            else:
+                scores = await asyncio.to_thread(work)
         finally:
             mark.stop()
         self.post_message(CorpusScored(scores))
+
+    def _prefetch_next(self) -> None:
+        """Score the corpus ahead under the aggregation f2 goes to next, in a thread, once the
+        scores have been on screen a moment (a key in the meantime stops it): f2 then shows
+        them at once. Only f2 is guessed: it is the change that re-scores every document
+        (threshold steps re-score only the few that change), and the guess costs one re-score
+        of CPU, which a key pressed meanwhile shares."""
+        decoder, docs, current = self._corpus_decoder, self.corpus_docs, self.corpus_scores
+        if decoder is None or current is None or self.corpus_running:
+            return
+        if not decoder.matches(self.corpus_scored):
+            return
+        options = self._next_aggregation
+        if decoder.recall(options, len(docs)) is not None:
+            return
+        from ner_tui.core.corpus_scores import rescore
+
+        def work() -> CorpusScores:
+            scores = rescore(docs, decoder.decode(options), options, previous=current)
+            decoder.remember(scores)
+            return scores
+
+        future = asyncio.ensure_future(asyncio.to_thread(work))
+        future.add_done_callback(_log_prefetch_failure)
+        self._prefetching = (options, future)
 
     def _show_rescoring(self) -> None:
         if self.corpus_screen is not None:
@@ -1107,6 +1159,14 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
         if self.corpus_screen is not None:
             self.corpus_screen.show_progress(1, 1)
             self.corpus_screen.show_scores(message.scores)
+        if self._prefetch_timer is not None:
+            self._prefetch_timer.stop()
+        self._prefetch_timer = self.set_timer(PREFETCH_AFTER, self._prefetch_next)
+        # A corpus's results are hundreds of thousands of long-lived objects, none in a cycle:
+        # left in the cyclic GC's care, every full collection walked them all, 70-160 ms at
+        # 10,000 sentences, stalling the interface at random (bench/corpus_view.py). Frozen,
+        # they are still freed by reference counting when replaced; a new corpus unfreezes.
+        gc.freeze()
         if self._compare_at_start:  # `ner-tui --corpus FILE --compare-*`
             self._compare_at_start = False
             show_corpus_compare(self)
