@@ -372,22 +372,6 @@ class Scorer:
                 del self._errors[label]
         _merge_counts(self._confusion, other._confusion, sign)
 
-    def rescore_confidence(
-        self, gold: Sequence[Span], old: Sequence[Span], new: Sequence[Span]
-    ) -> None:
-        """A document added earlier with predictions ``old`` now has ``new``: the same spans
-        in the same order with other scores. Only the score curve depends on the scores, so
-        only its counts move (every other count is the same for both)."""
-        g: list[Triple] = [(s.label, s.start, s.end) for s in gold]
-        p: list[Triple] = [(s.label, s.start, s.end) for s in new]
-        grid, kept, kept_correct, last = self._grid, self._kept, self._kept_correct, len(self._grid)
-        for sign, pred in ((-1, old), (1, new)):
-            for span, hit in zip(pred, _exact_hits(g, p, pred), strict=True):
-                k = last if span.score is None else bisect_right(grid, span.score)
-                kept[k] += sign
-                if hit:
-                    kept_correct[k] += sign
-
     def report(self) -> Report:
         """The corpus report so far (the scorer can keep taking documents afterwards)."""
         names = sorted(set(self._gold) | set(self._pred))
