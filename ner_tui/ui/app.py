@@ -127,7 +127,7 @@ EMPTY_TEXT = _placeholder(
 
 
 #: Seconds the corpus scores stay on screen, no key pressed, before f2's are scored ahead.
-PREFETCH_AFTER = 0.3
+PREFETCH_AFTER = 0.15
 
 
 def _log_prefetch_failure(future: asyncio.Future[CorpusScores]) -> None:

@@ -48,6 +48,19 @@ def cycle(value: str | None, choices: list[str] | tuple[str, ...]) -> str | None
     return options[(options.index(value) + 1) % len(options)] if value in options else None
 
 
+def _update(widget: Static, content: Content) -> None:
+    """``widget`` shows ``content``; the screen is laid out again only when its number of lines
+    changed (new scores mostly change numbers, and a layout pass makes the next frame a full
+    repaint of the screen)."""
+    before = widget.visual
+    same = isinstance(before, Content) and _lines(before) == _lines(content)
+    widget.update(content, layout=not same)
+
+
+def _lines(content: Content) -> int:
+    return content.plain.count("\n") + 1 if content.plain else 0
+
+
 class CorpusScreen(Screen[None]):
     BINDINGS = [  # noqa: RUF012
         Binding(
@@ -157,12 +170,12 @@ class CorpusScreen(Screen[None]):
         self.query_one(
             "#corpus-scores"
         ).border_subtitle = f"{o.aggregation} · {o.mode} · threshold {o.threshold:.2f}"
-        self.query_one("#scores-table", Static).update(scores_table(scores, self._table_width))
+        _update(self.query_one("#scores-table", Static), scores_table(scores, self._table_width))
         report = scores.report
         curve = self.query_one(Sparkline)
         curve.data = [p.f1 for p in report.thresholds] if report is not None else []
         curve.display = report is not None
-        self.query_one("#curve-caption", Static).update(curve_caption(scores))
+        _update(self.query_one("#curve-caption", Static), curve_caption(scores))
         if report is None and self.sort == "document":
             self.sort = "confidence"
         self._fill(keep=True)
@@ -188,7 +201,7 @@ class CorpusScreen(Screen[None]):
         ]
         if self.running:
             parts.append(("   scoring… esc to cancel", DIM))
-        self.query_one("#corpus-filters", Static).update(Content.assemble(*parts))  # type: ignore[arg-type]
+        _update(self.query_one("#corpus-filters", Static), Content.assemble(*parts))  # type: ignore[arg-type]
 
     def _fill(self, *, keep: bool = False) -> None:
         """List the documents chosen by the sort and filters (only the visible rows are
