@@ -333,6 +333,35 @@ async def test_the_next_aggregation_is_scored_ahead(monkeypatch: pytest.MonkeyPa
         await settle(pilot, lambda: decoder.recall(after, 16) is not None)
 
 
+async def test_frozen_results_leave_no_garbage_once_the_scores_settle(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The app freezes a corpus's results out of the collector's full passes; what was alive at
+    each freeze and died in a cycle since (Textual's events of the moment) is collected once
+    the scores stop changing: nothing piles up over a session of setting changes."""
+    import gc
+
+    from ner_tui.ui import app as app_module
+
+    monkeypatch.setattr(app_module, "GC_TIDY_AFTER", 0.3)
+    app = corpus_app()
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await scored(pilot)
+            for key in ["f4", "f2", "shift+f4", "f3"] * 8:
+                before = app.corpus_scores
+                await pilot.press(key)
+                await settle(pilot, lambda before=before: app.corpus_scores is not before)
+            tidied = app.gc_tidied
+            await settle(pilot, lambda: app.gc_tidied > tidied)
+            gc.unfreeze()
+            # ~30,000 objects after these 32 changes without the tidy; Textual's own
+            # garbage of the last moments at most with it
+            assert gc.collect() < 2_000
+    finally:
+        gc.unfreeze()
+
+
 async def test_escape_cancels_the_run() -> None:
     long = "\n".join(f"Angela Merkel met Emmanuel Macron in Paris, take {i}." for i in range(400))
     app = corpus_app(corpus=None, max_concurrency=1)

@@ -128,6 +128,8 @@ EMPTY_TEXT = _placeholder(
 
 #: Seconds the corpus scores stay on screen, no key pressed, before f2's are scored ahead.
 PREFETCH_AFTER = 0.15
+#: Seconds after the last corpus scores before the collector tidies what freezing kept.
+GC_TIDY_AFTER = 2.0
 
 
 def _log_prefetch_failure(future: asyncio.Future[CorpusScores]) -> None:
@@ -196,6 +198,8 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
         self.corpus_done = 0  # documents through the model in the run going on
         # The corpus scored ahead under the aggregation f2 goes to next (see _prefetch_next).
         self._prefetch_timer: Timer | None = None
+        self._gc_tidy_timer: Timer | None = None
+        self.gc_tidied = 0  # full collections run once the keys stopped (see _freeze_corpus)
         self._prefetching: tuple[DecodeOptions, asyncio.Future[CorpusScores]] | None = None
         self.compare_target = compare  # model B (`ner-tui --compare-*`): compare mode at start
         self._compare_at_start = compare is not None  # (the corpus compared, with --corpus)
@@ -1101,6 +1105,28 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
             mark.stop()
         self.post_message(CorpusScored(scores))
 
+    def _freeze_corpus(self) -> None:
+        """Leave the corpus's results out of the cyclic GC's full passes, and tidy up later.
+
+        A corpus's results are hundreds of thousands of long-lived objects, none in a cycle:
+        left in the collector's care, every full collection walked them all, 70-160 ms at
+        10,000 sentences, stalling the interface at random (bench/corpus_view.py). Frozen, they
+        are still freed by reference counting when replaced. But whatever else was alive at the
+        freeze and dies in a cycle later (Textual's events and messages of the moment: about
+        900 objects a key press) is never collected while frozen, so once no new scores have
+        come for :data:`GC_TIDY_AFTER` seconds, one full collection runs and everything is
+        frozen again."""
+        gc.freeze()
+        if self._gc_tidy_timer is not None:
+            self._gc_tidy_timer.stop()
+        self._gc_tidy_timer = self.set_timer(GC_TIDY_AFTER, self._tidy_gc)
+
+    def _tidy_gc(self) -> None:
+        gc.unfreeze()
+        gc.collect()
+        gc.freeze()
+        self.gc_tidied += 1
+
     def _prefetch_next(self) -> None:
         """Score the corpus ahead under the aggregation f2 goes to next, in a thread, once the
         scores have been on screen a moment (a key in the meantime stops it): f2 then shows
@@ -1162,11 +1188,7 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
         if self._prefetch_timer is not None:
             self._prefetch_timer.stop()
         self._prefetch_timer = self.set_timer(PREFETCH_AFTER, self._prefetch_next)
-        # A corpus's results are hundreds of thousands of long-lived objects, none in a cycle:
-        # left in the cyclic GC's care, every full collection walked them all, 70-160 ms at
-        # 10,000 sentences, stalling the interface at random (bench/corpus_view.py). Frozen,
-        # they are still freed by reference counting when replaced; a new corpus unfreezes.
-        gc.freeze()
+        self._freeze_corpus()
         if self._compare_at_start:  # `ner-tui --corpus FILE --compare-*`
             self._compare_at_start = False
             show_corpus_compare(self)
