@@ -173,6 +173,19 @@ class CorpusDecoder:
         self._seen.move_to_end(options)
         return scores
 
+    def score(
+        self,
+        docs: Sequence[CorpusDocument],
+        options: DecodeOptions,
+        *,
+        previous: CorpusScores | None = None,
+    ) -> CorpusScores:
+        """``docs`` scored under ``options`` from these kept scores (:func:`rescore` of
+        :meth:`decode`'s entities, given ``previous``), and remembered for :meth:`recall`."""
+        scores = rescore(docs, self.decode(options), options, previous=previous)
+        self.remember(scores)
+        return scores
+
     def matches(self, scored: Sequence[ScoredText | None]) -> bool:
         """Whether this decoder holds exactly these kept scores (the same objects)."""
         return len(scored) == len(self.scored) and all(

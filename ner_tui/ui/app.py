@@ -1071,26 +1071,24 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
     async def rescore_corpus(self) -> None:
         """Decode the kept scores (all texts in one pass, each aggregation and mode once) and
         score again the documents whose entities changed, in a thread: no request."""
-        from ner_tui.core.corpus_scores import rescore
-
         docs, scored, options = self.corpus_docs, list(self.corpus_scored), self.decode_options
         previous = self.corpus_scores
         if self._prefetch_timer is not None:
             self._prefetch_timer.stop()
         decoder = self._corpus_decoder
-        if decoder is not None and decoder.matches(scored):
+        if decoder is not None and not decoder.matches(scored):
+            decoder = None  # other kept scores: packed anew in the thread
+        if decoder is not None:
             seen = decoder.recall(options, len(docs))
             if seen is not None:
                 self.post_message(CorpusScored(seen))  # a setting seen before: no thread
                 return
 
         def work() -> CorpusScores:
-            decoder = self._corpus_decoder
-            if decoder is None or not decoder.matches(scored):
-                decoder = self._corpus_decoder = CorpusDecoder(scored)
-            scores = rescore(docs, decoder.decode(options), options, previous=previous)
-            decoder.remember(scores)
-            return scores
+            packed = decoder
+            if packed is None:
+                packed = self._corpus_decoder = CorpusDecoder(scored)
+            return packed.score(docs, options, previous=previous)
 
         # Marked "re-scoring…" only when it takes long enough to be seen: a mark drawn and
         # replaced a few frames later is one more screen paint before the scores.
@@ -1141,14 +1139,9 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
         options = self._next_aggregation
         if decoder.recall(options, len(docs)) is not None:
             return
-        from ner_tui.core.corpus_scores import rescore
-
-        def work() -> CorpusScores:
-            scores = rescore(docs, decoder.decode(options), options, previous=current)
-            decoder.remember(scores)
-            return scores
-
-        future = asyncio.ensure_future(asyncio.to_thread(work))
+        future = asyncio.ensure_future(
+            asyncio.to_thread(decoder.score, docs, options, previous=current)
+        )
         future.add_done_callback(_log_prefetch_failure)
         self._prefetching = (options, future)
 
