@@ -406,19 +406,14 @@ async def test_notifications_leave_the_status_line_readable() -> None:
 def test_every_binding_has_an_id_and_a_tooltip() -> None:
     """The style rule behind `[keymap]` and F1: every ner-tui binding can be renamed (id) and
     explained (tooltip), including screens and widgets added later."""
-    from textual.binding import Binding
-    from textual.dom import DOMNode
-
     import ner_tui.ui.app  # noqa: F401 - loads every screen and widget class
+    from ner_tui.ui.bindings import class_bindings
 
-    missing = []
-    todo: list[type] = [DOMNode]
-    while todo:
-        cls = todo.pop()
-        todo.extend(cls.__subclasses__())
-        if not cls.__module__.startswith("ner_tui."):
-            continue
-        for binding in cls.__dict__.get("BINDINGS", ()):
-            if isinstance(binding, Binding) and not (binding.id and binding.tooltip):
-                missing.append(f"{cls.__qualname__}: {binding.key} -> {binding.action}")
+    found = list(class_bindings())
+    assert {"CorpusScreen", "DocumentList"} <= {cls.__name__ for cls, _ in found}  # the walk works
+    missing = [
+        f"{cls.__qualname__}: {binding.key} -> {binding.action}"
+        for cls, binding in found
+        if not (binding.id and binding.tooltip)
+    ]
     assert missing == []

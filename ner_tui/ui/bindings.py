@@ -6,7 +6,7 @@ printable keys, f6/f7 and the usual editing chords).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 from textual.binding import Binding, BindingType
 from textual.dom import DOMNode
@@ -188,11 +188,9 @@ def keys_of(binding: Binding, keymap: Mapping[str, str]) -> list[str]:
     return [k.strip() for k in keys.split(",") if k.strip() and k.strip() != "ctrl+j"]
 
 
-def known_binding_ids() -> list[str]:
-    """Every binding id a ``[keymap]`` may name: the app's, then its screens' and widgets'
-    (every ner-tui class loaded, so a screen added later is included without a list here)."""
-    ids = [b.id for b in APP_BINDINGS if isinstance(b, Binding) and b.id]
-    seen = set(ids)
+def class_bindings() -> Iterator[tuple[type, Binding]]:
+    """Each ``Binding`` a ner-tui screen or widget class declares itself, with its class (every
+    ner-tui class loaded, so one added later is included without a list here)."""
     todo: list[type] = [DOMNode]
     while todo:
         cls = todo.pop()
@@ -200,7 +198,16 @@ def known_binding_ids() -> list[str]:
         if not cls.__module__.startswith("ner_tui."):
             continue
         for binding in cls.__dict__.get("BINDINGS", ()):
-            if isinstance(binding, Binding) and binding.id and binding.id not in seen:
-                seen.add(binding.id)
-                ids.append(binding.id)
+            if isinstance(binding, Binding):
+                yield cls, binding
+
+
+def known_binding_ids() -> list[str]:
+    """Every binding id a ``[keymap]`` may name: the app's, then its screens' and widgets'."""
+    ids = [b.id for b in APP_BINDINGS if isinstance(b, Binding) and b.id]
+    seen = set(ids)
+    for _, binding in class_bindings():
+        if binding.id and binding.id not in seen:
+            seen.add(binding.id)
+            ids.append(binding.id)
     return ids
