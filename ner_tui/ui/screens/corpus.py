@@ -170,7 +170,7 @@ class CorpusScreen(Screen[None]):
         self.query_one(
             "#corpus-scores"
         ).border_subtitle = f"{o.aggregation} · {o.mode} · threshold {o.threshold:.2f}"
-        _update(self.query_one("#scores-table", Static), scores_table(scores, self._table_width))
+        self._show_table()
         report = scores.report
         curve = self.query_one(Sparkline)
         curve.data = [p.f1 for p in report.thresholds] if report is not None else []
@@ -180,15 +180,14 @@ class CorpusScreen(Screen[None]):
             self.sort = "confidence"
         self._fill(keep=True)
 
-    @property
-    def _table_width(self) -> int:
-        """The scores table's cells: narrower below 110 columns (app.tcss: ``-narrow``)."""
-        return 44 if self.app.size.width >= 110 else 38
+    def _show_table(self) -> None:
+        """The scores table, in narrower cells below 110 columns (app.tcss: ``-narrow``)."""
+        width = 44 if self.app.size.width >= 110 else 38
+        _update(self.query_one("#scores-table", Static), scores_table(self.scores, width))
 
     def on_resize(self) -> None:
         if self.scores is not None and self.ready:
-            table = scores_table(self.scores, self._table_width)
-            self.query_one("#scores-table", Static).update(table)
+            self._show_table()
 
     def _show_filters(self) -> None:
         parts: list[tuple[str, object]] = [
