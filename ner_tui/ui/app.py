@@ -198,9 +198,10 @@ class NerTuiApp(ScreenshotsMixin, App[int]):
         self.corpus_done = 0  # documents through the model in the run going on
         # The corpus scored ahead under the aggregation f2 goes to next (see _prefetch_next).
         self._prefetch_timer: Timer | None = None
-        self._gc_tidy_timer: Timer | None = None
-        self.gc_tidied = 0  # full collections run once the keys stopped (see _freeze_corpus)
         self._prefetching: tuple[DecodeOptions, asyncio.Future[CorpusScores]] | None = None
+        # Full collections run once the scores settled (see _freeze_corpus).
+        self._gc_tidy_timer: Timer | None = None
+        self.gc_tidied = 0
         self.compare_target = compare  # model B (`ner-tui --compare-*`): compare mode at start
         self._compare_at_start = compare is not None  # (the corpus compared, with --corpus)
 
